@@ -1,0 +1,91 @@
+import type { DType, TypedArray } from './dtype.js';
+import type { NDArray } from './ndarray.js';
+import type { Shape } from './shape.js';
+
+/** Where a tensor's data lives: `'cpu'`, or a device a backend registers (e.g. `'gpu'`). */
+export type Device = string;
+
+/** A block of elements on one device. Backends subclass it with their own handle. */
+export interface Storage {
+  readonly device: Device;
+  readonly dtype: DType;
+  readonly length: number;
+}
+
+/** Elementwise ops of one input. Their formulas are in `elementwise-table.ts`. */
+export type UnaryOp =
+  | 'neg' | 'abs' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal'
+  | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'leakyRelu' | 'gelu' | 'geluTanh' | 'erf'
+  | 'softplus' | 'clamp' | 'sign' | 'powScalar' | 'step' | 'logicalNot' | 'isNan';
+
+/** Elementwise ops of two inputs (already broadcast to one shape). */
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr';
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
+
+/** Geometry of a 2-D convolution, all resolved to two integers (height, width). */
+export interface Conv2dGeometry {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  kernel: [number, number];
+}
+
+/** Geometry of a 2-D pooling window. */
+export interface Pool2dGeometry extends Conv2dGeometry {
+  ceilMode: boolean;
+  countIncludePad: boolean;
+  outSize: [number, number];
+}
+
+/**
+ * The kernels a device must provide. Every kernel takes arrays that live on
+ * this backend's device (possibly strided views) and returns new contiguous
+ * arrays on the same device. Ops validate arguments before calling a kernel,
+ * so kernels may assume well-formed input.
+ */
+export interface Backend {
+  readonly device: Device;
+  /** Takes ownership of host data as device storage. */
+  upload(data: TypedArray): Storage;
+  /** Reads a (possibly strided) array into a new contiguous host array. */
+  read(x: NDArray): TypedArray;
+
+  /** Contiguous copy, converting to `dtype`. */
+  copy(x: NDArray, dtype: DType): NDArray;
+  fill(shape: Shape, dtype: DType, value: number): NDArray;
+  /** `params` are the op's scalar parameters (slope, bounds, exponent). */
+  unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray;
+  /** `a` and `b` have the output's shape (broadcast views with zero strides). */
+  binary(op: BinaryOp, a: NDArray, b: NDArray, dtype: DType): NDArray;
+  /** `cond`, `a`, `b` have the output's shape. */
+  where(cond: NDArray, a: NDArray, b: NDArray, dtype: DType): NDArray;
+  /** Reduces `dims` (sorted, unique), keeping them as size 1. */
+  reduce(op: ReduceOp, x: NDArray, dims: readonly number[], dtype: DType): NDArray;
+  /** Index of the max/min along `dim` (first on ties), kept as size 1, int32. */
+  argReduce(op: 'argmax' | 'argmin', x: NDArray, dim: number): NDArray;
+  /** Batched product: a [B,M,K] @ b [B,K,N] -> [B,M,N]; a and b may be strided views. */
+  matmul(a: NDArray, b: NDArray): NDArray;
+  /** Concatenation along `dim` of arrays that agree elsewhere. */
+  cat(xs: readonly NDArray[], dim: number, dtype: DType): NDArray;
+  /** out[..i..] = x[..index[..i..]..] along `dim`; `index` int32 of the output's shape. */
+  gather(x: NDArray, dim: number, index: NDArray): NDArray;
+  /** zeros(shape) with out[..index[..i..]..] += src[..i..] along `dim`. */
+  scatterAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray;
+  /** Selects entries `index` (1-D int32) along `dim`. */
+  indexSelect(x: NDArray, dim: number, index: NDArray): NDArray;
+  /** zeros(shape) with slices of `src` added at `index` along `dim`. */
+  indexAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray;
+  /** x [N,C,H,W] -> columns [N, C*kh*kw, outH*outW]. */
+  im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray;
+  /** Adjoint of im2col: columns back to [N,C,H,W], overlapping entries summed. */
+  col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray;
+  /** Max pooling: values and the flat (h*W+w) input index of each max, int32. */
+  maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray];
+  /** Routes `grad` to the argmax positions recorded by maxPool2d. */
+  maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: Shape): NDArray;
+  avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray;
+  avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray;
+}

@@ -1,0 +1,181 @@
+import type { Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from '../dtype.js';
+import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
+import { NDArray } from '../ndarray.js';
+import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
+import { col2im, im2col } from './conv.js';
+import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
+import { batchedMatmul } from './matmul.js';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
+import { type Operand, mapStrided, reduceStrided } from './strided.js';
+
+/** Host memory: a typed array. */
+export class CpuStorage implements Storage {
+  readonly device = 'cpu';
+  constructor(readonly data: TypedArray) {}
+  get dtype(): DType {
+    return dtypeOfTyped(this.data);
+  }
+  get length(): number {
+    return this.data.length;
+  }
+}
+
+/** The typed array behind a CPU array (an error for arrays on other devices). */
+export function cpuData(x: NDArray): TypedArray {
+  if (!(x.storage instanceof CpuStorage)) throw new Error(`cpu backend: expected a cpu array, got one on '${x.device}'`);
+  return x.storage.data;
+}
+
+export function operand(x: NDArray): Operand {
+  return { data: cpuData(x), offset: x.offset, strides: x.strides };
+}
+
+/** Wraps a new host array of `shape` as a contiguous NDArray. */
+export function wrap(data: TypedArray, shape: Shape): NDArray {
+  return new NDArray(new CpuStorage(data), shape, contiguousStrides(shape), 0);
+}
+
+const REDUCE_COMBINE: Record<ReduceOp, { combine: string; init: number }> = {
+  sum: { combine: 'A + v', init: 0 },
+  prod: { combine: 'A * v', init: 1 },
+  // NaN wins, as in torch.max/min.
+  max: { combine: '(v > A || v !== v) ? v : A', init: -Infinity },
+  min: { combine: '(v < A || v !== v) ? v : A', init: Infinity },
+};
+
+/** The reference backend: plain typed arrays, compiled strided loops, WebAssembly GEMM. */
+export class CpuBackend implements Backend {
+  readonly device = 'cpu';
+
+  upload(data: TypedArray): Storage {
+    return new CpuStorage(data);
+  }
+
+  read(x: NDArray): TypedArray {
+    return cpuData(this.copy(x, x.dtype)).slice();
+  }
+
+  copy(x: NDArray, dtype: DType): NDArray {
+    const out = allocTyped(dtype, x.size);
+    if (dtype === 'bool') mapStrided('(x ? 1 : 0)', ['x'], out, x.shape, [operand(x)]);
+    else mapStrided('x', ['x'], out, x.shape, [operand(x)]);
+    return wrap(out, x.shape);
+  }
+
+  fill(shape: Shape, dtype: DType, value: number): NDArray {
+    const out = allocTyped(dtype, sizeOf(shape));
+    if (value !== 0) out.fill(value);
+    return wrap(out, shape);
+  }
+
+  unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray {
+    const out = allocTyped(dtype, x.size);
+    mapStrided(UNARY_EXPR[op], ['x'], out, x.shape, [operand(x)], params[0] ?? 0, params[1] ?? 0);
+    return wrap(out, x.shape);
+  }
+
+  binary(op: BinaryOp, a: NDArray, b: NDArray, dtype: DType): NDArray {
+    const out = allocTyped(dtype, a.size);
+    mapStrided(BINARY_EXPR[op], ['a', 'b'], out, a.shape, [operand(a), operand(b)]);
+    return wrap(out, a.shape);
+  }
+
+  where(cond: NDArray, a: NDArray, b: NDArray, dtype: DType): NDArray {
+    const out = allocTyped(dtype, a.size);
+    mapStrided('(c ? a : b)', ['c', 'a', 'b'], out, a.shape, [operand(cond), operand(a), operand(b)]);
+    return wrap(out, a.shape);
+  }
+
+  reduce(op: ReduceOp, x: NDArray, dims: readonly number[], dtype: DType): NDArray {
+    const outShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
+    const { combine, init } = REDUCE_COMBINE[op];
+    // Accumulate in float64 whatever the dtype: sums of float32 keep their precision.
+    const acc = new Float64Array(sizeOf(outShape)).fill(init);
+    if (x.size > 0) reduceStrided(combine, acc, operand(x), x.shape, new Set(dims));
+    const out = allocTyped(dtype, acc.length);
+    out.set(acc);
+    return wrap(out, outShape);
+  }
+
+  argReduce(op: 'argmax' | 'argmin', x: NDArray, dim: number): NDArray {
+    const moved = x.transpose(dim, -1).contiguous();
+    const data = cpuData(moved);
+    const n = x.shape[dim];
+    const rows = n === 0 ? 0 : x.size / n;
+    const out = new Int32Array(rows);
+    const better = op === 'argmax' ? (v: number, best: number) => v > best : (v: number, best: number) => v < best;
+    for (let r = 0; r < rows; r++) {
+      const base = moved.offset + r * n;
+      let bi = 0;
+      let bv = data[base];
+      if (bv === bv) {
+        for (let j = 1; j < n; j++) {
+          const v = data[base + j];
+          if (v !== v) {
+            bi = j; // NaN is the max and the min, as in PyTorch
+            break;
+          }
+          if (better(v, bv)) {
+            bv = v;
+            bi = j;
+          }
+        }
+      }
+      out[r] = bi;
+    }
+    const movedShape = [...moved.shape];
+    movedShape[movedShape.length - 1] = 1;
+    return wrap(out, movedShape).transpose(dim, -1).contiguous();
+  }
+
+  matmul(a: NDArray, b: NDArray): NDArray {
+    return batchedMatmul(a, b);
+  }
+
+  cat(xs: readonly NDArray[], dim: number, dtype: DType): NDArray {
+    return cat(xs, dim, dtype);
+  }
+
+  gather(x: NDArray, dim: number, index: NDArray): NDArray {
+    return gather(x, dim, index);
+  }
+
+  scatterAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
+    return scatterAdd(shape, dim, index, src);
+  }
+
+  indexSelect(x: NDArray, dim: number, index: NDArray): NDArray {
+    return indexSelect(x, dim, index);
+  }
+
+  indexAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
+    return indexAdd(shape, dim, index, src);
+  }
+
+  im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray {
+    return im2col(x, g, outSize);
+  }
+
+  col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray {
+    return col2im(cols, g, inputShape, outSize);
+  }
+
+  maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
+    return maxPool2d(x, g);
+  }
+
+  maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: Shape): NDArray {
+    return maxPool2dBackward(grad, indices, inputShape);
+  }
+
+  avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray {
+    return avgPool2d(x, g);
+  }
+
+  avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray {
+    return avgPool2dBackward(grad, inputShape, g);
+  }
+}
+
+export const cpuBackend = new CpuBackend();

@@ -1,0 +1,53 @@
+/**
+ * Element types. `float32` is the default; `float64` exists for checking
+ * gradients; `int32` holds indices (argmax, gather, randint); `bool` holds the
+ * results of comparisons (stored as 0/1 bytes).
+ */
+export type DType = 'float32' | 'float64' | 'int32' | 'bool';
+
+/** The typed array that stores each dtype on the CPU. */
+export interface TypedArrayMap {
+  float32: Float32Array;
+  float64: Float64Array;
+  int32: Int32Array;
+  bool: Uint8Array;
+}
+
+export type TypedArray = TypedArrayMap[DType];
+
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
+
+export function isFloat(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64';
+}
+
+/** Allocates a zero-filled typed array for `dtype`. */
+export function allocTyped<D extends DType>(dtype: D, size: number): TypedArrayMap[D];
+export function allocTyped(dtype: DType, size: number): TypedArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size);
+    case 'float64':
+      return new Float64Array(size);
+    case 'int32':
+      return new Int32Array(size);
+    case 'bool':
+      return new Uint8Array(size);
+  }
+}
+
+/** The dtype whose storage a typed array is, or an error for other arrays. */
+export function dtypeOfTyped(data: ArrayBufferView): DType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint8Array) return 'bool';
+  throw new TypeError(`fromArray: unsupported typed array ${data.constructor.name}; expected Float32Array, Float64Array, Int32Array or Uint8Array`);
+}
+
+const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3 };
+
+/** Type promotion for binary arithmetic, as in PyTorch for these four types. */
+export function promoteTypes(a: DType, b: DType): DType {
+  return RANK[a] >= RANK[b] ? a : b;
+}

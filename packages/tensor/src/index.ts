@@ -1,0 +1,16 @@
+/**
+ * @normlab/tensor: n-dimensional arrays on pluggable devices, and the kernels
+ * behind every op. No gradients here: `@normlab/autograd` builds on it.
+ */
+export type { Backend, BinaryOp, Conv2dGeometry, Device, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from './backend.js';
+export { type DType, type TypedArray, DTYPES, isFloat, promoteTypes } from './dtype.js';
+export { erf as erfScalar } from './erf.js';
+export { NDArray, type NestedArray } from './ndarray.js';
+export { Generator, defaultGenerator, manualSeed } from './random.js';
+export { backendFor, registerBackend, registeredDevices } from './registry.js';
+export { type Shape, broadcastShapes, contiguousStrides, fmtShape, normalizeDim, normalizeDims, shapesEqual, sizeOf } from './shape.js';
+export * from './creation.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/linalg.js';
+export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';

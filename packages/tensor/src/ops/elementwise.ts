@@ -1,0 +1,141 @@
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import { type DType, isFloat, promoteTypes } from '../dtype.js';
+import { BOOL_RESULT } from '../elementwise-table.js';
+import { NDArray } from '../ndarray.js';
+import { backendFor } from '../registry.js';
+import { broadcastShapes } from '../shape.js';
+import { full } from '../creation.js';
+
+/** A tensor or a plain number, which is treated as a 0-D tensor of a matching dtype. */
+export type Operand = NDArray | number;
+
+/** Ops that only make sense on floating point: integer inputs are promoted to float32, as in PyTorch. */
+const FLOAT_ONLY = new Set<UnaryOp>([
+  'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'erf', 'softplus', 'powScalar',
+]);
+
+export function unaryOp(op: UnaryOp, x: NDArray, params: readonly number[] = []): NDArray {
+  if (!(x instanceof NDArray)) throw new TypeError(`${op}: expected an NDArray, got ${typeof x}`);
+  let dtype: DType = x.dtype;
+  if (BOOL_RESULT.has(op)) dtype = 'bool';
+  else if (FLOAT_ONLY.has(op) && !isFloat(x.dtype)) dtype = 'float32';
+  else if (x.dtype === 'bool' && op !== 'abs') dtype = 'int32';
+  return backendFor(x.device).unary(op, x, dtype, params);
+}
+
+function toArrayLike(op: string, v: Operand, other: Operand): NDArray {
+  if (v instanceof NDArray) return v;
+  if (typeof v !== 'number') throw new TypeError(`${op}: expected an NDArray or a number, got ${typeof v}`);
+  const ref = other instanceof NDArray ? other : null;
+  let dtype: DType = ref ? ref.dtype : 'float32';
+  if (!isFloat(dtype) && !Number.isInteger(v)) dtype = 'float32';
+  if (dtype === 'bool' && v !== 0 && v !== 1) dtype = 'int32';
+  return full([], v, { dtype, device: ref?.device ?? 'cpu' });
+}
+
+/** Broadcasts and promotes two operands for a binary op, checking devices. */
+export function prepareBinary(op: string, a: Operand, b: Operand): [NDArray, NDArray, DType] {
+  const x = toArrayLike(op, a, b);
+  const y = toArrayLike(op, b, a);
+  if (x.device !== y.device) throw new Error(`${op}: operands are on different devices: '${x.device}' and '${y.device}'`);
+  const shape = broadcastShapes(op, x.shape, y.shape);
+  return [x.expand(shape), y.expand(shape), promoteTypes(x.dtype, y.dtype)];
+}
+
+export function binaryOp(op: BinaryOp, a: Operand, b: Operand): NDArray {
+  const [x, y, common] = prepareBinary(op, a, b);
+  let dtype = BOOL_RESULT.has(op) ? 'bool' : common;
+  if (op === 'div' && !isFloat(common)) dtype = 'float32'; // true division, as torch.div
+  if (dtype === 'bool' && !BOOL_RESULT.has(op)) dtype = 'int32';
+  return backendFor(x.device).binary(op, x, y, dtype);
+}
+
+export const neg = (x: NDArray): NDArray => unaryOp('neg', x);
+export const abs = (x: NDArray): NDArray => unaryOp('abs', x);
+export const exp = (x: NDArray): NDArray => unaryOp('exp', x);
+export const log = (x: NDArray): NDArray => unaryOp('log', x);
+export const log1p = (x: NDArray): NDArray => unaryOp('log1p', x);
+export const sqrt = (x: NDArray): NDArray => unaryOp('sqrt', x);
+export const rsqrt = (x: NDArray): NDArray => unaryOp('rsqrt', x);
+export const square = (x: NDArray): NDArray => unaryOp('square', x);
+export const reciprocal = (x: NDArray): NDArray => unaryOp('reciprocal', x);
+export const sin = (x: NDArray): NDArray => unaryOp('sin', x);
+export const cos = (x: NDArray): NDArray => unaryOp('cos', x);
+export const tanh = (x: NDArray): NDArray => unaryOp('tanh', x);
+export const sigmoid = (x: NDArray): NDArray => unaryOp('sigmoid', x);
+export const relu = (x: NDArray): NDArray => unaryOp('relu', x);
+export const erf = (x: NDArray): NDArray => unaryOp('erf', x);
+export const sign = (x: NDArray): NDArray => unaryOp('sign', x);
+export const logicalNot = (x: NDArray): NDArray => unaryOp('logicalNot', x);
+export const isNan = (x: NDArray): NDArray => unaryOp('isNan', x);
+
+/** max(0, x) + negativeSlope * min(0, x); slope 0.01 by default, as in PyTorch. */
+export function leakyRelu(x: NDArray, negativeSlope = 0.01): NDArray {
+  checkFinite('leakyRelu', 'negativeSlope', negativeSlope);
+  return unaryOp('leakyRelu', x, [negativeSlope]);
+}
+
+/**
+ * GELU: x * Phi(x). `approximate: 'none'` (default) uses the exact erf;
+ * `'tanh'` the tanh approximation of Hendrycks & Gimpel.
+ */
+export function gelu(x: NDArray, options: { approximate?: 'none' | 'tanh' } = {}): NDArray {
+  const mode = options.approximate ?? 'none';
+  if (mode !== 'none' && mode !== 'tanh') throw new RangeError(`gelu: approximate must be 'none' or 'tanh', got '${String(mode)}'`);
+  return unaryOp(mode === 'none' ? 'gelu' : 'geluTanh', x);
+}
+
+/** log(1 + exp(beta x)) / beta, linear where beta x > threshold (defaults 1 and 20, as PyTorch). */
+export function softplus(x: NDArray, options: { beta?: number; threshold?: number } = {}): NDArray {
+  const beta = options.beta ?? 1;
+  const threshold = options.threshold ?? 20;
+  if (!(beta > 0) || !Number.isFinite(beta)) throw new RangeError(`softplus: beta must be a positive finite number, got ${beta}`);
+  checkFinite('softplus', 'threshold', threshold);
+  return unaryOp('softplus', x, [beta, threshold]);
+}
+
+/** Limits values to [min, max]; either bound may be omitted. */
+export function clamp(x: NDArray, min?: number, max?: number): NDArray {
+  if (min === undefined && max === undefined) throw new RangeError('clamp: at least one of min and max must be given');
+  const lo = min ?? -Infinity;
+  const hi = max ?? Infinity;
+  if (Number.isNaN(lo) || Number.isNaN(hi)) throw new RangeError(`clamp: bounds must not be NaN, got min=${min}, max=${max}`);
+  // PyTorch sets every element to max when min > max; min(max(x, lo), hi) does the same.
+  return lo > hi ? full(x.shape, hi, { dtype: x.dtype, device: x.device }) : unaryOp('clamp', x, [lo, hi]);
+}
+
+/** x ** exponent, elementwise; the exponent may be a number or a broadcastable array. */
+export function pow(x: Operand, exponent: Operand): NDArray {
+  if (x instanceof NDArray && typeof exponent === 'number') return unaryOp('powScalar', x, [exponent]);
+  return binaryOp('pow', x, exponent);
+}
+
+export const add = (a: Operand, b: Operand): NDArray => binaryOp('add', a, b);
+export const sub = (a: Operand, b: Operand): NDArray => binaryOp('sub', a, b);
+export const mul = (a: Operand, b: Operand): NDArray => binaryOp('mul', a, b);
+export const div = (a: Operand, b: Operand): NDArray => binaryOp('div', a, b);
+export const maximum = (a: Operand, b: Operand): NDArray => binaryOp('maximum', a, b);
+export const minimum = (a: Operand, b: Operand): NDArray => binaryOp('minimum', a, b);
+export const eq = (a: Operand, b: Operand): NDArray => binaryOp('eq', a, b);
+export const ne = (a: Operand, b: Operand): NDArray => binaryOp('ne', a, b);
+export const lt = (a: Operand, b: Operand): NDArray => binaryOp('lt', a, b);
+export const le = (a: Operand, b: Operand): NDArray => binaryOp('le', a, b);
+export const gt = (a: Operand, b: Operand): NDArray => binaryOp('gt', a, b);
+export const ge = (a: Operand, b: Operand): NDArray => binaryOp('ge', a, b);
+export const logicalAnd = (a: Operand, b: Operand): NDArray => binaryOp('logicalAnd', a, b);
+export const logicalOr = (a: Operand, b: Operand): NDArray => binaryOp('logicalOr', a, b);
+
+/** `a` where `cond` is true, else `b`, broadcasting all three. `cond` must be bool. */
+export function where(cond: NDArray, a: Operand, b: Operand): NDArray {
+  if (!(cond instanceof NDArray) || cond.dtype !== 'bool') {
+    throw new TypeError(`where: condition must be a bool NDArray, got ${cond instanceof NDArray ? cond.dtype : typeof cond}`);
+  }
+  const [x, y, dtype] = prepareBinary('where', a, b);
+  if (cond.device !== x.device) throw new Error(`where: condition is on '${cond.device}' but the values are on '${x.device}'`);
+  const shape = broadcastShapes('where', cond.shape, x.shape);
+  return backendFor(x.device).where(cond.expand(shape), x.expand(shape), y.expand(shape), dtype);
+}
+
+function checkFinite(op: string, name: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${op}: ${name} must be a finite number, got ${v}`);
+}
