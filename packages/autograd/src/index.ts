@@ -1,0 +1,15 @@
+/**
+ * @normlab/autograd: define-by-run reverse-mode differentiation over
+ * @normlab/tensor arrays, to any order.
+ */
+export { Tensor, type TensorOptions, type HookHandle } from './tensor.js';
+export { Node, type BackwardFn, type GradHook } from './node.js';
+export { backward, grad, type BackwardOptions, type GradOptions } from './engine.js';
+export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
+export { record, type TensorLike } from './function.js';
+export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/linalg.js';
+export * from './ops/views.js';
+export * from './creation.js';

@@ -1,0 +1,149 @@
+import * as nd from '@normlab/tensor';
+import { type TensorLike, constantOf, record } from '../function.js';
+import { Tensor } from '../tensor.js';
+
+// Gradient rules of the elementwise ops, written with Tensor ops so that they
+// are differentiable again. Broadcasting is undone by the engine.
+
+const arr = (v: TensorLike): nd.NDArray | number => (v instanceof Tensor ? v.data : v);
+
+function checkOperand(op: string, v: TensorLike): void {
+  if (!(v instanceof Tensor) && typeof v !== 'number') throw new TypeError(`${op}: expected a Tensor or a number, got ${typeof v}`);
+}
+
+function binary(op: string, a: TensorLike, b: TensorLike, forward: (x: nd.NDArray | number, y: nd.NDArray | number) => nd.NDArray,
+  rule: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+  checkOperand(op, a);
+  checkOperand(op, b);
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor`);
+  const out: Tensor = record(op, forward(arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => rule(g, out));
+  return out;
+}
+
+function unary(op: string, x: Tensor, forward: (x: nd.NDArray) => nd.NDArray, rule: (g: Tensor, out: Tensor) => Tensor | null): Tensor {
+  if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
+  const out: Tensor = record(op, forward(x.data), [x], (g) => [rule(g, out)]);
+  return out;
+}
+
+/** A constant (no-grad) tensor from an NDArray. */
+const c = (a: nd.NDArray): Tensor => new Tensor(a);
+const t = (v: TensorLike): Tensor => (v instanceof Tensor ? v : new Tensor(nd.scalar(v)));
+
+/** Whether an operand needs a gradient (rules skip the work otherwise). */
+const needs = (v: TensorLike): boolean => v instanceof Tensor && v.requiresGrad;
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, nd.add, (g) => [g, g]);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b, nd.sub, (g) => [g, needs(b) ? g.neg() : null]);
+export const mul = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('mul', a, b, nd.mul, (g) => [needs(a) ? g.mul(b) : null, needs(b) ? g.mul(a) : null]);
+export const div = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('div', a, b, nd.div, (g) => [needs(a) ? g.div(b) : null, needs(b) ? g.mul(a).div(t(b).square()).neg() : null]);
+
+/** a ** b; d/da = b a^(b-1), d/db = a^b log(a). */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  if (a instanceof Tensor && typeof b === 'number') {
+    return unary('pow', a, (x) => nd.pow(x, b), (g) => (b === 0 ? g.mul(0) : g.mul(a.pow(b - 1)).mul(b)));
+  }
+  return binary('pow', a, b, (x, y) => nd.pow(x, y), (g, out) => [
+    needs(a) ? g.mul(t(b)).mul(t(a).pow(t(b).sub(1))) : null,
+    needs(b) ? g.mul(out).mul(t(a).log()) : null,
+  ]);
+}
+
+/** Ties split the gradient evenly, as in PyTorch. */
+function tieSplit(a: TensorLike, b: TensorLike, pick: 'gt' | 'lt'): [Tensor, Tensor] {
+  const ad = t(a).data;
+  const bd = t(b).data;
+  const win = nd.add(nd.binaryOp(pick, ad, bd), nd.mul(nd.eq(ad, bd), 0.5));
+  const lose = nd.add(nd.binaryOp(pick, bd, ad), nd.mul(nd.eq(ad, bd), 0.5));
+  return [c(win), c(lose)];
+}
+
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b, nd.maximum, (g) => {
+  const [wa, wb] = tieSplit(a, b, 'gt');
+  return [g.mul(wa), g.mul(wb)];
+});
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b, nd.minimum, (g) => {
+  const [wa, wb] = tieSplit(a, b, 'lt');
+  return [g.mul(wa), g.mul(wb)];
+});
+
+export const neg = (x: Tensor): Tensor => unary('neg', x, nd.neg, (g) => g.neg());
+export const abs = (x: Tensor): Tensor => unary('abs', x, nd.abs, (g) => g.mul(c(nd.sign(x.data))));
+export const exp = (x: Tensor): Tensor => unary('exp', x, nd.exp, (g, out) => g.mul(out));
+export const log = (x: Tensor): Tensor => unary('log', x, nd.log, (g) => g.div(x));
+export const log1p = (x: Tensor): Tensor => unary('log1p', x, nd.log1p, (g) => g.div(x.add(1)));
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, nd.sqrt, (g, out) => g.div(out.mul(2)));
+export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x, nd.rsqrt, (g, out) => g.mul(out.pow(3)).mul(-0.5));
+export const square = (x: Tensor): Tensor => unary('square', x, nd.square, (g) => g.mul(x).mul(2));
+export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, nd.reciprocal, (g, out) => g.mul(out.square()).neg());
+export const sin = (x: Tensor): Tensor => unary('sin', x, nd.sin, (g) => g.mul(x.cos()));
+export const cos = (x: Tensor): Tensor => unary('cos', x, nd.cos, (g) => g.mul(x.sin()).neg());
+export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(out.square().neg().add(1)));
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(out.neg().add(1)));
+// The masks below are constants: their derivative is zero almost everywhere.
+export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mul(c(nd.gt(x.data, 0))));
+export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0));
+
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return unary('leakyRelu', x, (d) => nd.leakyRelu(d, negativeSlope), (g) => g.mul(c(nd.where(nd.gt(x.data, 0), 1, negativeSlope))));
+}
+
+/** d/dx erf(x) = 2/sqrt(pi) exp(-x^2). */
+export const erf = (x: Tensor): Tensor => unary('erf', x, nd.erf, (g) => g.mul(x.square().neg().exp()).mul(1.1283791670955126));
+
+/** Exact: Phi(x) + x phi(x). Tanh form: differentiated through its formula. */
+export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  const mode = options.approximate ?? 'none';
+  if (mode === 'tanh') {
+    return unary('gelu', x, (d) => nd.gelu(d, options), (g) => {
+      const k = 0.7978845608028654;
+      const inner = x.add(x.pow(3).mul(0.044715)).mul(k);
+      const th = inner.tanh();
+      const dInner = x.square().mul(3 * 0.044715).add(1).mul(k);
+      return g.mul(th.add(1).mul(0.5).add(x.mul(0.5).mul(th.square().neg().add(1)).mul(dInner)));
+    });
+  }
+  return unary('gelu', x, (d) => nd.gelu(d, options), (g) => {
+    const cdf = x.mul(Math.SQRT1_2).erf().add(1).mul(0.5);
+    const pdf = x.square().mul(-0.5).exp().mul(0.3989422804014327);
+    return g.mul(cdf.add(x.mul(pdf)));
+  });
+}
+
+/** d/dx softplus = sigmoid(beta x) below the threshold, 1 above (where the op is linear). */
+export function softplus(x: Tensor, options: { beta?: number; threshold?: number } = {}): Tensor {
+  const beta = options.beta ?? 1;
+  const threshold = options.threshold ?? 20;
+  return unary('softplus', x, (d) => nd.softplus(d, options), (g) => {
+    const linear = c(nd.gt(nd.mul(x.data, beta), threshold));
+    return g.mul(where(linear, 1, x.mul(beta).sigmoid()));
+  });
+}
+
+/** The gradient passes where min <= x <= max, as in PyTorch. */
+export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  return unary('clamp', x, (d) => nd.clamp(d, min, max), (g) => {
+    const inside = nd.logicalAnd(nd.ge(x.data, min ?? -Infinity), nd.le(x.data, max ?? Infinity));
+    return g.mul(c(inside));
+  });
+}
+
+/** `a` where `cond` else `b`; cond is a constant bool tensor. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const cd = cond.data;
+  return record('where', nd.where(cd, arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => [
+    a instanceof Tensor ? where(cond, g, 0) : null,
+    b instanceof Tensor ? where(cond, 0, g) : null,
+  ]);
+}
+
+// Comparisons are not differentiable: they return bool tensors without a graph.
+const compare = (op: nd.BinaryOp) => (a: TensorLike, b: TensorLike): Tensor => new Tensor(nd.binaryOp(op, arr(a), arr(b)));
+export const eq = compare('eq');
+export const ne = compare('ne');
+export const lt = compare('lt');
+export const le = compare('le');
+export const gt = compare('gt');
+export const ge = compare('ge');

@@ -1,0 +1,22 @@
+import { matmul as ndMatmul } from '@normlab/tensor';
+import { record } from '../function.js';
+import { Tensor } from '../tensor.js';
+
+/**
+ * torch.matmul: 1-D operands are promoted to a row (left) or a column
+ * (right) and the added dim removed; batch dims broadcast. The gradients are
+ * g @ b^T and a^T @ g; the engine sums them over broadcast batch dims.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TypeError('matmul: both operands must be Tensors');
+  if (a.ndim === 0 || b.ndim === 0) ndMatmul(a.data, b.data); // throws the shape error
+  const a2 = a.ndim === 1 ? a.unsqueeze(0) : a;
+  const b2 = b.ndim === 1 ? b.unsqueeze(1) : b;
+  let out = record('matmul', ndMatmul(a2.data, b2.data), [a2, b2], (g) => [
+    a2.requiresGrad ? g.matmul(b2.mT) : null,
+    b2.requiresGrad ? a2.mT.matmul(g) : null,
+  ]);
+  if (a.ndim === 1) out = out.squeeze(-2);
+  if (b.ndim === 1) out = out.squeeze(-1);
+  return out;
+}

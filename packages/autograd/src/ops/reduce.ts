@@ -1,0 +1,123 @@
+import * as nd from '@normlab/tensor';
+import { record } from '../function.js';
+import { Tensor } from '../tensor.js';
+
+export interface ReduceOptions {
+  /** Keep reduced dims as size 1 (default false). */
+  keepdim?: boolean;
+}
+
+export interface VarOptions extends ReduceOptions {
+  /** Subtracted from the count in the denominator: 1 (default) unbiased, 0 biased. */
+  correction?: number;
+}
+
+/** Re-inserts reduced dims (as size 1) so that a gradient broadcasts against the input. */
+function restoreDims(g: Tensor, dims: readonly number[], keepdim: boolean): Tensor {
+  if (keepdim) return g;
+  let out = g;
+  for (const d of dims) out = out.unsqueeze(d);
+  return out;
+}
+
+export function sum(x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  const dims = nd.normalizeDims('sum', dim, x.ndim);
+  const keepdim = options.keepdim ?? false;
+  return record('sum', nd.sum(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape)]);
+}
+
+export function mean(x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  const dims = nd.normalizeDims('mean', dim, x.ndim);
+  const keepdim = options.keepdim ?? false;
+  const count = nd.sizeOf(dims.map((d) => x.shape[d]));
+  return record('mean', nd.mean(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape).div(count)]);
+}
+
+/** Two-pass variance, composed so that every order of derivative comes for free. */
+export function variance(x: Tensor, dim?: number | readonly number[], options: VarOptions = {}): Tensor {
+  const dims = nd.normalizeDims('var', dim, x.ndim);
+  const correction = options.correction ?? 1;
+  if (!(correction >= 0)) throw new RangeError(`var: correction must be non-negative, got ${correction}`);
+  if (!nd.isFloat(x.dtype)) throw new TypeError(`var: expected a floating point input, got ${x.dtype}`);
+  const n = nd.sizeOf(dims.map((d) => x.shape[d]));
+  const centered = x.sub(mean(x, dims, { keepdim: true }));
+  return sum(centered.square(), dims, options).div(Math.max(n - correction, 0));
+}
+
+export function std(x: Tensor, dim?: number | readonly number[], options: VarOptions = {}): Tensor {
+  return variance(x, dim, options).sqrt();
+}
+
+/** max/min over dims: the gradient is shared evenly among tied extrema, as in PyTorch's amax. */
+function extremum(op: 'amax' | 'amin', x: Tensor, dim: number | readonly number[] | undefined, options: ReduceOptions): Tensor {
+  const dims = nd.normalizeDims(op, dim, x.ndim);
+  const keepdim = options.keepdim ?? false;
+  const kept = (op === 'amax' ? nd.amax : nd.amin)(x.data, dims, { keepdim: true });
+  const out = keepdim ? kept : kept.reshape(x.shape.filter((_, i) => !dims.includes(i)));
+  return record(op, out, [x], (g) => {
+    const mask = nd.eq(x.data, kept);
+    const share = nd.div(mask, nd.sum(mask, dims, { keepdim: true }));
+    return [restoreDims(g, dims, keepdim).mul(new Tensor(share.astype(x.dtype)))];
+  });
+}
+
+export const amax = (x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor => extremum('amax', x, dim, options);
+export const amin = (x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor => extremum('amin', x, dim, options);
+
+/** Values and indices of the max along `dim`; the gradient goes to the chosen index only. */
+export function max(x: Tensor, dim: number, options: ReduceOptions = {}): { values: Tensor; indices: Tensor } {
+  return selectByIndex(x, dim, nd.argmax(x.data, dim, { keepdim: true }), options.keepdim ?? false);
+}
+
+export function min(x: Tensor, dim: number, options: ReduceOptions = {}): { values: Tensor; indices: Tensor } {
+  return selectByIndex(x, dim, nd.argmin(x.data, dim, { keepdim: true }), options.keepdim ?? false);
+}
+
+function selectByIndex(x: Tensor, dim: number, idx: nd.NDArray, keepdim: boolean): { values: Tensor; indices: Tensor } {
+  const d = nd.normalizeDim('max', dim, x.ndim);
+  let values = gatherAlong(x, d, idx);
+  let indices = idx;
+  if (!keepdim) {
+    values = values.squeeze(d);
+    indices = idx.squeeze(d);
+  }
+  return { values, indices: new Tensor(indices) };
+}
+
+// gather and its adjoint scatter-add, each the other's gradient, so that any order of derivative works.
+function gatherAlong(x: Tensor, dim: number, idx: nd.NDArray): Tensor {
+  return record('gather', nd.backendFor(x.device).gather(x.data, dim, idx), [x], (g) => [scatterAlong(g, x.shape, dim, idx)]);
+}
+
+function scatterAlong(g: Tensor, shape: readonly number[], dim: number, idx: nd.NDArray): Tensor {
+  return record('scatterAdd', nd.backendFor(g.device).scatterAdd(shape, dim, idx, g.data), [g], (gg) => [gatherAlong(gg, dim, idx)]);
+}
+
+export function argmax(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor {
+  return new Tensor(nd.argmax(x.data, dim, options));
+}
+
+export function argmin(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor {
+  return new Tensor(nd.argmin(x.data, dim, options));
+}
+
+/** log(sum(exp(x))): shifted by the (constant) max, which leaves its value and gradient unchanged. */
+export function logsumexp(x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  const dims = nd.normalizeDims('logsumexp', dim, x.ndim);
+  const m = nd.amax(x.data, dims, { keepdim: true });
+  const shift = new Tensor(nd.where(nd.logicalNot(nd.isNan(nd.sub(m, m))), m, 0));
+  const out = sum(x.sub(shift).exp(), dims, { keepdim: true }).log().add(shift);
+  return options.keepdim ? out : out.reshape(x.shape.filter((_, i) => !dims.includes(i)));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  const d = nd.normalizeDim('softmax', dim, x.ndim);
+  const e = x.sub(new Tensor(nd.amax(x.data, d, { keepdim: true }))).exp();
+  return e.div(sum(e, d, { keepdim: true }));
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  const d = nd.normalizeDim('logSoftmax', dim, x.ndim);
+  return x.sub(logsumexp(x, d, { keepdim: true }));
+}
+

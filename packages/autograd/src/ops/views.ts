@@ -1,0 +1,125 @@
+import {
+  type DType, type Device, type NDArray, type Shape, arange, backendFor, fmtShape, normalizeDim, sum as ndSum,
+} from '@normlab/tensor';
+import { record } from '../function.js';
+import { Tensor } from '../tensor.js';
+
+// Views share storage with their input; their gradients reshape, permute or
+// re-embed the incoming gradient, so they are differentiable to any order.
+
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  return record('reshape', x.data.reshape(shape), [x], (g) => [g.reshape(x.shape)]);
+}
+
+export function view(x: Tensor, shape: Shape): Tensor {
+  return record('view', x.data.view(shape), [x], (g) => [g.reshape(x.shape)]);
+}
+
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  return record('flatten', x.data.flatten(startDim, endDim), [x], (g) => [g.reshape(x.shape)]);
+}
+
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  const out = x.data.permute([...dims]);
+  const order = dims.map((d) => normalizeDim('permute', d, x.ndim));
+  const inverse = new Array<number>(order.length);
+  order.forEach((d, i) => (inverse[d] = i));
+  return record('permute', out, [x], (g) => [g.permute(inverse)]);
+}
+
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  return record('transpose', x.data.transpose(dim0, dim1), [x], (g) => [g.transpose(dim0, dim1)]);
+}
+
+export function expand(x: Tensor, shape: Shape): Tensor {
+  // The engine sums the gradient back over the expanded dims.
+  return record('expand', x.data.expand([...shape]), [x], (g) => [g]);
+}
+
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  return record('broadcastTo', x.data.broadcastTo(shape), [x], (g) => [g]);
+}
+
+export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
+  return record('squeeze', x.data.squeeze(dim), [x], (g) => [g.reshape(x.shape)]);
+}
+
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  return record('unsqueeze', x.data.unsqueeze(dim), [x], (g) => [g.reshape(x.shape)]);
+}
+
+/** x[start:end:step] along `dim`; its gradient is scattered back into zeros of x's shape. */
+export function slice(x: Tensor, dim: number, start?: number, end?: number, step?: number): Tensor {
+  const out = x.data.slice(dim, start, end, step);
+  if (!x.requiresGrad) return new Tensor(out);
+  const d = normalizeDim('slice', dim, x.ndim);
+  const n = x.shape[d];
+  const s0 = start ?? 0;
+  const first = Math.min(Math.max(s0 < 0 ? s0 + n : s0, 0), n);
+  const by = step ?? 1;
+  const positions = arange(first, first + out.shape[d] * by, by, { dtype: 'int32', device: x.device });
+  return record('slice', out, [x], (g) => [embed(g, x.shape, d, positions)]);
+}
+
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normalizeDim('narrow', dim, x.ndim);
+  x.data.narrow(d, start, length); // validates
+  const s = start < 0 ? start + x.shape[d] : start;
+  return slice(x, d, s, s + length);
+}
+
+export function select(x: Tensor, dim: number, index: number): Tensor {
+  const d = normalizeDim('select', dim, x.ndim);
+  x.data.select(d, index); // validates
+  const i = index < 0 ? index + x.shape[d] : index;
+  return squeeze(slice(x, d, i, i + 1), d);
+}
+
+/**
+ * zeros(shape) with g's slices placed at `positions` along `dim`; the adjoint
+ * of selecting those positions, so its own gradient selects them again.
+ */
+function embed(g: Tensor, shape: Shape, dim: number, positions: NDArray): Tensor {
+  const out = backendFor(g.device).indexAdd(shape, dim, positions, g.data);
+  return record('embed', out, [g], (gg) => [selectPositions(gg, dim, positions)]);
+}
+
+function selectPositions(g: Tensor, dim: number, positions: NDArray): Tensor {
+  return record('indexSelect', backendFor(g.device).indexSelect(g.data, dim, positions), [g], (gg) => [embed(gg, g.shape, dim, positions)]);
+}
+
+export function toDevice(x: Tensor, device: Device): Tensor {
+  if (device === x.device) return x;
+  const from = x.device;
+  return record('to', x.data.to(device), [x], (g) => [g.to(from)]);
+}
+
+export function astype(x: Tensor, dtype: DType): Tensor {
+  if (dtype === x.dtype) return x;
+  const from = x.dtype;
+  return record('astype', x.data.astype(dtype), [x], (g) => [g.astype(from)]);
+}
+
+export function clone(x: Tensor): Tensor {
+  return record('clone', x.data.clone(), [x], (g) => [g]);
+}
+
+/**
+ * Sums `g` over the dims that broadcasting added or expanded, so that it has
+ * `shape` again. Differentiable (its gradient expands back).
+ */
+export function sumToShape(g: Tensor, shape: Shape, what: string): Tensor {
+  const lead = g.ndim - shape.length;
+  if (lead < 0) throw new RangeError(`backward: gradient of ${what} has shape ${fmtShape(g.shape)}, which does not broadcast to the input's ${fmtShape(shape)}`);
+  const dims: number[] = [];
+  for (let i = 0; i < g.ndim; i++) {
+    if (i < lead) dims.push(i);
+    else if (shape[i - lead] === 1 && g.shape[i] !== 1) dims.push(i);
+    else if (shape[i - lead] !== g.shape[i]) {
+      throw new RangeError(`backward: gradient of ${what} has shape ${fmtShape(g.shape)}, which does not broadcast to the input's ${fmtShape(shape)}`);
+    }
+  }
+  if (dims.length === 0) return g.reshape(shape);
+  const summed = record('sumToShape', ndSum(g.data, dims, { keepdim: true }), [g], (gg) => [gg.expand(g.shape)]);
+  return summed.reshape(shape);
+}
