@@ -1,0 +1,12 @@
+/**
+ * @normlab/nn: modules, layers, losses and optimizers on @normlab/autograd.
+ * (The normalization layers arrive with the nn issue.)
+ */
+export { Module, type StateDict, type ForwardHook } from './module.js';
+export { Parameter } from './parameter.js';
+export * as init from './init.js';
+export { Linear, type LinearOptions } from './linear.js';
+export { Sequential, ModuleList } from './containers.js';
+export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softplus, Softmax, LogSoftmax, Identity, Flatten } from './activation.js';
+export { mseLoss, nllLoss, crossEntropy, type Reduction, type NllOptions, type CrossEntropyOptions } from './loss.js';
+export * as optim from './optim/index.js';

@@ -1,0 +1,232 @@
+import { Tensor, noGrad } from '@normlab/autograd';
+import { type Device, type NDArray, fmtShape, shapesEqual } from '@normlab/tensor';
+import { Parameter } from './parameter.js';
+
+/** What `stateDict()` returns: parameters and persistent buffers by dotted name. */
+export type StateDict = Map<string, Tensor>;
+
+/** Called after a module's forward with its inputs and output. */
+export type ForwardHook = (module: Module, inputs: readonly unknown[], output: unknown) => void;
+
+/**
+ * Base class of every layer, as torch.nn.Module. Submodules and parameters
+ * are found by looking at the object's own fields (`Module` and `Parameter`
+ * values, in the order they were assigned); buffers, the state that is not
+ * trained, such as BatchNorm's running statistics, are declared with
+ * `registerBuffer`. `stateDict()` holds both.
+ *
+ * Subclasses implement `forward`; calling it runs the registered forward
+ * hooks. Define `forward` as a method (not an arrow-function field).
+ */
+export abstract class Module {
+  /** True in training mode (the default); `eval()` sets it to false. */
+  training = true;
+  private readonly bufferNames = new Map<string, { persistent: boolean }>();
+  private readonly forwardHooks: ForwardHook[] = [];
+
+  constructor() {
+    // Wrap the subclass's forward so that hooks see every call.
+    const inner = this.forward;
+    Object.defineProperty(this, 'forward', {
+      enumerable: false,
+      value: (...args: unknown[]): unknown => {
+        const out = (inner as (...a: unknown[]) => unknown).apply(this, args);
+        for (const hook of this.forwardHooks) hook(this, args, out);
+        return out;
+      },
+    });
+  }
+
+  abstract forward(...inputs: never[]): unknown;
+
+  // ---- structure -------------------------------------------------------------
+
+  /** Direct submodules by field name. */
+  *namedChildren(): Generator<[string, Module]> {
+    for (const [k, v] of Object.entries(this)) if (v instanceof Module) yield [k, v];
+  }
+
+  children(): Module[] {
+    return [...this.namedChildren()].map(([, m]) => m);
+  }
+
+  /** This module and all below it, depth first, with dotted names ('' for this one). */
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix, this];
+    for (const [k, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${k}` : k);
+  }
+
+  modules(): Module[] {
+    return [...this.namedModules()].map(([, m]) => m);
+  }
+
+  /** Parameters of this module and its submodules, with dotted names. */
+  *namedParameters(): Generator<[string, Parameter]> {
+    const seen = new Set<Parameter>();
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (v instanceof Parameter && !seen.has(v)) {
+          seen.add(v);
+          yield [prefix ? `${prefix}.${k}` : k, v];
+        }
+      }
+    }
+  }
+
+  parameters(): Parameter[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  /**
+   * Declares field `name` a buffer: state saved in `stateDict` (when
+   * persistent) and moved by `to()`, but not trained. `value` may be null.
+   */
+  registerBuffer(name: string, value: Tensor | null, options: { persistent?: boolean } = {}): void {
+    if (value !== null && !(value instanceof Tensor)) throw new TypeError(`registerBuffer: '${name}' must be a Tensor or null`);
+    if (value instanceof Parameter) throw new TypeError(`registerBuffer: '${name}' is a Parameter; buffers hold state that is not trained`);
+    this.bufferNames.set(name, { persistent: options.persistent ?? true });
+    this.setField(name, value);
+  }
+
+  /** Buffers of this module and its submodules, with dotted names (null buffers skipped). */
+  *namedBuffers(): Generator<[string, Tensor]> {
+    for (const [prefix, m] of this.namedModules()) {
+      for (const name of m.bufferNames.keys()) {
+        const v = m.getField(name);
+        if (v instanceof Tensor) yield [prefix ? `${prefix}.${name}` : name, v];
+      }
+    }
+  }
+
+  buffers(): Tensor[] {
+    return [...this.namedBuffers()].map(([, b]) => b);
+  }
+
+  private getField(name: string): unknown {
+    return Reflect.get(this, name);
+  }
+
+  private setField(name: string, value: unknown): void {
+    Reflect.set(this, name, value);
+  }
+
+  // ---- modes -----------------------------------------------------------------
+
+  /** Sets training mode on this module and every submodule. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  /** Evaluation mode: `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Sets every parameter's gradient to null (`setToNone`, PyTorch's default) or to zeros. */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
+    for (const p of this.parameters()) {
+      if (options.setToNone ?? true) p.grad = null;
+      else if (p.grad) p.grad = new Tensor(p.grad.data.clone().astype(p.dtype)).mul(0);
+    }
+  }
+
+  /** Calls `fn` on every module, children first, then this one (as torch's apply). */
+  apply(fn: (m: Module) => void): this {
+    for (const c of this.children()) c.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Moves parameters and buffers to `device` in place. */
+  to(device: Device): this {
+    noGrad(() => {
+      for (const [, m] of this.namedModules()) {
+        for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) v.data = v.data.to(device);
+        for (const name of m.bufferNames.keys()) {
+          const b = m.getField(name);
+          if (b instanceof Tensor) m.setField(name, new Tensor(b.data.to(device)));
+        }
+      }
+    });
+    for (const p of this.parameters()) if (p.grad) p.grad = new Tensor(p.grad.data.to(device));
+    return this;
+  }
+
+  /** Registers `hook(module, inputs, output)`, run after every forward; returns a remover. */
+  registerForwardHook(hook: ForwardHook): { remove(): void } {
+    this.forwardHooks.push(hook);
+    return {
+      remove: () => {
+        const i = this.forwardHooks.indexOf(hook);
+        if (i >= 0) this.forwardHooks.splice(i, 1);
+      },
+    };
+  }
+
+  // ---- state -----------------------------------------------------------------
+
+  /** Parameters and persistent buffers by dotted name, detached (sharing storage). */
+  stateDict(): StateDict {
+    const out: StateDict = new Map();
+    for (const [prefix, m] of this.namedModules()) {
+      const name = (k: string): string => (prefix ? `${prefix}.${k}` : k);
+      for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) out.set(name(k), v.detach());
+      for (const [k, { persistent }] of m.bufferNames) {
+        const b = m.getField(k);
+        if (persistent && b instanceof Tensor) out.set(name(k), b.detach());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Copies values from `state` into the parameters and buffers of the same
+   * names. With `strict` (default) missing or unexpected keys throw; shapes
+   * must always match.
+   */
+  loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+    const entries = state instanceof Map ? state : new Map(Object.entries(state));
+    const own = this.stateDict();
+    const missingKeys = [...own.keys()].filter((k) => !entries.has(k));
+    const unexpectedKeys = [...entries.keys()].filter((k) => !own.has(k));
+    if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
+      throw new Error(`loadStateDict: missing keys [${missingKeys.join(', ')}], unexpected keys [${unexpectedKeys.join(', ')}]`);
+    }
+    for (const [key, value] of entries) {
+      const target = own.get(key);
+      if (!target) continue;
+      if (!shapesEqual(target.shape, value.shape)) {
+        throw new RangeError(`loadStateDict: '${key}' has shape ${fmtShape(value.shape)} in the state but ${fmtShape(target.shape)} in the module`);
+      }
+      this.assign(key, value.data.astype(target.dtype).to(target.device).clone());
+    }
+    return { missingKeys, unexpectedKeys };
+  }
+
+  private assign(dotted: string, data: NDArray): void {
+    const parts = dotted.split('.');
+    const leaf = parts.pop()!;
+    let m: Module = this;
+    for (const p of parts) m = m.getField(p) as Module;
+    const current = m.getField(leaf);
+    if (current instanceof Parameter) current.data = data;
+    else m.setField(leaf, new Tensor(data));
+  }
+
+  // ---- printing --------------------------------------------------------------
+
+  /** One line of this module's own settings, e.g. `in_features=4, out_features=2`. */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** The module tree, printed like PyTorch's repr. */
+  toString(): string {
+    const children = [...this.namedChildren()];
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (children.length === 0) return `${head})`;
+    const lines = children.map(([k, m]) => `  (${k}): ${m.toString().split('\n').join('\n  ')}`);
+    return `${head}\n${lines.join('\n')}\n)`;
+  }
+}

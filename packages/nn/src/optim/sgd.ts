@@ -1,0 +1,66 @@
+import { Tensor, noGrad } from '@normlab/autograd';
+import type { Parameter } from '../parameter.js';
+import { Optimizer } from './optimizer.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  maximize?: boolean;
+}
+
+/**
+ * One SGD update of `param` with gradient `grad` (torch.optim.SGD):
+ *
+ *     g = grad (negated when maximize) + weightDecay * param
+ *     if momentum != 0:
+ *         buf = g                                   (first step)
+ *         buf = momentum * buf + (1 - dampening) * g (later steps)
+ *         g = nesterov ? g + momentum * buf : buf
+ *     param = param - lr * g
+ *
+ * Returns the new parameter values and momentum buffer.
+ */
+export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, o: Required<SGDOptions>): { param: Tensor; buf: Tensor | null } {
+  let g = o.maximize ? grad.neg() : grad;
+  if (o.weightDecay !== 0) g = g.add(param.mul(o.weightDecay));
+  let nextBuf = buf;
+  if (o.momentum !== 0) {
+    nextBuf = buf ? buf.mul(o.momentum).add(g.mul(1 - o.dampening)) : g;
+    g = o.nesterov ? g.add(nextBuf.mul(o.momentum)) : nextBuf;
+  }
+  return { param: param.sub(g.mul(o.lr)), buf: nextBuf };
+}
+
+/** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
+export class SGD extends Optimizer<Required<SGDOptions>> {
+  constructor(params: Iterable<Parameter>, options: SGDOptions) {
+    const o: Required<SGDOptions> = {
+      lr: options.lr, momentum: options.momentum ?? 0, dampening: options.dampening ?? 0,
+      weightDecay: options.weightDecay ?? 0, nesterov: options.nesterov ?? false, maximize: options.maximize ?? false,
+    };
+    if (!(o.lr >= 0)) throw new RangeError(`SGD: invalid learning rate ${o.lr}`);
+    if (!(o.momentum >= 0)) throw new RangeError(`SGD: invalid momentum ${o.momentum}`);
+    if (!(o.weightDecay >= 0)) throw new RangeError(`SGD: invalid weightDecay ${o.weightDecay}`);
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
+    super(params, o);
+  }
+
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          const state = this.state.get(p) ?? {};
+          const buf = state.momentumBuffer instanceof Tensor ? state.momentumBuffer : null;
+          const next = sgdUpdate(p, p.grad, buf, group.options);
+          p.data = next.param.data;
+          if (next.buf) state.momentumBuffer = next.buf;
+          this.state.set(p, state);
+        }
+      }
+    });
+  }
+}
