@@ -111,7 +111,12 @@ function run(
     const applyNode = (node: Node, gradOut: Tensor): readonly (Tensor | null)[] => {
       let g = gradOut;
       for (const hook of node.hooks) g = hook(g) ?? g;
-      if (node.retainedBy) node.retainedBy.grad = createGraph ? g : g.detach();
+      if (node.retainedBy) {
+        // Accumulates across backward calls, as for leaves (and as PyTorch's retain_grad).
+        const held = node.retainedBy;
+        const fresh = createGraph ? g : g.detach();
+        held.grad = held.grad ? (createGraph ? held.grad.add(fresh) : new Tensor(held.grad.add(fresh).data)) : fresh;
+      }
       const target = wantedByNode.get(node);
       if (target) leafGrads.set(target, g);
       return node.apply(g);

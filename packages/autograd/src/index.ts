@@ -13,3 +13,7 @@ export * from './ops/reduce.js';
 export * from './ops/linalg.js';
 export * from './ops/views.js';
 export * from './creation.js';
+export * from './ops/indexing.js';
+export * from './ops/join.js';
+export * from './ops/conv.js';
+export * from './ops/pool.js';

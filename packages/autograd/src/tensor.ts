@@ -4,6 +4,8 @@ import {
 import { backward as runBackward, type BackwardOptions } from './engine.js';
 import type { GradHook, Node } from './node.js';
 import * as ew from './ops/elementwise.js';
+import * as ix from './ops/indexing.js';
+import * as jn from './ops/join.js';
 import * as lin from './ops/linalg.js';
 import * as red from './ops/reduce.js';
 import * as vw from './ops/views.js';
@@ -323,6 +325,15 @@ export class Tensor {
   // ---- linear algebra ----------------------------------------------------------
 
   matmul(other: Tensor): Tensor { return lin.matmul(this, other); }
+
+  // ---- indexing and joining ------------------------------------------------------
+
+  gather(dim: number, index: Tensor): Tensor { return ix.gather(this, dim, index); }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return ix.scatterAdd(this, dim, index, src); }
+  indexSelect(dim: number, index: Tensor): Tensor { return ix.indexSelect(this, dim, index); }
+  indexAdd(dim: number, index: Tensor, src: Tensor, options?: { alpha?: number }): Tensor { return ix.indexAdd(this, dim, index, src, options); }
+  split(splitSizeOrSections: number | readonly number[], dim?: number): Tensor[] { return jn.split(this, splitSizeOrSections, dim); }
+  chunk(chunks: number, dim?: number): Tensor[] { return jn.chunk(this, chunks, dim); }
 }
 
 function flat(args: number[] | [Shape]): number[] {

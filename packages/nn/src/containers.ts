@@ -3,6 +3,9 @@ import { Module } from './module.js';
 
 /** Applies its modules in order: `new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 1))`. */
 export class Sequential extends Module {
+  // Names in insertion order: JS lists integer-like keys ('1') before others ('fc').
+  private readonly order: string[] = [];
+
   constructor(...modules: Module[]) {
     super();
     modules.forEach((m, i) => this.add(m, String(i)));
@@ -11,17 +14,30 @@ export class Sequential extends Module {
   /** Appends a module under `name` (its index by default). */
   add(module: Module, name = String(this.length)): this {
     if (!(module instanceof Module)) throw new TypeError(`Sequential: item ${name} is not a Module`);
+    if (!this.order.includes(name)) this.order.push(name);
     Reflect.set(this, name, module);
     return this;
   }
 
+  protected override *submoduleEntries(): Generator<[string, Module]> {
+    for (const name of this.order) {
+      const m: unknown = Reflect.get(this, name);
+      if (m instanceof Module) yield [name, m];
+    }
+  }
+
+  /** Every module in order, one held twice included (as torch's `_modules.values()`). */
+  private list(): Module[] {
+    return [...this.submoduleEntries()].map(([, m]) => m);
+  }
+
   get length(): number {
-    return this.children().length;
+    return this.list().length;
   }
 
   /** The i-th module (negative counts from the end). */
   at(i: number): Module {
-    const list = this.children();
+    const list = this.list();
     const m = list[i < 0 ? i + list.length : i];
     if (!m) throw new RangeError(`Sequential: index ${i} out of range for ${list.length} modules`);
     return m;
@@ -29,7 +45,7 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let out = x;
-    for (const m of this.children()) out = (m.forward as (t: Tensor) => Tensor)(out);
+    for (const m of this.list()) out = (m.forward as (t: Tensor) => Tensor)(out);
     return out;
   }
 }
@@ -47,19 +63,24 @@ export class ModuleList extends Module {
     return this;
   }
 
+  /** Every module in order, one held twice included (as torch's `_modules.values()`). */
+  private list(): Module[] {
+    return [...this.submoduleEntries()].map(([, m]) => m);
+  }
+
   get length(): number {
-    return this.children().length;
+    return this.list().length;
   }
 
   at(i: number): Module {
-    const list = this.children();
+    const list = this.list();
     const m = list[i < 0 ? i + list.length : i];
     if (!m) throw new RangeError(`ModuleList: index ${i} out of range for ${list.length} modules`);
     return m;
   }
 
   [Symbol.iterator](): Iterator<Module> {
-    return this.children()[Symbol.iterator]();
+    return this.list()[Symbol.iterator]();
   }
 
   forward(): never {

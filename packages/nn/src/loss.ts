@@ -1,4 +1,4 @@
-import { Tensor } from '@normlab/autograd';
+import { Tensor, where } from '@normlab/autograd';
 import { arange, eq, fmtShape, ge, logicalAnd, logicalNot, lt, ne, shapesEqual, sum as ndSum } from '@normlab/tensor';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -37,8 +37,9 @@ export interface NllOptions {
  */
 export function nllLoss(input: Tensor, target: Tensor, options: NllOptions = {}): Tensor {
   const ignoreIndex = options.ignoreIndex ?? -100;
-  if (input.ndim < 2) throw new RangeError(`nllLoss: expected input [N, C, ...], got ${fmtShape(input.shape)}`);
+  if (input.ndim < 1) throw new RangeError(`nllLoss: expected input [N, C, ...] or [C], got ${fmtShape(input.shape)}`);
   if (target.dtype !== 'int32') throw new TypeError(`nllLoss: target must hold int32 class indices, got ${target.dtype}`);
+  if (input.ndim === 1) return unbatched('nllLoss', input, target, options.reduction, (i, t) => nllLoss(i, t, options));
   const expected = [input.shape[0], ...input.shape.slice(2)];
   if (!shapesEqual(target.shape, expected)) {
     throw new RangeError(`nllLoss: target shape ${fmtShape(target.shape)} does not match input ${fmtShape(input.shape)} (expected ${fmtShape(expected)})`);
@@ -50,10 +51,13 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllOptions = {})
   if (ndSum(logicalAnd(valid, logicalNot(inRange))).item() > 0) {
     throw new RangeError(`nllLoss: target values must lie in [0, ${classes - 1}] or equal ignoreIndex ${ignoreIndex}`);
   }
-  // A one-hot mask over the class dim picks -log p[target]; ignored targets match no class.
+  // A one-hot mask over the class dim picks -log p[target]; ignored targets match no class
+  // (ignoreIndex may itself be a class index, so they are masked out explicitly).
   const classShape = [1, classes, ...input.shape.slice(2).map(() => 1)];
-  const mask = eq(arange(classes, undefined, 1, { dtype: 'int32', device: input.device }).reshape(classShape), t.unsqueeze(1));
-  const picked = input.mul(new Tensor(mask.astype(input.dtype))).sum(1).neg();
+  const oneHot = eq(arange(classes, undefined, 1, { dtype: 'int32', device: input.device }).reshape(classShape), t.unsqueeze(1));
+  const mask = logicalAnd(oneHot, valid.unsqueeze(1));
+  // `where`, not a product with the mask: -inf log-probabilities of other classes must not give NaN.
+  const picked = where(new Tensor(mask), input, 0).sum(1).neg();
   const reduction = options.reduction ?? 'mean';
   if (reduction === 'mean') return picked.sum().div(ndSum(valid).item());
   return reduce('nllLoss', picked, reduction);
@@ -72,14 +76,25 @@ export interface CrossEntropyOptions extends NllOptions {
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const smoothing = options.labelSmoothing ?? 0;
   if (!(smoothing >= 0 && smoothing <= 1)) throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
-  if (input.ndim < 2) throw new RangeError(`crossEntropy: expected input [N, C, ...], got ${fmtShape(input.shape)}`);
+  if (input.ndim < 1) throw new RangeError(`crossEntropy: expected input [N, C, ...] or [C], got ${fmtShape(input.shape)}`);
+  if (input.ndim === 1) {
+    if (target.dtype !== 'int32') throw new TypeError(`crossEntropy: target must hold int32 class indices, got ${target.dtype}`);
+    return unbatched('crossEntropy', input, target, options.reduction, (i, t) => crossEntropy(i, t, options));
+  }
   const logp = input.logSoftmax(1);
   const nll = nllLoss(logp, target, options);
   if (smoothing === 0) return nll;
   // PyTorch: (1 - s) * nll + s * mean over classes of -log p, over the targets not ignored.
-  const valid = new Tensor(ne(target.data, options.ignoreIndex ?? -100).astype(input.dtype));
-  const uniform = logp.mean(1).neg().mul(valid);
+  const valid = ne(target.data, options.ignoreIndex ?? -100);
+  const uniform = where(new Tensor(valid), logp.mean(1).neg(), 0);
   const reduction = options.reduction ?? 'mean';
-  const smooth = reduction === 'mean' ? uniform.sum().div(ndSum(valid.data).item()) : reduce('crossEntropy', uniform, reduction);
+  const smooth = reduction === 'mean' ? uniform.sum().div(ndSum(valid).item()) : reduce('crossEntropy', uniform, reduction);
   return nll.mul(1 - smoothing).add(smooth.mul(smoothing));
+}
+
+/** An unbatched input [C] with a 0-d target, as a batch of one (torch accepts both). */
+function unbatched(op: string, input: Tensor, target: Tensor, reduction: Reduction | undefined, batched: (i: Tensor, t: Tensor) => Tensor): Tensor {
+  if (target.ndim !== 0) throw new RangeError(`${op}: an unbatched input ${fmtShape(input.shape)} needs a 0-d target, got ${fmtShape(target.shape)}`);
+  const out = batched(input.unsqueeze(0), new Tensor(target.data.reshape([1])));
+  return (reduction ?? 'mean') === 'none' ? out.reshape([]) : out;
 }

@@ -1,12 +1,15 @@
 import { Tensor, noGrad } from '@normlab/autograd';
-import { type Device, type NDArray, fmtShape, shapesEqual } from '@normlab/tensor';
+import { type Device, type NDArray, fmtShape, shapesEqual, zeros } from '@normlab/tensor';
 import { Parameter } from './parameter.js';
 
 /** What `stateDict()` returns: parameters and persistent buffers by dotted name. */
 export type StateDict = Map<string, Tensor>;
 
-/** Called after a module's forward with its inputs and output. */
-export type ForwardHook = (module: Module, inputs: readonly unknown[], output: unknown) => void;
+/**
+ * Called after a module's forward with its inputs and output. As in PyTorch,
+ * a hook that returns a value (anything but undefined) replaces the output.
+ */
+export type ForwardHook = (module: Module, inputs: readonly unknown[], output: unknown) => unknown;
 
 /**
  * Base class of every layer, as torch.nn.Module. Submodules and parameters
@@ -30,8 +33,11 @@ export abstract class Module {
     Object.defineProperty(this, 'forward', {
       enumerable: false,
       value: (...args: unknown[]): unknown => {
-        const out = (inner as (...a: unknown[]) => unknown).apply(this, args);
-        for (const hook of this.forwardHooks) hook(this, args, out);
+        let out = (inner as (...a: unknown[]) => unknown).apply(this, args);
+        for (const hook of [...this.forwardHooks]) {
+          const replaced = hook(this, args, out);
+          if (replaced !== undefined) out = replaced;
+        }
         return out;
       },
     });
@@ -41,19 +47,43 @@ export abstract class Module {
 
   // ---- structure -------------------------------------------------------------
 
-  /** Direct submodules by field name. */
-  *namedChildren(): Generator<[string, Module]> {
+  /**
+   * Every submodule field, in order, a module held twice included (what
+   * containers iterate over and `stateDict` saves, as torch's `_modules`).
+   */
+  protected *submoduleEntries(): Generator<[string, Module]> {
     for (const [k, v] of Object.entries(this)) if (v instanceof Module) yield [k, v];
+  }
+
+  /** Direct submodules by field name; a module held twice is listed once (as torch). */
+  *namedChildren(): Generator<[string, Module]> {
+    const seen = new Set<Module>();
+    for (const [k, m] of this.submoduleEntries()) {
+      if (seen.has(m)) continue;
+      seen.add(m);
+      yield [k, m];
+    }
   }
 
   children(): Module[] {
     return [...this.namedChildren()].map(([, m]) => m);
   }
 
-  /** This module and all below it, depth first, with dotted names ('' for this one). */
-  *namedModules(prefix = ''): Generator<[string, Module]> {
+  /**
+   * This module and all below it, depth first, with dotted names ('' for
+   * this one); a module reached twice is listed once, under its first name.
+   */
+  *namedModules(prefix = '', memo: Set<Module> = new Set()): Generator<[string, Module]> {
+    if (memo.has(this)) return;
+    memo.add(this);
     yield [prefix, this];
-    for (const [k, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${k}` : k);
+    for (const [k, m] of this.submoduleEntries()) yield* m.namedModules(prefix ? `${prefix}.${k}` : k, memo);
+  }
+
+  /** Every (prefix, module) pair, a shared module under each of its names (for stateDict). */
+  private *allNamedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix, this];
+    for (const [k, m] of this.submoduleEntries()) yield* m.allNamedModules(prefix ? `${prefix}.${k}` : k);
   }
 
   modules(): Module[] {
@@ -88,12 +118,16 @@ export abstract class Module {
     this.setField(name, value);
   }
 
-  /** Buffers of this module and its submodules, with dotted names (null buffers skipped). */
+  /** Buffers of this module and its submodules, with dotted names (null buffers skipped, shared ones once). */
   *namedBuffers(): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
     for (const [prefix, m] of this.namedModules()) {
       for (const name of m.bufferNames.keys()) {
         const v = m.getField(name);
-        if (v instanceof Tensor) yield [prefix ? `${prefix}.${name}` : name, v];
+        if (v instanceof Tensor && !seen.has(v)) {
+          seen.add(v);
+          yield [prefix ? `${prefix}.${name}` : name, v];
+        }
       }
     }
   }
@@ -127,7 +161,8 @@ export abstract class Module {
   zeroGrad(options: { setToNone?: boolean } = {}): void {
     for (const p of this.parameters()) {
       if (options.setToNone ?? true) p.grad = null;
-      else if (p.grad) p.grad = new Tensor(p.grad.data.clone().astype(p.dtype)).mul(0);
+      // Fresh zeros (not grad * 0, which keeps NaN and Inf), as torch's grad.zero_().
+      else if (p.grad) p.grad = new Tensor(zeros(p.grad.shape, { dtype: p.grad.dtype, device: p.grad.device }));
     }
   }
 
@@ -169,7 +204,7 @@ export abstract class Module {
   /** Parameters and persistent buffers by dotted name, detached (sharing storage). */
   stateDict(): StateDict {
     const out: StateDict = new Map();
-    for (const [prefix, m] of this.namedModules()) {
+    for (const [prefix, m] of this.allNamedModules()) {
       const name = (k: string): string => (prefix ? `${prefix}.${k}` : k);
       for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) out.set(name(k), v.detach());
       for (const [k, { persistent }] of m.bufferNames) {
@@ -223,10 +258,15 @@ export abstract class Module {
 
   /** The module tree, printed like PyTorch's repr. */
   toString(): string {
-    const children = [...this.namedChildren()];
-    const head = `${this.constructor.name}(${this.extraRepr()}`;
-    if (children.length === 0) return `${head})`;
-    const lines = children.map(([k, m]) => `  (${k}): ${m.toString().split('\n').join('\n  ')}`);
-    return `${head}\n${lines.join('\n')}\n)`;
+    const extra = this.extraRepr();
+    const extraLines = extra ? extra.split('\n') : [];
+    // Every field, a shared module under each name, as torch's __repr__.
+    const childLines = [...this.submoduleEntries()].map(([k, m]) => `(${k}): ${m.toString().split('\n').join('\n  ')}`);
+    const lines = [...extraLines, ...childLines];
+    const name = this.constructor.name;
+    if (lines.length === 0) return `${name}()`;
+    // A single line of settings and no children stays on one line.
+    if (extraLines.length === 1 && childLines.length === 0) return `${name}(${extraLines[0]})`;
+    return `${name}(\n  ${lines.join('\n  ')}\n)`;
   }
 }

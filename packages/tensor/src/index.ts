@@ -14,3 +14,7 @@ export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/linalg.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
+export * from './ops/conv.js';
+export * from './ops/pool.js';
+export * from './ops/join.js';
+export * from './ops/indexing.js';

@@ -45,9 +45,11 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   if (a instanceof Tensor && typeof b === 'number') {
     return unary('pow', a, (x) => nd.pow(x, b), (g) => (b === 0 ? g.mul(0) : g.mul(a.pow(b - 1)).mul(b)));
   }
+  // As PyTorch: at b = 0 the gradient for a is 0 (not 0 * inf), and at a = 0
+  // with b >= 0 the gradient for b is 0 (not 0 * log 0).
   return binary('pow', a, b, (x, y) => nd.pow(x, y), (g, out) => [
-    needs(a) ? g.mul(t(b)).mul(t(a).pow(t(b).sub(1))) : null,
-    needs(b) ? g.mul(out).mul(t(a).log()) : null,
+    needs(a) ? where(t(b).eq(0), 0, g.mul(t(b)).mul(t(a).pow(t(b).sub(1)))) : null,
+    needs(b) ? where(c(nd.logicalAnd(nd.eq(t(a).data, 0), nd.ge(t(b).data, 0))), 0, g.mul(out).mul(t(a).log())) : null,
   ]);
 }
 
@@ -87,7 +89,8 @@ export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mu
 export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0));
 
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
-  return unary('leakyRelu', x, (d) => nd.leakyRelu(d, negativeSlope), (g) => g.mul(c(nd.where(nd.gt(x.data, 0), 1, negativeSlope))));
+  // where(.., 1, slope) would be float32 and round the slope; scale g in its own dtype instead.
+  return unary('leakyRelu', x, (d) => nd.leakyRelu(d, negativeSlope), (g) => where(c(nd.gt(x.data, 0)), g, g.mul(negativeSlope)));
 }
 
 /** d/dx erf(x) = 2/sqrt(pi) exp(-x^2). */

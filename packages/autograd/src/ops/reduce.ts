@@ -1,6 +1,8 @@
 import * as nd from '@normlab/tensor';
 import { record } from '../function.js';
 import { Tensor } from '../tensor.js';
+import { where } from './elementwise.js';
+import { gather } from './indexing.js';
 
 export interface ReduceOptions {
   /** Keep reduced dims as size 1 (default false). */
@@ -44,8 +46,16 @@ export function variance(x: Tensor, dim?: number | readonly number[], options: V
   return sum(centered.square(), dims, options).div(Math.max(n - correction, 0));
 }
 
+/**
+ * sqrt of `variance`. Where the deviation is 0 (a constant slice) the
+ * gradient is 0 rather than inf * 0 = NaN, as PyTorch's std_backward.
+ */
 export function std(x: Tensor, dim?: number | readonly number[], options: VarOptions = {}): Tensor {
-  return variance(x, dim, options).sqrt();
+  const v = variance(x, dim, options);
+  const out: Tensor = record('std', nd.sqrt(v.data), [v], (g) => [
+    where(new Tensor(nd.eq(out.data, 0)), 0, g.div(out.mul(2))),
+  ]);
+  return out;
 }
 
 /** max/min over dims: the gradient is shared evenly among tied extrema, as in PyTorch's amax. */
@@ -56,7 +66,8 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: number | readonly number[
   const out = keepdim ? kept : kept.reshape(x.shape.filter((_, i) => !dims.includes(i)));
   return record(op, out, [x], (g) => {
     const mask = nd.eq(x.data, kept);
-    const share = nd.div(mask, nd.sum(mask, dims, { keepdim: true }));
+    // In x's dtype: a bool / int32 division would be float32 and round shares like 1/3.
+    const share = nd.div(mask.astype(x.dtype), nd.sum(mask, dims, { keepdim: true }));
     return [restoreDims(g, dims, keepdim).mul(new Tensor(share.astype(x.dtype)))];
   });
 }
@@ -75,22 +86,13 @@ export function min(x: Tensor, dim: number, options: ReduceOptions = {}): { valu
 
 function selectByIndex(x: Tensor, dim: number, idx: nd.NDArray, keepdim: boolean): { values: Tensor; indices: Tensor } {
   const d = nd.normalizeDim('max', dim, x.ndim);
-  let values = gatherAlong(x, d, idx);
+  let values = gather(x, d, new Tensor(idx));
   let indices = idx;
   if (!keepdim) {
     values = values.squeeze(d);
     indices = idx.squeeze(d);
   }
   return { values, indices: new Tensor(indices) };
-}
-
-// gather and its adjoint scatter-add, each the other's gradient, so that any order of derivative works.
-function gatherAlong(x: Tensor, dim: number, idx: nd.NDArray): Tensor {
-  return record('gather', nd.backendFor(x.device).gather(x.data, dim, idx), [x], (g) => [scatterAlong(g, x.shape, dim, idx)]);
-}
-
-function scatterAlong(g: Tensor, shape: readonly number[], dim: number, idx: nd.NDArray): Tensor {
-  return record('scatterAdd', nd.backendFor(g.device).scatterAdd(shape, dim, idx, g.data), [g], (gg) => [gatherAlong(gg, dim, idx)]);
 }
 
 export function argmax(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor {

@@ -1,8 +1,7 @@
-import {
-  type DType, type Device, type NDArray, type Shape, arange, backendFor, fmtShape, normalizeDim, sum as ndSum,
-} from '@normlab/tensor';
+import { type DType, type Device, type Shape, arange, fmtShape, normalizeDim, sum as ndSum, zeros } from '@normlab/tensor';
 import { record } from '../function.js';
 import { Tensor } from '../tensor.js';
+import { indexAdd } from './indexing.js';
 
 // Views share storage with their input; their gradients reshape, permute or
 // re-embed the incoming gradient, so they are differentiable to any order.
@@ -58,7 +57,8 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   const first = Math.min(Math.max(s0 < 0 ? s0 + n : s0, 0), n);
   const by = step ?? 1;
   const positions = arange(first, first + out.shape[d] * by, by, { dtype: 'int32', device: x.device });
-  return record('slice', out, [x], (g) => [embed(g, x.shape, d, positions)]);
+  // The gradient is the adjoint of selecting those positions: adding g at them into zeros.
+  return record('slice', out, [x], (g) => [indexAdd(new Tensor(zeros(x.shape, { dtype: g.dtype, device: g.device })), d, new Tensor(positions), g)]);
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
@@ -73,19 +73,6 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   x.data.select(d, index); // validates
   const i = index < 0 ? index + x.shape[d] : index;
   return squeeze(slice(x, d, i, i + 1), d);
-}
-
-/**
- * zeros(shape) with g's slices placed at `positions` along `dim`; the adjoint
- * of selecting those positions, so its own gradient selects them again.
- */
-function embed(g: Tensor, shape: Shape, dim: number, positions: NDArray): Tensor {
-  const out = backendFor(g.device).indexAdd(shape, dim, positions, g.data);
-  return record('embed', out, [g], (gg) => [selectPositions(gg, dim, positions)]);
-}
-
-function selectPositions(g: Tensor, dim: number, positions: NDArray): Tensor {
-  return record('indexSelect', backendFor(g.device).indexSelect(g.data, dim, positions), [g], (gg) => [embed(gg, g.shape, dim, positions)]);
 }
 
 export function toDevice(x: Tensor, device: Device): Tensor {

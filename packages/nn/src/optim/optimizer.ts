@@ -1,4 +1,5 @@
-import type { Tensor } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
+import { zeros } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 
 /** A set of parameters with its own hyper-parameters (e.g. a different lr). */
@@ -23,7 +24,9 @@ export abstract class Optimizer<H extends object> {
       : [{ params: list as Parameter[] }];
     this.paramGroups = groups.map((g) => {
       const { params, ...rest } = g;
-      return { params: [...params], options: { ...defaults, ...(rest as Partial<H>) } };
+      // A group's explicit `undefined` keeps the default rather than erasing it.
+      const overrides = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<H>;
+      return { params: [...params], options: { ...defaults, ...overrides } };
     });
     const seen = new Set<Parameter>();
     for (const g of this.paramGroups) {
@@ -39,7 +42,8 @@ export abstract class Optimizer<H extends object> {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
         if (options.setToNone ?? true) p.grad = null;
-        else if (p.grad) p.grad = p.grad.mul(0);
+        // Fresh zeros (not grad * 0, which keeps NaN and Inf), as torch's grad.zero_().
+        else if (p.grad) p.grad = new Tensor(zeros(p.grad.shape, { dtype: p.grad.dtype, device: p.grad.device }));
       }
     }
   }

@@ -28,7 +28,8 @@ export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, o: Re
   if (o.weightDecay !== 0) g = g.add(param.mul(o.weightDecay));
   let nextBuf = buf;
   if (o.momentum !== 0) {
-    nextBuf = buf ? buf.mul(o.momentum).add(g.mul(1 - o.dampening)) : g;
+    // The first buffer is a copy of g (torch.clone(grad).detach()), never the gradient itself.
+    nextBuf = buf ? buf.mul(o.momentum).add(g.mul(1 - o.dampening)) : new Tensor(g.data.clone());
     g = o.nesterov ? g.add(nextBuf.mul(o.momentum)) : nextBuf;
   }
   return { param: param.sub(g.mul(o.lr)), buf: nextBuf };
@@ -36,16 +37,18 @@ export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, o: Re
 
 /** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer<Required<SGDOptions>> {
-  constructor(params: Iterable<Parameter>, options: SGDOptions) {
+  /**
+   * `params`: parameters, or groups `{ params, ...options }` whose options
+   * override `options` (e.g. a different lr per group).
+   */
+  constructor(params: Iterable<Parameter> | Iterable<{ params: Iterable<Parameter> } & Partial<SGDOptions>>, options: SGDOptions) {
     const o: Required<SGDOptions> = {
       lr: options.lr, momentum: options.momentum ?? 0, dampening: options.dampening ?? 0,
       weightDecay: options.weightDecay ?? 0, nesterov: options.nesterov ?? false, maximize: options.maximize ?? false,
     };
-    if (!(o.lr >= 0)) throw new RangeError(`SGD: invalid learning rate ${o.lr}`);
-    if (!(o.momentum >= 0)) throw new RangeError(`SGD: invalid momentum ${o.momentum}`);
-    if (!(o.weightDecay >= 0)) throw new RangeError(`SGD: invalid weightDecay ${o.weightDecay}`);
-    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
+    validate(o);
     super(params, o);
+    for (const g of this.paramGroups) validate(g.options);
   }
 
   step(): void {
@@ -57,10 +60,20 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
           const buf = state.momentumBuffer instanceof Tensor ? state.momentumBuffer : null;
           const next = sgdUpdate(p, p.grad, buf, group.options);
           p.data = next.param.data;
-          if (next.buf) state.momentumBuffer = next.buf;
-          this.state.set(p, state);
+          // As torch: state only where there is some (the momentum buffer).
+          if (next.buf) {
+            state.momentumBuffer = next.buf;
+            this.state.set(p, state);
+          }
         }
       }
     });
   }
+}
+
+function validate(o: Required<SGDOptions>): void {
+  if (!(o.lr >= 0)) throw new RangeError(`SGD: invalid learning rate ${o.lr}`);
+  if (!(o.momentum >= 0)) throw new RangeError(`SGD: invalid momentum ${o.momentum}`);
+  if (!(o.weightDecay >= 0)) throw new RangeError(`SGD: invalid weightDecay ${o.weightDecay}`);
+  if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
 }

@@ -106,7 +106,14 @@ export function clamp(x: NDArray, min?: number, max?: number): NDArray {
 
 /** x ** exponent, elementwise; the exponent may be a number or a broadcastable array. */
 export function pow(x: Operand, exponent: Operand): NDArray {
-  if (x instanceof NDArray && typeof exponent === 'number') return unaryOp('powScalar', x, [exponent]);
+  if (x instanceof NDArray && typeof exponent === 'number') {
+    if (!isFloat(x.dtype) && Number.isInteger(exponent)) {
+      // An integer tensor to an integer power stays integer, as torch.pow.
+      if (exponent < 0) throw new RangeError(`pow: integers to negative integer powers are not allowed (exponent ${exponent} on ${x.dtype})`);
+      return backendFor(x.device).unary('powScalar', x, 'int32', [exponent]);
+    }
+    return unaryOp('powScalar', x, [exponent]);
+  }
   return binaryOp('pow', x, exponent);
 }
 

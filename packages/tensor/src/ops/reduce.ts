@@ -3,7 +3,7 @@ import { type DType, isFloat } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape, normalizeDim, normalizeDims, sizeOf } from '../shape.js';
-import { add, exp, log, mul, sub, where, isNan, logicalNot } from './elementwise.js';
+import { add, div, exp, log, mul, sub, where, isNan, logicalNot } from './elementwise.js';
 
 /** Which dims to reduce (all when absent) and whether to keep them as size 1. */
 export interface ReduceOptions {
@@ -36,7 +36,11 @@ export function mean(x: NDArray, dim?: number | readonly number[], options: Redu
   if (!isFloat(x.dtype)) throw new TypeError(`mean: expected a floating point input, got ${x.dtype}`);
   const dims = normalizeDims('mean', dim, x.ndim);
   const count = sizeOf(dims.map((d) => x.shape[d]));
-  return mul(sum(x, dims, options), 1 / count);
+  // Sum and divide in float64, then round once: sum then multiply by a float32
+  // 1/count rounded twice (the mean of n copies of 0.1 was not 0.1).
+  const total = backendFor(x.device).reduce('sum', x, dims, 'float64');
+  const m = div(total, count).astype(x.dtype);
+  return dropDims(m, dims, options.keepdim ?? false);
 }
 
 /** Largest value over `dim` (all dims when absent). */
@@ -64,9 +68,13 @@ export function variance(x: NDArray, dim?: number | readonly number[], options: 
   const correction = options.correction ?? 1;
   if (!(correction >= 0)) throw new RangeError(`var: correction must be non-negative, got ${correction}`);
   const n = sizeOf(dims.map((d) => x.shape[d]));
-  const centered = sub(x, mean(x, dims, { keepdim: true }));
+  // In float64 whatever the input, as PyTorch accumulates: with float32 the mean
+  // itself is rounded to float32, and for data far from zero (1e4 + noise 0.01)
+  // that rounding alone biased the variance by 5e-4 relative.
+  const xd = x.dtype === 'float64' ? x : x.astype('float64');
+  const centered = sub(xd, mean(xd, dims, { keepdim: true }));
   // Like PyTorch, n <= correction divides by zero or a negative count and gives inf/NaN.
-  return mul(sum(mul(centered, centered), dims, options), 1 / Math.max(n - correction, 0));
+  return div(sum(mul(centered, centered), dims, options), Math.max(n - correction, 0)).astype(x.dtype);
 }
 
 /** Standard deviation: sqrt of `variance`. */
@@ -109,6 +117,11 @@ export function argmin(x: NDArray, dim?: number, options: ReduceOptions = {}): N
 export function logsumexp(x: NDArray, dim?: number | readonly number[], options: ReduceOptions = {}): NDArray {
   if (!isFloat(x.dtype)) throw new TypeError(`logsumexp: expected a floating point input, got ${x.dtype}`);
   const dims = normalizeDims('logsumexp', dim, x.ndim);
+  if (dims.some((d) => x.shape[d] === 0)) {
+    // log(sum of no terms) = log(0) = -inf, as torch.logsumexp (amax would throw here)
+    const shape = x.shape.map((n, i) => (dims.includes(i) ? 1 : n));
+    return dropDims(backendFor(x.device).fill(shape, x.dtype, -Infinity), dims, options.keepdim ?? false);
+  }
   const m = amax(x, dims, { keepdim: true });
   // An all -inf (or +inf) slice would give inf - inf = NaN; shift by 0 there instead.
   const finite = logicalNot(isNan(sub(m, m)));

@@ -1,0 +1,40 @@
+import * as nd from '@normlab/tensor';
+import { record } from '../function.js';
+import { Tensor } from '../tensor.js';
+
+/**
+ * 2-D convolution (torch.nn.functional.conv2d). x [N,Cin,H,W] (or [Cin,H,W]),
+ * weight [Cout, Cin/groups, kH, kW], bias [Cout].
+ *
+ * The gradient with respect to x is a transposed convolution and the one with
+ * respect to the weight a correlation of x with the output gradient; both are
+ * recorded ops whose own gradients are convolutions again, so double
+ * backward works.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: nd.Conv2dOptions = {}): Tensor {
+  const out = nd.conv2d(x.data, weight.data, bias?.data ?? null, options);
+  const batched = x.ndim === 4;
+  return record('conv2d', out, [x, weight, bias ?? null], (g) => [
+    x.requiresGrad ? conv2dInputGrad(g, weight, x.shape, options) : null,
+    weight.requiresGrad ? conv2dWeightGrad(g, x, weight.shape, options) : null,
+    bias?.requiresGrad ? g.sum(batched ? [0, 2, 3] : [1, 2]) : null,
+  ]);
+}
+
+/** d conv2d / d x applied to g; linear in g and in weight. */
+function conv2dInputGrad(g: Tensor, weight: Tensor, inputShape: nd.Shape, options: nd.Conv2dOptions): Tensor {
+  const out = nd.conv2dBackwardInput(g.data, weight.data, inputShape, options);
+  return record('conv2dBackwardInput', out, [g, weight], (u) => [
+    g.requiresGrad ? conv2d(u, weight, null, options) : null,
+    weight.requiresGrad ? conv2dWeightGrad(g, u, weight.shape, options) : null,
+  ]);
+}
+
+/** d conv2d / d weight applied to g; linear in g and in x. */
+function conv2dWeightGrad(g: Tensor, x: Tensor, weightShape: nd.Shape, options: nd.Conv2dOptions): Tensor {
+  const out = nd.conv2dBackwardWeight(g.data, x.data, weightShape, options);
+  return record('conv2dBackwardWeight', out, [g, x], (u) => [
+    g.requiresGrad ? conv2d(x, u, null, options) : null,
+    x.requiresGrad ? conv2dInputGrad(g, u, x.shape, options) : null,
+  ]);
+}
