@@ -39,7 +39,8 @@ export function fromArray(data: NestedArray | boolean | readonly unknown[] | Typ
     const dtype = options.dtype ?? dtypeOfTyped(typed);
     const shape = options.shape ?? [typed.length];
     const out = allocTyped(dtype, typed.length);
-    out.set(typed);
+    if (dtype === 'bool') for (let i = 0; i < typed.length; i++) out[i] = toBool(typed[i]);
+    else out.set(typed);
     return fromTyped(out, shape, options.device);
   }
   const shape = inferNestedShape(data);
@@ -58,8 +59,14 @@ export function fromArray(data: NestedArray | boolean | readonly unknown[] | Typ
   walk(data);
   const dtype = options.dtype ?? (sawBool ? 'bool' : 'float32');
   const out = allocTyped(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) out[i] = flat[i];
+  if (dtype === 'bool') for (let i = 0; i < flat.length; i++) out[i] = toBool(flat[i]);
+  else for (let i = 0; i < flat.length; i++) out[i] = flat[i];
   return fromTyped(out, options.shape ?? shape, options.device);
+}
+
+/** A number as a bool element: 1 for any non-zero value (NaN included), as `bool(x)` in PyTorch. */
+function toBool(v: number): number {
+  return v !== 0 ? 1 : 0;
 }
 
 function inferNestedShape(data: unknown): number[] {
@@ -87,7 +94,8 @@ function inferNestedShape(data: unknown): number[] {
 
 export function full(shape: Shape, value: number, options: CreateOptions = {}): NDArray {
   checkShape('full', shape);
-  return backendFor(options.device ?? 'cpu').fill(shape, options.dtype ?? 'float32', value);
+  const dtype = options.dtype ?? 'float32';
+  return backendFor(options.device ?? 'cpu').fill(shape, dtype, dtype === 'bool' ? toBool(value) : value);
 }
 
 export function zeros(shape: Shape, options: CreateOptions = {}): NDArray {
@@ -132,9 +140,11 @@ export function linspace(start: number, end: number, steps: number, options: Cre
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const out = allocTyped(options.dtype ?? 'float32', steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
+  // Fill from both ends, as PyTorch does, so the last value is exactly `end`;
+  // a single step is `start` (PyTorch fills it so), not `end`.
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i < half ? start + i * step : end - (steps - 1 - i) * step;
+  if (steps === 1) out[0] = start;
+  else for (let i = 0; i < steps; i++) out[i] = i < half ? start + i * step : end - (steps - 1 - i) * step;
   return fromTyped(out, [steps], options.device);
 }
 
@@ -155,9 +165,14 @@ function randomFill(op: string, shape: Shape, options: RandomOptions, sample: (g
   return fromTyped(out, shape, options.device);
 }
 
+/** The largest float32 below 1. */
+const BELOW_ONE_F32 = 1 - 2 ** -24;
+
 /** Uniform samples in [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): NDArray {
-  return randomFill('rand', shape, options, (g) => g.uniform());
+  // A double in [1 - 2^-25, 1) rounds to 1 in float32: clamp so float32 samples stay below 1 too.
+  const top = (options.dtype ?? 'float32') === 'float32' ? BELOW_ONE_F32 : 1;
+  return randomFill('rand', shape, options, top === 1 ? (g) => g.uniform() : (g) => Math.min(g.uniform(), top));
 }
 
 /** Standard normal samples. */

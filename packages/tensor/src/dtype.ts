@@ -51,3 +51,18 @@ const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3 
 export function promoteTypes(a: DType, b: DType): DType {
   return RANK[a] >= RANK[b] ? a : b;
 }
+
+const CATEGORY: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 2 };
+
+/**
+ * The result dtype of a binary op, as PyTorch's result_type: a 0-D operand
+ * beside an n-D one only matters when it is of a higher category (bool <
+ * integer < float), and then gives the default float32 or int32; otherwise
+ * the usual promotion applies. So float32 + (0-D float64) stays float32.
+ */
+export function resultType(a: DType, aRank: number, b: DType, bRank: number): DType {
+  if ((aRank === 0) === (bRank === 0)) return promoteTypes(a, b);
+  const [dimmed, zero] = aRank === 0 ? [b, a] : [a, b];
+  if (CATEGORY[zero] <= CATEGORY[dimmed]) return dimmed;
+  return CATEGORY[zero] === 2 ? 'float32' : 'int32';
+}

@@ -52,6 +52,7 @@ export class NDArray {
 
   /** True when the elements are laid out row-major without gaps. */
   isContiguous(): boolean {
+    if (this.size === 0) return true; // no elements, no layout (as PyTorch)
     let expected = 1;
     for (let i = this.shape.length - 1; i >= 0; i--) {
       if (this.shape[i] === 1) continue;
@@ -68,7 +69,11 @@ export class NDArray {
 
   /** A copy converted to `dtype` (this array itself when it already has it). */
   astype(dtype: DType): NDArray {
-    return dtype === this.dtype ? this : backendFor(this.device).copy(this, dtype);
+    if (dtype === this.dtype) return this;
+    const backend = backendFor(this.device);
+    // bool(x) is x != 0, so NaN is true as in PyTorch (a plain `x ? 1 : 0` makes it false).
+    if (dtype === 'bool') return backend.binary('ne', this, backend.fill([], this.dtype, 0).expand(this.shape), 'bool');
+    return backend.copy(this, dtype);
   }
 
   /** A contiguous copy with its own storage. */
@@ -84,6 +89,11 @@ export class NDArray {
   }
 
   // ---- views ---------------------------------------------------------------
+
+  /** Indexing ops need a dim to index: a 0-D array has none (normalizeDim lets dim 0 through). */
+  private requireDims(op: string): void {
+    if (this.ndim === 0) throw new RangeError(`${op}: cannot be applied to a 0-D array`);
+  }
 
   private withView(shape: Shape, strides: Shape, offset = this.offset): NDArray {
     return new NDArray(this.storage, shape, strides, offset);
@@ -134,7 +144,11 @@ export class NDArray {
 
   /** Swaps two dims. */
   transpose(dim0: number, dim1: number): NDArray {
-    if (this.ndim === 0) return this;
+    if (this.ndim === 0) {
+      normalizeDim('transpose', dim0, 0);
+      normalizeDim('transpose', dim1, 0);
+      return this;
+    }
     const a = normalizeDim('transpose', dim0, this.ndim);
     const b = normalizeDim('transpose', dim1, this.ndim);
     const order = this.shape.map((_, i) => i);
@@ -154,6 +168,7 @@ export class NDArray {
    */
   slice(dim: number, start = 0, end: number = Number.MAX_SAFE_INTEGER, step = 1): NDArray {
     const d = normalizeDim('slice', dim, this.ndim);
+    this.requireDims('slice');
     if (!Number.isInteger(step) || step <= 0) throw new RangeError(`slice: step must be a positive integer, got ${step}`);
     if (!Number.isInteger(start) || !Number.isInteger(end)) throw new RangeError(`slice: start and end must be integers, got ${start}, ${end}`);
     const n = this.shape[d];
@@ -170,6 +185,7 @@ export class NDArray {
   /** `length` elements from `start` along `dim`; both must lie inside the dim. */
   narrow(dim: number, start: number, length: number): NDArray {
     const d = normalizeDim('narrow', dim, this.ndim);
+    this.requireDims('narrow');
     const n = this.shape[d];
     const s = start < 0 ? start + n : start;
     if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
@@ -181,6 +197,7 @@ export class NDArray {
   /** The slice at `index` along `dim`, with that dim removed. */
   select(dim: number, index: number): NDArray {
     const d = normalizeDim('select', dim, this.ndim);
+    this.requireDims('select');
     const n = this.shape[d];
     if (!Number.isInteger(index) || index < -n || index >= n) {
       throw new RangeError(`select: index ${index} is out of range for dim ${d} of size ${n} in ${fmtShape(this.shape)}`);

@@ -17,19 +17,34 @@ export class Generator {
   /** Resets the state from an integer seed (any safe integer). */
   manualSeed(seed: number): this {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`manualSeed: seed must be a safe integer, got ${seed}`);
-    // splitmix32 over both halves of the seed fills the four state words.
-    let x = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
-    const next = (): number => {
-      x = (x + 0x9e3779b9) | 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+    // splitmix32 from the low 32 bits fills the four state words; the high
+    // bits (the sign included) are mixed in by a second splitmix32 stream, so
+    // that e.g. seeds 0 and -1, or 0 and 2^32 + 1, give different streams.
+    // Seeds in 0..2^32-1 give the same streams as before.
+    const splitmix = (start: number): (() => number) => {
+      let x = start | 0;
+      return (): number => {
+        x = (x + 0x9e3779b9) | 0;
+        let z = x;
+        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+        return (z ^ (z >>> 16)) >>> 0;
+      };
     };
+    const next = splitmix(seed >>> 0);
     this.s0 = next();
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+    const high = Math.floor(seed / 2 ** 32);
+    if (high !== 0) {
+      const mix = splitmix(high ^ 0x5bd1e995);
+      this.s0 = (this.s0 ^ mix()) >>> 0;
+      this.s1 = (this.s1 ^ mix()) >>> 0;
+      this.s2 = (this.s2 ^ mix()) >>> 0;
+      this.s3 = (this.s3 ^ mix()) >>> 0;
+    }
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // xoshiro's one forbidden state
     this.spare = null;
     return this;
   }

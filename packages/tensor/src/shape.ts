@@ -40,7 +40,7 @@ export function checkShape(op: string, shape: Shape): void {
 
 /** Normalizes a possibly negative dim against `rank`, with an error naming the op. */
 export function normalizeDim(op: string, dim: number, rank: number): number {
-  if (!Number.isInteger(dim) || dim < -rank || dim >= Math.max(rank, 1)) {
+  if (!Number.isInteger(dim) || dim < -Math.max(rank, 1) || dim >= Math.max(rank, 1)) {
     throw new RangeError(`${op}: dim ${dim} out of range for a tensor of rank ${rank} (expected ${-Math.max(rank, 1)}..${Math.max(rank, 1) - 1})`);
   }
   return dim < 0 ? dim + Math.max(rank, 1) : dim;

@@ -65,7 +65,7 @@ export class CpuBackend implements Backend {
 
   fill(shape: Shape, dtype: DType, value: number): NDArray {
     const out = allocTyped(dtype, sizeOf(shape));
-    if (value !== 0) out.fill(value);
+    if (!Object.is(value, 0)) out.fill(value);
     return wrap(out, shape);
   }
 

@@ -67,11 +67,11 @@ const idx = new Int32Array(rank);
 let b0 = oo; ${ids.map((i) => `let b${i} = o${i};`).join(' ')}
 const outer = total / inner;
 for (let t = 0; t < outer; t++) {
-  let p0_ = b0; ${ids.map((i) => `let p${i} = b${i};`).join(' ')}
+  let q0 = b0; ${ids.map((i) => `let q${i} = b${i};`).join(' ')}
   for (let j = 0; j < inner; j++) {
-    ${names.map((v, i) => `const ${v} = d${i + 1}[p${i + 1}];`).join(' ')}
-    out[p0_] = ${expr};
-    p0_ += is0; ${ids.map((i) => `p${i} += is${i};`).join(' ')}
+    ${names.map((v, i) => `const ${v} = d${i + 1}[q${i + 1}];`).join(' ')}
+    out[q0] = ${expr};
+    q0 += is0; ${ids.map((i) => `q${i} += is${i};`).join(' ')}
   }
   for (let d = rank - 2; d >= 0; d--) {
     idx[d]++;

@@ -1,5 +1,5 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
-import { type DType, isFloat, promoteTypes } from '../dtype.js';
+import { type DType, isFloat, resultType } from '../dtype.js';
 import { BOOL_RESULT } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
@@ -39,7 +39,7 @@ export function prepareBinary(op: string, a: Operand, b: Operand): [NDArray, NDA
   const y = toArrayLike(op, b, a);
   if (x.device !== y.device) throw new Error(`${op}: operands are on different devices: '${x.device}' and '${y.device}'`);
   const shape = broadcastShapes(op, x.shape, y.shape);
-  return [x.expand(shape), y.expand(shape), promoteTypes(x.dtype, y.dtype)];
+  return [x.expand(shape), y.expand(shape), resultType(x.dtype, x.ndim, y.dtype, y.ndim)];
 }
 
 export function binaryOp(op: BinaryOp, a: Operand, b: Operand): NDArray {
