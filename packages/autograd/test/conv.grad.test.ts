@@ -81,6 +81,7 @@ function withCase<T>(c: ConvCase, body: () => T): T {
   try {
     return body();
   } catch (e) {
+    if (fc.PreconditionFailure.isFailure(e)) throw e;
     throw new Error(`${c.desc}: ${(e as Error).message}`);
   }
 }

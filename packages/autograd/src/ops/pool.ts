@@ -23,8 +23,24 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: Pair, options: Omit<
 function maxUnpool(g: Tensor, indices: nd.NDArray, inputShape: nd.Shape): Tensor {
   const out = nd.maxPool2dBackward(g.data, indices, inputShape);
   // Its adjoint reads the gradient at the max positions.
-  return record('maxPool2dBackward', out, [g], (u) =>
-    [gather(u.flatten(-2), -1, new Tensor(indices.flatten(-2))).reshape(g.shape)]);
+  return record('maxPool2dBackward', out, [g], (u) => [readAtIndices(u, indices).reshape(g.shape)]);
+}
+
+/**
+ * u (of the input's shape) read at each window's max position. A window that
+ * lies wholly in the padding (possible with dilation) has no max position: its
+ * index is -1 and its value -inf whatever x is, so it reads 0.
+ */
+function readAtIndices(u: Tensor, indices: nd.NDArray): Tensor {
+  const flat = indices.flatten(-2);
+  const values = flat.toTypedArray();
+  let empty = false;
+  for (let i = 0; i < values.length && !empty; i++) empty = values[i] < 0;
+  const uf = u.flatten(-2);
+  if (!empty) return gather(uf, -1, new Tensor(flat));
+  const safe = nd.maximum(flat, 0).astype('int32');
+  const mask = new Tensor(nd.ge(flat, 0).astype(u.dtype));
+  return gather(uf, -1, new Tensor(safe)).mul(mask);
 }
 
 /** Average pooling over [N,C,H,W] (or [C,H,W]). */
