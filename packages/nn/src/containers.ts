@@ -1,8 +1,28 @@
 import type { Tensor } from '@normlab/autograd';
 import { Module } from './module.js';
 
+/** Shared by the ordered containers: their modules as a list, by position. */
+abstract class OrderedModules extends Module {
+  /** Every module in order, one held twice included (as torch's `_modules.values()`). */
+  protected list(): Module[] {
+    return [...this.submoduleEntries()].map(([, m]) => m);
+  }
+
+  get length(): number {
+    return this.list().length;
+  }
+
+  /** The i-th module (negative counts from the end). */
+  at(i: number): Module {
+    const list = this.list();
+    const m = list[i < 0 ? i + list.length : i];
+    if (!m) throw new RangeError(`${this.constructor.name}: index ${i} out of range for ${list.length} modules`);
+    return m;
+  }
+}
+
 /** Applies its modules in order: `new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 1))`. */
-export class Sequential extends Module {
+export class Sequential extends OrderedModules {
   // Names in insertion order: JS lists integer-like keys ('1') before others ('fc').
   private readonly order: string[] = [];
 
@@ -26,23 +46,6 @@ export class Sequential extends Module {
     }
   }
 
-  /** Every module in order, one held twice included (as torch's `_modules.values()`). */
-  private list(): Module[] {
-    return [...this.submoduleEntries()].map(([, m]) => m);
-  }
-
-  get length(): number {
-    return this.list().length;
-  }
-
-  /** The i-th module (negative counts from the end). */
-  at(i: number): Module {
-    const list = this.list();
-    const m = list[i < 0 ? i + list.length : i];
-    if (!m) throw new RangeError(`Sequential: index ${i} out of range for ${list.length} modules`);
-    return m;
-  }
-
   forward(x: Tensor): Tensor {
     let out = x;
     for (const m of this.list()) out = (m.forward as (t: Tensor) => Tensor)(out);
@@ -51,7 +54,7 @@ export class Sequential extends Module {
 }
 
 /** Holds submodules in a list, registered so that their parameters are found. */
-export class ModuleList extends Module {
+export class ModuleList extends OrderedModules {
   constructor(modules: Iterable<Module> = []) {
     super();
     for (const m of modules) this.push(m);
@@ -61,22 +64,6 @@ export class ModuleList extends Module {
     if (!(module instanceof Module)) throw new TypeError(`ModuleList: item ${this.length} is not a Module`);
     Reflect.set(this, String(this.length), module);
     return this;
-  }
-
-  /** Every module in order, one held twice included (as torch's `_modules.values()`). */
-  private list(): Module[] {
-    return [...this.submoduleEntries()].map(([, m]) => m);
-  }
-
-  get length(): number {
-    return this.list().length;
-  }
-
-  at(i: number): Module {
-    const list = this.list();
-    const m = list[i < 0 ? i + list.length : i];
-    if (!m) throw new RangeError(`ModuleList: index ${i} out of range for ${list.length} modules`);
-    return m;
   }
 
   [Symbol.iterator](): Iterator<Module> {

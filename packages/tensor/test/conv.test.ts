@@ -2,45 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Conv2dOptions, type NDArray, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight,
-  conv2dGeometry, conv2dOutputShape, cpuBackend, fromArray, fromTyped, ones, zeros,
+  conv2dGeometry, conv2dOutputShape, cpuBackend, fromArray, ones, zeros,
 } from '../src/index.js';
+import { dot, expectClose as expectCloseTo, rand64 } from './helpers.js';
 
-/** Deterministic uniform(-1, 1) values (mulberry32). */
-function randomData(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+const expectClose = (actual: NDArray, expected: ArrayLike<number>, shape: number[], tol = 1e-9): void =>
+  expectCloseTo(actual, expected, shape, tol);
 
-const rand64 = (shape: number[], seed: number): NDArray =>
-  fromTyped(randomData(shape.reduce((a, b) => a * b, 1), seed), shape);
-
-function dot(a: NDArray, b: NDArray): number {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.toTypedArray();
-  const y = b.toTypedArray();
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
-
-function expectClose(actual: NDArray, expected: ArrayLike<number>, shape: number[], tol = 1e-9): void {
-  expect(actual.shape).toEqual(shape);
-  const a = actual.toTypedArray();
-  expect(a.length).toBe(expected.length);
-  for (let i = 0; i < a.length; i++) {
-    if (Math.abs(a[i] - expected[i]) > tol * (1 + Math.abs(expected[i]))) {
-      throw new Error(`element ${i}: ${a[i]} vs expected ${expected[i]}`);
-    }
-  }
-}
 
 interface Case {
   N: number; G: number; cinG: number; coutG: number; H: number; W: number; kh: number; kw: number;

@@ -1,23 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type NDArray, arange, fromArray, fromTyped, gather, indexAdd, indexSelect, oneHot, ones, scatterAdd, zeros } from '../src/index.js';
+import { type NDArray, fromArray, fromTyped, gather, indexAdd, indexSelect, oneHot, ones, scatterAdd, zeros } from '../src/index.js';
+import { coordsOf, flatOf, seq } from './helpers.js';
 
 const int = (v: number[] | number[][]): NDArray => fromArray(v, { dtype: 'int32' });
-const seq = (shape: number[], base = 0): NDArray => arange(base, base + shape.reduce((a, b) => a * b, 1), 1, { dtype: 'float64' }).reshape(shape);
-
-function coordsOf(f: number, shape: readonly number[]): number[] {
-  const c = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    c[d] = f % shape[d];
-    f = Math.floor(f / shape[d]);
-  }
-  return c;
-}
-function flatOf(c: readonly number[], shape: readonly number[]): number {
-  let f = 0;
-  for (let d = 0; d < shape.length; d++) f = f * shape[d] + c[d];
-  return f;
-}
 
 /** Random x shape, dim, an index shape no larger than x off `dim`, and index values in range. */
 const gatherArb = fc.record({

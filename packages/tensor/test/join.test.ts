@@ -1,25 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type NDArray, arange, cat, chunk, fromArray, ones, split, stack, zeros } from '../src/index.js';
-
-/** An array of `shape` whose values are `base + flat index`. */
-const seq = (shape: number[], base = 0): NDArray => arange(base, base + shape.reduce((a, b) => a * b, 1), 1, { dtype: 'float64' }).reshape(shape);
+import { coordsOf, flatOf, seq } from './helpers.js';
 
 /** Value at `coords` of a row-major host array of `shape`. */
-function at(data: ArrayLike<number>, shape: readonly number[], coords: number[]): number {
-  let f = 0;
-  for (let d = 0; d < shape.length; d++) f = f * shape[d] + coords[d];
-  return data[f];
-}
-
-function coordsOf(f: number, shape: readonly number[]): number[] {
-  const c = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    c[d] = f % shape[d];
-    f = Math.floor(f / shape[d]);
-  }
-  return c;
-}
+const at = (data: ArrayLike<number>, shape: readonly number[], coords: number[]): number => data[flatOf(coords, shape)];
 
 describe('cat', () => {
   it('places each input in its slab along dim (random shapes, strided inputs)', () => {

@@ -1,42 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type NDArray, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, fromArray, fromTyped,
+  adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, fromArray,
   maxPool2d, maxPool2dBackward, pool2dGeometry, zeros,
 } from '../src/index.js';
+import { dot, expectClose, rand64 } from './helpers.js';
 
-function randomData(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-const rand64 = (shape: number[], seed: number): NDArray => fromTyped(randomData(shape.reduce((a, b) => a * b, 1), seed), shape);
-
-function dot(a: NDArray, b: NDArray): number {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.toTypedArray();
-  const y = b.toTypedArray();
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
-
-function expectClose(actual: NDArray, expected: ArrayLike<number>, shape: number[], tol = 1e-12): void {
-  expect(actual.shape).toEqual(shape);
-  const a = actual.toTypedArray();
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === expected[i]) continue; // also -inf from a window with no position inside the input
-    if (!(Math.abs(a[i] - expected[i]) <= tol * (1 + Math.abs(expected[i])))) throw new Error(`element ${i}: ${a[i]} vs expected ${expected[i]}`);
-  }
-}
 
 /** PyTorch's output size rule, written independently of the implementation. */
 function outLen(n: number, k: number, s: number, p: number, d: number, ceil: boolean): number {

@@ -6,6 +6,7 @@
  */
 import type { TypedArray } from '../dtype.js';
 import { erf } from '../erf.js';
+import { contiguousStrides } from '../shape.js';
 
 /** An operand: its data, offset and strides over the common loop shape. */
 export interface Operand {
@@ -92,7 +93,7 @@ for (let t = 0; t < outer; t++) {
  */
 export function mapStrided(
   expr: string, names: readonly string[], out: TypedArray, shape: readonly number[], inputs: readonly Operand[],
-  p0 = 0, p1 = 0, dst: { offset: number; strides: readonly number[] } = { offset: 0, strides: rowMajor(shape) },
+  p0 = 0, p1 = 0, dst: { offset: number; strides: readonly number[] } = { offset: 0, strides: contiguousStrides(shape) },
 ): void {
   const { shape: cs, strides } = collapseDims(shape, [dst.strides, ...inputs.map((x) => x.strides)]);
   if (cs.length === 0) {
@@ -101,16 +102,6 @@ export function mapStrided(
     strides.forEach((s) => s.push(1));
   }
   compileMap(expr, names)(out, dst.offset, inputs.map((x) => x.data), inputs.map((x) => x.offset), cs, strides, p0, p1, erf);
-}
-
-function rowMajor(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 type ReduceKernel = (
