@@ -14,6 +14,7 @@ export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/linalg.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
+export { getNumThreads, setNumThreads } from './cpu/matmul.js';
 export * from './ops/conv.js';
 export * from './ops/pool.js';
 export * from './ops/join.js';

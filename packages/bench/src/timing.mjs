@@ -1,0 +1,37 @@
+/**
+ * Times `fn` after warming it up: runs it until `minRuns` runs and `minMs`
+ * milliseconds have passed, and returns the median run time in ms.
+ */
+export function medianMs(fn, { warmup = 3, minRuns = 7, minMs = 300, maxRuns = 200 } = {}) {
+  for (let i = 0; i < warmup; i++) fn();
+  const times = [];
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minMs)) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+/** Sizes and shapes shared by every runner. */
+export const MATMUL_SIZES = [128, 256, 512, 1024];
+export const CONV = { n: 64, c: 16, h: 28, w: 28, cout: 32, k: 3, pad: 1 };
+export const ELEMENTWISE_SIZE = 4 * 1024 * 1024;
+
+/** Flops of one conv2d forward pass (multiply-adds counted as 2); backward is twice that. */
+export function convFlops({ n, c, h, w, cout, k }) {
+  return 2 * n * cout * h * w * c * k * k;
+}
+
+/** Seeded uniform(-1, 1) floats, so every library multiplies the same numbers. */
+export function randomFloats(n, seed = 1) {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}

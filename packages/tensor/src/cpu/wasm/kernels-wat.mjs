@@ -1,0 +1,238 @@
+// WebAssembly text of the CPU kernels (float32 GEMM and elementwise helpers).
+// `scripts/build-wasm.mjs` assembles it with wabt into
+// `kernels-wasm.generated.ts`. The text is generated so that the register-blocked
+// micro-kernel can be fully unrolled for a given MR x NR tile.
+//
+// GEMM layout follows GotoBLAS/BLIS: for each NC-wide column block and KC-deep
+// slice, B is packed into NR-wide panels (k-major), then for each MC-tall row
+// block A is packed into MR-tall panels, and the MR x NR micro-kernel walks a
+// pair of panels keeping the whole C tile in SIMD registers.
+
+/** Tile and block sizes, shared with the TypeScript side through the generated file. */
+export const GEMM_PARAMS = { mr: 4, nr: 8, kc: 256, mc: 128, nc: 2048 };
+
+/** Bytes of packing scratch each thread needs (packed A block, packed B block, edge tile). */
+export function scratchBytes({ mr, nr, kc, mc, nc }) {
+  return (mc * kc + kc * nc + mr * nr) * 4;
+}
+
+/** WAT text of the module. */
+export function kernelsWat(p = GEMM_PARAMS) {
+  const { mr, nr, kc, mc, nc } = p;
+  if (nr % 4 !== 0) throw new Error('nr must be a multiple of 4');
+  const nv = nr / 4;
+  const acc = [];
+  for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`$c${r}_${v}`);
+
+  // One k step of the micro-kernel: nv loads of B, mr broadcasts of A, mr*nv mul+add.
+  const step = (ko) => {
+    const lines = [];
+    for (let v = 0; v < nv; v++) lines.push(`(local.set $b${v} (v128.load offset=${(ko * nr + v * 4) * 4} (local.get $pb)))`);
+    for (let r = 0; r < mr; r++) {
+      lines.push(`(local.set $a (v128.load32_splat offset=${(ko * mr + r) * 4} (local.get $pa)))`);
+      for (let v = 0; v < nv; v++) {
+        lines.push(`(local.set $c${r}_${v} (f32x4.add (local.get $c${r}_${v}) (f32x4.mul (local.get $a) (local.get $b${v}))))`);
+      }
+    }
+    return lines.join('\n      ');
+  };
+
+  const storeTile = [];
+  for (let r = 0; r < mr; r++) {
+    const row = r === 0 ? '(local.get $c)' : `(i32.add (local.get $c) (i32.mul (local.get $ldcb) (i32.const ${r})))`;
+    storeTile.push(`(local.set $p ${row})`);
+    for (let v = 0; v < nv; v++) {
+      storeTile.push(`(if (local.get $mode)
+        (then (v128.store offset=${v * 16} (local.get $p) (f32x4.add (v128.load offset=${v * 16} (local.get $p)) (local.get $c${r}_${v}))))
+        (else (v128.store offset=${v * 16} (local.get $p) (local.get $c${r}_${v}))))`);
+    }
+  }
+
+  return `(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; C[mr x nr tile at $c, row stride $ldc floats] (=|+=) packed A panel @ packed B panel.
+  ;; $mode 0 stores, 1 accumulates. $kc >= 1.
+  (func $kernel (param $kc i32) (param $pa i32) (param $pb i32) (param $c i32) (param $ldc i32) (param $mode i32)
+    (local $a v128) ${Array.from({ length: nv }, (_, v) => `(local $b${v} v128)`).join(' ')}
+    ${acc.map((c) => `(local ${c} v128)`).join(' ')}
+    (local $k i32) (local $p i32) (local $ldcb i32)
+    (local.set $k (local.get $kc))
+    ;; one k step per iteration: unrolling lets V8 hoist loads past the 16 xmm registers and spill
+    (loop $steps
+      ${step(0)}
+      (local.set $pa (i32.add (local.get $pa) (i32.const ${mr * 4})))
+      (local.set $pb (i32.add (local.get $pb) (i32.const ${nr * 4})))
+      (br_if $steps (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))
+    (local.set $ldcb (i32.shl (local.get $ldc) (i32.const 2)))
+    ${storeTile.join('\n    ')})
+
+  ;; Packs $count rows of a strided matrix into panels $w wide, each $kc deep:
+  ;; dst[panel][k][i] = src[(panel*$w + i) * $sw + k * $sk], zero beyond $count.
+  (func $pack (param $dst i32) (param $src i32) (param $count i32) (param $kc i32) (param $sw i32) (param $sk i32) (param $w i32)
+    (local $p0 i32) (local $n i32) (local $i i32) (local $k i32) (local $s i32) (local $d i32) (local $swb i32) (local $skb i32) (local $wb i32)
+    (local.set $swb (i32.shl (local.get $sw) (i32.const 2)))
+    (local.set $skb (i32.shl (local.get $sk) (i32.const 2)))
+    (local.set $wb (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $p0 (i32.const 0))
+    (block $done (loop $panels
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $count)))
+      (local.set $n (i32.sub (local.get $count) (local.get $p0)))
+      (if (i32.gt_u (local.get $n) (local.get $w)) (then (local.set $n (local.get $w))))
+      (if (i32.and (i32.eq (local.get $sw) (i32.const 1)) (i32.and (i32.eq (local.get $n) (local.get $w)) (i32.eqz (i32.and (local.get $w) (i32.const 3)))))
+        (then
+          ;; a full panel whose rows are adjacent: copy $w floats per k with v128
+          (local.set $k (i32.const 0))
+          (local.set $s (local.get $src))
+          (local.set $d (local.get $dst))
+          (block $kd (loop $kl
+            (br_if $kd (i32.ge_u (local.get $k) (local.get $kc)))
+            (local.set $i (i32.const 0))
+            (loop $il
+              (v128.store (i32.add (local.get $d) (local.get $i)) (v128.load (i32.add (local.get $s) (local.get $i))))
+              (br_if $il (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $wb))))
+            (local.set $s (i32.add (local.get $s) (local.get $skb)))
+            (local.set $d (i32.add (local.get $d) (local.get $wb)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $kl))))
+        (else
+          (if (i32.eq (local.get $sk) (i32.const 1))
+            (then
+              ;; each row is contiguous along k: read rows, scatter into the panel
+              (local.set $i (i32.const 0))
+              (block $id (loop $il
+                (br_if $id (i32.ge_u (local.get $i) (local.get $w)))
+                (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+                (local.set $k (i32.const 0))
+                (if (i32.lt_u (local.get $i) (local.get $n))
+                  (then
+                    (local.set $s (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $swb))))
+                    (block $kd (loop $kl
+                      (br_if $kd (i32.ge_u (local.get $k) (local.get $kc)))
+                      (f32.store (local.get $d) (f32.load (local.get $s)))
+                      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+                      (local.set $d (i32.add (local.get $d) (local.get $wb)))
+                      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                      (br $kl))))
+                  (else
+                    (block $kd (loop $kl
+                      (br_if $kd (i32.ge_u (local.get $k) (local.get $kc)))
+                      (f32.store (local.get $d) (f32.const 0))
+                      (local.set $d (i32.add (local.get $d) (local.get $wb)))
+                      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                      (br $kl)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $il))))
+            (else
+              ;; general strides: k outer, panel row inner
+              (local.set $k (i32.const 0))
+              (local.set $d (local.get $dst))
+              (block $kd (loop $kl
+                (br_if $kd (i32.ge_u (local.get $k) (local.get $kc)))
+                (local.set $s (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $skb))))
+                (local.set $i (i32.const 0))
+                (block $id (loop $il
+                  (br_if $id (i32.ge_u (local.get $i) (local.get $w)))
+                  (if (i32.lt_u (local.get $i) (local.get $n))
+                    (then
+                      (f32.store (local.get $d) (f32.load (local.get $s)))
+                      (local.set $s (i32.add (local.get $s) (local.get $swb))))
+                    (else (f32.store (local.get $d) (f32.const 0))))
+                  (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $il)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $kl)))))))
+      (local.set $src (i32.add (local.get $src) (i32.mul (local.get $w) (local.get $swb))))
+      (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $wb) (local.get $kc))))
+      (local.set $p0 (i32.add (local.get $p0) (local.get $w)))
+      (br $panels))))
+
+  ;; C[M,N] (row stride $ldc) (=|+=) A[M,K] @ B[K,N]; A and B strided (strides in
+  ;; floats, pointers in bytes). $acc 1 adds to C. $scratch: this thread's packing space.
+  (func (export "gemm") (param $M i32) (param $N i32) (param $K i32)
+      (param $a i32) (param $rsa i32) (param $csa i32)
+      (param $b i32) (param $rsb i32) (param $csb i32)
+      (param $c i32) (param $ldc i32) (param $acc i32) (param $scratch i32)
+    (local $pA i32) (local $pB i32) (local $tile i32)
+    (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
+    (local $jr i32) (local $nr i32) (local $ir i32) (local $mr i32) (local $mode i32) (local $cp i32)
+    (local $i i32) (local $j i32) (local $src i32) (local $dst i32)
+    (local.set $pA (local.get $scratch))
+    (local.set $pB (i32.add (local.get $scratch) (i32.const ${mc * kc * 4})))
+    (local.set $tile (i32.add (local.get $pB) (i32.const ${kc * nc * 4})))
+    (local.set $jc (i32.const 0))
+    (block $jcd (loop $jcl
+      (br_if $jcd (i32.ge_u (local.get $jc) (local.get $N)))
+      (local.set $nc (i32.sub (local.get $N) (local.get $jc)))
+      (if (i32.gt_u (local.get $nc) (i32.const ${nc})) (then (local.set $nc (i32.const ${nc}))))
+      (local.set $pc (i32.const 0))
+      (block $pcd (loop $pcl
+        (br_if $pcd (i32.ge_u (local.get $pc) (local.get $K)))
+        (local.set $kc (i32.sub (local.get $K) (local.get $pc)))
+        (if (i32.gt_u (local.get $kc) (i32.const ${kc})) (then (local.set $kc (i32.const ${kc}))))
+        (call $pack (local.get $pB)
+          (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $pc) (local.get $rsb)) (i32.mul (local.get $jc) (local.get $csb))) (i32.const 2)))
+          (local.get $nc) (local.get $kc) (local.get $csb) (local.get $rsb) (i32.const ${nr}))
+        (local.set $mode (i32.or (local.get $acc) (i32.ne (local.get $pc) (i32.const 0))))
+        (local.set $ic (i32.const 0))
+        (block $icd (loop $icl
+          (br_if $icd (i32.ge_u (local.get $ic) (local.get $M)))
+          (local.set $mc (i32.sub (local.get $M) (local.get $ic)))
+          (if (i32.gt_u (local.get $mc) (i32.const ${mc})) (then (local.set $mc (i32.const ${mc}))))
+          (call $pack (local.get $pA)
+            (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $ic) (local.get $rsa)) (i32.mul (local.get $pc) (local.get $csa))) (i32.const 2)))
+            (local.get $mc) (local.get $kc) (local.get $rsa) (local.get $csa) (i32.const ${mr}))
+          (local.set $jr (i32.const 0))
+          (block $jrd (loop $jrl
+            (br_if $jrd (i32.ge_u (local.get $jr) (local.get $nc)))
+            (local.set $nr (i32.sub (local.get $nc) (local.get $jr)))
+            (if (i32.gt_u (local.get $nr) (i32.const ${nr})) (then (local.set $nr (i32.const ${nr}))))
+            (local.set $ir (i32.const 0))
+            (block $ird (loop $irl
+              (br_if $ird (i32.ge_u (local.get $ir) (local.get $mc)))
+              (local.set $mr (i32.sub (local.get $mc) (local.get $ir)))
+              (if (i32.gt_u (local.get $mr) (i32.const ${mr})) (then (local.set $mr (i32.const ${mr}))))
+              (local.set $cp (i32.add (local.get $c) (i32.shl
+                (i32.add (i32.mul (i32.add (local.get $ic) (local.get $ir)) (local.get $ldc)) (i32.add (local.get $jc) (local.get $jr)))
+                (i32.const 2))))
+              (if (i32.and (i32.eq (local.get $mr) (i32.const ${mr})) (i32.eq (local.get $nr) (i32.const ${nr})))
+                (then
+                  (call $kernel (local.get $kc)
+                    (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                    (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $jr) (local.get $kc)) (i32.const 2)))
+                    (local.get $cp) (local.get $ldc) (local.get $mode)))
+                (else
+                  ;; edge tile: compute a full tile into scratch, then copy the valid part
+                  (call $kernel (local.get $kc)
+                    (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                    (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $jr) (local.get $kc)) (i32.const 2)))
+                    (local.get $tile) (i32.const ${nr}) (i32.const 0))
+                  (local.set $i (i32.const 0))
+                  (loop $ei
+                    (local.set $src (i32.add (local.get $tile) (i32.mul (local.get $i) (i32.const ${nr * 4}))))
+                    (local.set $dst (i32.add (local.get $cp) (i32.shl (i32.mul (local.get $i) (local.get $ldc)) (i32.const 2))))
+                    (local.set $j (i32.const 0))
+                    (loop $ej
+                      (f32.store (local.get $dst)
+                        (select
+                          (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src)))
+                          (f32.load (local.get $src))
+                          (local.get $mode)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                      (br_if $ej (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $nr))))
+                    (br_if $ei (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $mr))))))
+              (local.set $ir (i32.add (local.get $ir) (i32.const ${mr})))
+              (br $irl)))
+            (local.set $jr (i32.add (local.get $jr) (i32.const ${nr})))
+            (br $jrl)))
+          (local.set $ic (i32.add (local.get $ic) (i32.const ${mc})))
+          (br $icl)))
+        (local.set $pc (i32.add (local.get $pc) (i32.const ${kc})))
+        (br $pcl)))
+      (local.set $jc (i32.add (local.get $jc) (i32.const ${nc})))
+      (br $jcl))))
+)
+`;
+}

@@ -1,0 +1,85 @@
+/**
+ * Loads the WebAssembly kernels (built from `kernels-wat.mjs` by
+ * `scripts/build-wasm.mjs`) over one shared memory, which the GEMM thread pool
+ * shares too. Layout of the memory: a control block (the pool's job table),
+ * then one packing scratch area per thread, then per-call operand data.
+ */
+import { GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+
+export { GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES };
+
+/** Signature of the exported GEMM; pointers in bytes, strides in floats. */
+export type GemmFn = (
+  M: number, N: number, K: number,
+  a: number, rsa: number, csa: number,
+  b: number, rsb: number, csb: number,
+  c: number, ldc: number, accumulate: number, scratch: number,
+) => void;
+
+/** The parts of a `WebAssembly.Memory` we use (the es2022 lib has no WebAssembly types). */
+export interface WasmMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The parts of the WebAssembly JS API we use; a compiled module stays opaque. */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Memory: new (desc: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+export interface Kernels {
+  /** The compiled module, sent to workers to instantiate over the same memory. */
+  readonly module: object;
+  readonly memory: WasmMemory;
+  readonly gemm: GemmFn;
+}
+
+const PAGE = 65536;
+/** Bytes reserved at address 0 for the thread pool's control words and job table. */
+export const CONTROL_BYTES = 65536;
+/** Largest memory we let the kernels use (wasm32 addresses stay below 2^31 so i32 math is safe). */
+export const MAX_MEMORY_BYTES = 2 ** 31 - PAGE;
+
+let kernels: Kernels | null | undefined;
+
+function isGemm(f: unknown): f is GemmFn {
+  return typeof f === 'function';
+}
+
+/** The kernels, instantiated on first use; null where WebAssembly SIMD or shared memory is unavailable. */
+export function getKernels(): Kernels | null {
+  if (kernels !== undefined) return kernels;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  try {
+    if (!wasm) throw new Error('no WebAssembly');
+    const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
+    const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
+    const { gemm } = new wasm.Instance(module, { env: { memory } }).exports;
+    if (!isGemm(gemm)) throw new Error('kernels: gemm export missing');
+    kernels = { module, memory, gemm };
+  } catch {
+    // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
+    kernels = null;
+  }
+  return kernels;
+}
+
+/** Grows the memory to at least `bytes` (false when that exceeds MAX_MEMORY_BYTES). */
+export function ensureMemory(k: Kernels, bytes: number): boolean {
+  if (bytes > MAX_MEMORY_BYTES) return false;
+  const have = k.memory.buffer.byteLength;
+  if (have >= bytes) return true;
+  // Grow with headroom so a sequence of slightly larger calls doesn't grow every time.
+  const want = Math.min(MAX_MEMORY_BYTES, Math.max(bytes, have * 1.5));
+  k.memory.grow(Math.ceil((want - have) / PAGE));
+  return true;
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,123 @@
+/**
+ * A pool of worker threads that run GEMM jobs on the kernels' shared memory.
+ * The calling thread publishes a job table in the memory's control block,
+ * wakes the workers, takes jobs itself and blocks (Atomics.wait) until every
+ * job is done, so the API stays synchronous. Workers are unref'd and never
+ * keep the process alive.
+ */
+import { CONTROL_BYTES, GEMM_SCRATCH_BYTES, type Kernels } from './kernels.js';
+
+// Control words (Int32 indices into the control block).
+const GEN = 0; // bumped for each batch of jobs; workers wait on it
+const NEXT = 1; // next job to claim
+const NJOBS = 2; // jobs in the current batch
+const DONE = 3; // jobs finished in the current batch
+const JOB_BASE = 16;
+/** Int32 words per job: the 12 GEMM arguments before `scratch`. */
+export const JOB_WORDS = 12;
+/** Most jobs one dispatch can hold. */
+export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
+
+// Plain JS so that it runs as an eval'd worker from src/ (vitest) and dist/ alike.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, scratch } = workerData;
+const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
+let gen = Atomics.load(ctl, ${GEN});
+for (;;) {
+  // Spin briefly before sleeping: back-to-back products (conv batches, training steps)
+  // then start without a futex round trip.
+  for (let s = 0; s < 20000 && Atomics.load(ctl, ${GEN}) === gen; s++);
+  Atomics.wait(ctl, ${GEN}, gen);
+  gen = Atomics.load(ctl, ${GEN});
+  for (;;) {
+    const j = Atomics.load(ctl, ${NEXT});
+    if (j >= Atomics.load(ctl, ${NJOBS})) break;
+    if (Atomics.compareExchange(ctl, ${NEXT}, j, j + 1) !== j) continue;
+    const o = ${JOB_BASE} + j * ${JOB_WORDS};
+    gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
+    Atomics.add(ctl, ${DONE}, 1);
+    Atomics.notify(ctl, ${DONE});
+  }
+}
+`;
+
+type WorkerThreads = typeof import('node:worker_threads');
+type Os = typeof import('node:os');
+
+function builtin<T>(name: string): T | null {
+  // getBuiltinModule keeps this file loadable where node: modules don't exist (browsers).
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return (proc?.getBuiltinModule?.(name) as T | undefined) ?? null;
+}
+
+function defaultThreads(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NORMLAB_THREADS;
+  const n = env === undefined || env === '' ? NaN : Number(env);
+  if (Number.isInteger(n) && n >= 1) return n;
+  return builtin<Os>('node:os')?.availableParallelism() ?? 1;
+}
+
+let numThreads: number | undefined;
+const workers: import('node:worker_threads').Worker[] = [];
+
+/** Threads a product may use (the calling thread included). */
+export function getNumThreads(): number {
+  numThreads ??= defaultThreads();
+  return numThreads;
+}
+
+/** Sets the threads a product may use; 1 keeps everything on the calling thread. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  numThreads = n;
+}
+
+/** Byte address of thread `tid`'s packing scratch (thread 0 is the caller). */
+export function scratchAddress(tid: number): number {
+  return CONTROL_BYTES + tid * GEMM_SCRATCH_BYTES;
+}
+
+/**
+ * Starts workers up to `threads - 1` (fewer where worker_threads is missing)
+ * and returns the number of threads available, the caller included.
+ */
+export function ensureWorkers(k: Kernels, threads: number): number {
+  if (workers.length >= threads - 1) return threads;
+  const wt = builtin<WorkerThreads>('node:worker_threads');
+  if (!wt) return 1 + workers.length;
+  while (workers.length < threads - 1) {
+    const tid = workers.length + 1;
+    const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module: k.module, memory: k.memory, scratch: scratchAddress(tid) } });
+    w.unref();
+    workers.push(w);
+  }
+  return threads;
+}
+
+/**
+ * Runs `jobs` (JOB_WORDS each, at most MAX_JOBS) on the pool and the calling
+ * thread, returning when all are done. Workers still starting simply join later.
+ */
+export function runJobs(k: Kernels, jobs: Int32Array, count: number): void {
+  const ctl = new Int32Array(k.memory.buffer, 0, CONTROL_BYTES / 4);
+  // Close the table first so no late worker claims a job while it is rewritten.
+  Atomics.store(ctl, NJOBS, 0);
+  ctl.set(jobs.subarray(0, count * JOB_WORDS), JOB_BASE);
+  Atomics.store(ctl, DONE, 0);
+  Atomics.store(ctl, NEXT, 0);
+  Atomics.store(ctl, NJOBS, count);
+  Atomics.add(ctl, GEN, 1);
+  Atomics.notify(ctl, GEN);
+  const scratch = scratchAddress(0);
+  for (;;) {
+    const j = Atomics.load(ctl, NEXT);
+    if (j >= count) break;
+    if (Atomics.compareExchange(ctl, NEXT, j, j + 1) !== j) continue;
+    const o = JOB_BASE + j * JOB_WORDS;
+    k.gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
+    Atomics.add(ctl, DONE, 1);
+  }
+  for (let d = Atomics.load(ctl, DONE); d < count; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+}
