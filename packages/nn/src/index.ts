@@ -10,3 +10,7 @@ export { Sequential, ModuleList } from './containers.js';
 export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softplus, Softmax, LogSoftmax, Identity, Flatten } from './activation.js';
 export { mseLoss, nllLoss, crossEntropy, type Reduction, type NllOptions, type CrossEntropyOptions } from './loss.js';
 export * as optim from './optim/index.js';
+export { batchNorm, type BatchNormFunctionalOptions } from './functional/batch-norm.js';
+export {
+  NormBase, BatchNorm, BatchNorm1d, BatchNorm2d, recomputeBatchNormStats, type BatchNormOptions, type BatchNormForwardOptions,
+} from './normalization/batch-norm.js';

@@ -88,4 +88,19 @@ export interface Backend {
   maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: Shape): NDArray;
   avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray;
   avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray;
+
+  // BatchNorm's four reductions and two maps, over x viewed as [N, C, S]
+  // (S = 1 for [N, C]; H*W for images). Statistics are float64-accurate.
+
+  /** Per-channel mean and biased variance over N and S, by two passes: [mean [C], var [C]]. */
+  batchNormStats(x: NDArray): [NDArray, NDArray];
+  /** xhat = (x - mean) * invstd and y = xhat * weight + bias (each optional) per channel: [y, xhat]. */
+  batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray];
+  /**
+   * The fused backward from dy and the saved xhat and invstd: with
+   * sdy = sum(dy), sdx = sum(dy * xhat) per channel and m = N*S,
+   * dx = weight * invstd / m * (m * dy - sdy - xhat * sdx). Returns [dx, sdx, sdy]
+   * (sdx and sdy are the gradients of weight and bias).
+   */
+  batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray];
 }

@@ -19,3 +19,4 @@ export * from './ops/conv.js';
 export * from './ops/pool.js';
 export * from './ops/join.js';
 export * from './ops/indexing.js';
+export * from './ops/batch-norm.js';

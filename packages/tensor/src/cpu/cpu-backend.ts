@@ -3,6 +3,7 @@ import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from '../dtype.
 import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
+import { batchNormBackward, batchNormForward, batchNormStats } from './batch-norm.js';
 import { col2im, im2col } from './conv.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
@@ -175,6 +176,18 @@ export class CpuBackend implements Backend {
 
   avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray {
     return avgPool2dBackward(grad, inputShape, g);
+  }
+
+  batchNormStats(x: NDArray): [NDArray, NDArray] {
+    return batchNormStats(x);
+  }
+
+  batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
+    return batchNormForward(x, mean, invstd, weight, bias);
+  }
+
+  batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
+    return batchNormBackward(dy, xhat, invstd, weight);
   }
 }
 

@@ -1,0 +1,108 @@
+import { Tensor, isGradEnabled, noGrad, record } from '@normlab/autograd';
+import * as nd from '@normlab/tensor';
+
+export interface BatchNormFunctionalOptions {
+  /** Normalize with the batch statistics (and update the running ones, when given); default false. */
+  training?: boolean;
+  /** Weight of the new batch in the running averages; 0.1 by default. */
+  momentum?: number;
+  /** Added to the variance before the square root; 1e-5 by default. */
+  eps?: number;
+}
+
+/**
+ * Batch Normalization of x [N, C, ...] per channel C (Ioffe & Szegedy 2015),
+ * as torch.nn.functional.batch_norm:
+ *
+ *     mu_B = mean over N and the spatial dims      var_B = the biased variance
+ *     xhat = (x - mu_B) / sqrt(var_B + eps)        y = weight * xhat + bias
+ *
+ * In training mode the batch statistics normalize, and the running ones (if
+ * given) are updated in place: running = (1 - momentum) * running +
+ * momentum * batch, the variance with the unbiased estimate var_B * m/(m-1).
+ * Otherwise the running statistics normalize.
+ *
+ * The backward is fused: one pass over dy and the saved xhat computes the
+ * reductions sum(dy) and sum(dy * xhat), then dx. Under `createGraph` it
+ * falls back to the same formula written in differentiable ops, so that
+ * second derivatives (Hessian-vector products) work.
+ */
+export function batchNorm(
+  x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null,
+  options: BatchNormFunctionalOptions = {},
+): Tensor {
+  const training = options.training ?? false;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  if (!(x instanceof Tensor)) throw new TypeError('batchNorm: expected a Tensor input');
+  if (x.ndim < 2) throw new RangeError(`batchNorm: expected input [N, C, ...] with at least 2 dims, got ${nd.fmtShape(x.shape)}`);
+  if (!(eps > 0)) throw new RangeError(`batchNorm: eps must be positive, got ${eps}`);
+  if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
+  const C = x.shape[1];
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
+      throw new RangeError(`batchNorm: expected ${name} of shape [${C}] for input ${nd.fmtShape(x.shape)}, got ${nd.fmtShape(t.shape)}`);
+    }
+  }
+  if ((runningMean === null) !== (runningVar === null)) throw new Error('batchNorm: runningMean and runningVar must be given together');
+  if (!training) {
+    if (!runningMean || !runningVar) throw new Error('batchNorm: running statistics are required when training is false');
+    return normalizeWithRunningStats(x, runningMean, runningVar, weight, bias, eps);
+  }
+  const m = x.size / C;
+  if (m <= 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size ${nd.fmtShape(x.shape)}`);
+
+  const [mean, variance] = nd.batchNormStats(x.data);
+  if (runningMean && runningVar) {
+    noGrad(() => {
+      runningMean.data = nd.add(nd.mul(runningMean.data, 1 - momentum), nd.mul(mean, momentum)).astype(runningMean.dtype);
+      runningVar.data = nd.add(nd.mul(runningVar.data, 1 - momentum), nd.mul(variance, (momentum * m) / (m - 1))).astype(runningVar.dtype);
+    });
+  }
+  const invstd = nd.rsqrt(nd.add(variance, eps));
+  const [y, xhat] = nd.batchNormForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
+  return record('batchNorm', y, [x, weight, bias], (g) => {
+    // Rules run with grad mode on only under createGraph: then differentiate the composed form.
+    if (isGradEnabled()) return composedBackward(g, x, weight, eps);
+    const [dx, dw, db] = nd.batchNormBackward(g.data, xhat, invstd, weight?.data ?? null);
+    return [new Tensor(dx), weight ? new Tensor(dw) : null, bias ? new Tensor(db) : null];
+  });
+}
+
+/** [1, C, 1, ...]: a per-channel vector shaped to broadcast against x. */
+function channelShape(x: Tensor): number[] {
+  return x.shape.map((d, i) => (i === 1 ? d : 1));
+}
+
+function reducedDims(x: Tensor): number[] {
+  return x.shape.map((_, i) => i).filter((i) => i !== 1);
+}
+
+/**
+ * The fused backward's formula in differentiable ops, with xhat and 1/sigma
+ * recomputed from x so that their own dependence on x is differentiated too.
+ */
+function composedBackward(g: Tensor, x: Tensor, weight: Tensor | null, eps: number): (Tensor | null)[] {
+  const dims = reducedDims(x);
+  const m = x.size / x.shape[1];
+  const mu = x.mean(dims, { keepdim: true });
+  const centered = x.sub(mu);
+  const invstd = centered.square().mean(dims, { keepdim: true }).add(eps).rsqrt();
+  const xhat = centered.mul(invstd);
+  const sdy = g.sum(dims, { keepdim: true });
+  const sdx = g.mul(xhat).sum(dims, { keepdim: true });
+  const scale = weight ? invstd.mul(weight.reshape(channelShape(x))) : invstd;
+  const dx = scale.div(m).mul(g.mul(m).sub(sdy).sub(xhat.mul(sdx)));
+  return [dx, weight ? sdx.reshape([x.shape[1]]) : null, sdy.reshape([x.shape[1]])];
+}
+
+/** Eval mode: a per-channel affine map with constants from the running statistics. */
+function normalizeWithRunningStats(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const shape = channelShape(x);
+  const invstd = new Tensor(nd.rsqrt(nd.add(runningVar.data, eps)));
+  let scale: Tensor = invstd;
+  if (weight) scale = scale.mul(weight);
+  let shift = scale.mul(runningMean.detach()).neg();
+  if (bias) shift = shift.add(bias);
+  return x.mul(scale.reshape(shape)).add(shift.reshape(shape));
+}

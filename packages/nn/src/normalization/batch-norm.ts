@@ -1,0 +1,199 @@
+import { Tensor, noGrad } from '@normlab/autograd';
+import * as nd from '@normlab/tensor';
+import { batchNorm } from '../functional/batch-norm.js';
+import * as init from '../init.js';
+import { Module } from '../module.js';
+import { Parameter } from '../parameter.js';
+
+export interface BatchNormOptions {
+  /** Added to the variance for stability; 1e-5 by default. */
+  eps?: number;
+  /** Weight of each new batch in the running statistics (0.1); null for a cumulative average. */
+  momentum?: number | null;
+  /** Learn a per-channel scale (weight, gamma) and shift (bias, beta); true by default. */
+  affine?: boolean;
+  /** Keep running statistics for eval mode; true by default. */
+  trackRunningStats?: boolean;
+  dtype?: nd.DType;
+  device?: nd.Device;
+}
+
+/** Per-call options of a BatchNorm forward. */
+export interface BatchNormForwardOptions {
+  /**
+   * In training mode, update the running statistics (default true). Pass
+   * false to normalize with the batch statistics without changing the layer,
+   * e.g. to probe a network between steps.
+   */
+  updateStats?: boolean;
+}
+
+/**
+ * The state every normalization layer with running statistics shares (as
+ * PyTorch's _NormBase): the affine parameters `weight` (gamma, ones) and
+ * `bias` (beta, zeros), and the buffers `runningMean` (zeros), `runningVar`
+ * (ones) and `numBatchesTracked`. Subclasses only check the input's rank.
+ */
+export abstract class NormBase extends Module {
+  readonly eps: number;
+  momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  declare runningMean: Tensor | null;
+  declare runningVar: Tensor | null;
+  declare numBatchesTracked: Tensor | null;
+  private frozen = false;
+
+  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
+    super();
+    const name = this.constructor.name;
+    if (!Number.isInteger(numFeatures) || numFeatures <= 0) throw new RangeError(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    this.affine = options.affine ?? true;
+    this.trackRunningStats = options.trackRunningStats ?? true;
+    if (!(this.eps > 0)) throw new RangeError(`${name}: eps must be positive, got ${this.eps}`);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) {
+      throw new RangeError(`${name}: momentum must be in [0, 1] or null, got ${this.momentum}`);
+    }
+    const dtype = options.dtype ?? 'float32';
+    const device = options.device ?? 'cpu';
+    this.weight = this.affine ? new Parameter(nd.ones([numFeatures], { dtype, device })) : null;
+    this.bias = this.affine ? new Parameter(nd.zeros([numFeatures], { dtype, device })) : null;
+    if (this.trackRunningStats) {
+      this.registerBuffer('runningMean', new Tensor(nd.zeros([numFeatures], { dtype, device })));
+      this.registerBuffer('runningVar', new Tensor(nd.ones([numFeatures], { dtype, device })));
+      this.registerBuffer('numBatchesTracked', new Tensor(nd.zeros([], { dtype: 'int32', device })));
+    } else {
+      this.registerBuffer('runningMean', null);
+      this.registerBuffer('runningVar', null);
+      this.registerBuffer('numBatchesTracked', null);
+    }
+  }
+
+  /** Running mean to 0, running variance to 1, the batch count to 0. */
+  resetRunningStats(): void {
+    if (!this.trackRunningStats) return;
+    noGrad(() => {
+      const opts = { dtype: this.runningMean!.dtype, device: this.runningMean!.device };
+      this.runningMean = new Tensor(nd.zeros([this.numFeatures], opts));
+      this.runningVar = new Tensor(nd.ones([this.numFeatures], opts));
+      this.numBatchesTracked = new Tensor(nd.zeros([], { dtype: 'int32', device: opts.device }));
+    });
+  }
+
+  /** Resets the running statistics and the affine parameters (gamma = 1, beta = 0). */
+  resetParameters(): void {
+    this.resetRunningStats();
+    if (this.weight) init.ones(this.weight);
+    if (this.bias) init.zeros(this.bias);
+  }
+
+  /**
+   * Freezes the running statistics: the layer then normalizes with them and
+   * never updates them, in training and eval mode alike, until
+   * `unfreezeRunningStats()`. `train()` and `eval()` do not change this.
+   * The affine parameters still train.
+   */
+  freezeRunningStats(): this {
+    if (!this.trackRunningStats) throw new Error(`${this.constructor.name}: cannot freeze running statistics that are not tracked (trackRunningStats is false)`);
+    this.frozen = true;
+    return this;
+  }
+
+  unfreezeRunningStats(): this {
+    this.frozen = false;
+    return this;
+  }
+
+  get runningStatsFrozen(): boolean {
+    return this.frozen;
+  }
+
+  protected abstract checkInputDim(x: Tensor): void;
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`;
+  }
+}
+
+/**
+ * Batch Normalization's forward for every rank. The four cells of
+ * (training x trackRunningStats):
+ *
+ * | mode     | trackRunningStats | normalizes with | updates running stats |
+ * | -------- | ----------------- | --------------- | --------------------- |
+ * | training | true              | batch stats     | yes (unless `updateStats: false` or frozen) |
+ * | training | false             | batch stats     | none kept             |
+ * | eval     | true              | running stats   | no                    |
+ * | eval     | false             | batch stats     | none kept             |
+ *
+ * A frozen layer (`freezeRunningStats()`) normalizes with the running
+ * statistics in both modes and never updates them.
+ */
+export abstract class BatchNorm extends NormBase {
+  forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
+    this.checkInputDim(x);
+    if (x.shape[1] !== this.numFeatures) {
+      throw new RangeError(`${this.constructor.name}: expected ${this.numFeatures} channels in dim 1, got input of shape ${nd.fmtShape(x.shape)}`);
+    }
+    const eps = this.eps;
+    if (this.runningStatsFrozen) {
+      return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps });
+    }
+    const useBatchStats = this.training || !this.trackRunningStats;
+    if (!useBatchStats) return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps });
+    const update = this.training && this.trackRunningStats && (options.updateStats ?? true);
+    let momentum = 0;
+    if (update) {
+      const tracked = this.numBatchesTracked!.item() + 1;
+      this.numBatchesTracked = new Tensor(nd.full([], tracked, { dtype: 'int32', device: this.numBatchesTracked!.device }));
+      // momentum null: a cumulative moving average, as PyTorch.
+      momentum = this.momentum ?? 1 / tracked;
+    }
+    return batchNorm(x, update ? this.runningMean : null, update ? this.runningVar : null, this.weight, this.bias, { training: true, momentum, eps });
+  }
+}
+
+/** BatchNorm over [N, C] or [N, C, L] inputs, per channel C. */
+export class BatchNorm1d extends BatchNorm {
+  protected checkInputDim(x: Tensor): void {
+    if (x.ndim !== 2 && x.ndim !== 3) throw new RangeError(`BatchNorm1d: expected 2D or 3D input (got ${x.ndim}D input of shape ${nd.fmtShape(x.shape)})`);
+  }
+}
+
+/** BatchNorm over [N, C, H, W] inputs, per channel C (statistics over N, H and W: m = N*H*W). */
+export class BatchNorm2d extends BatchNorm {
+  protected checkInputDim(x: Tensor): void {
+    if (x.ndim !== 4) throw new RangeError(`BatchNorm2d: expected 4D input (got ${x.ndim}D input of shape ${nd.fmtShape(x.shape)})`);
+  }
+}
+
+/**
+ * Re-estimates the population statistics of every BatchNorm layer in
+ * `model` with the weights fixed ("precise BN", as torch's update_bn): the
+ * running statistics are reset and replaced by the cumulative average over
+ * `batches`, in training mode and without gradients. The model's modes and
+ * the layers' momenta are restored afterwards.
+ */
+export function recomputeBatchNormStats(model: Module, batches: Iterable<Tensor>): void {
+  const layers = model.modules().filter((m): m is BatchNorm => m instanceof BatchNorm && m.trackRunningStats && !m.runningStatsFrozen);
+  if (layers.length === 0) return;
+  const modes = new Map(model.modules().map((m) => [m, m.training]));
+  const momenta = layers.map((l) => l.momentum);
+  try {
+    for (const l of layers) {
+      l.resetRunningStats();
+      l.momentum = null;
+    }
+    model.train();
+    noGrad(() => {
+      for (const batch of batches) (model.forward as (x: Tensor) => unknown)(batch);
+    });
+  } finally {
+    layers.forEach((l, i) => (l.momentum = momenta[i]));
+    for (const [m, mode] of modes) m.training = mode;
+  }
+}

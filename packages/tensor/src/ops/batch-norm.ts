@@ -1,0 +1,72 @@
+/**
+ * The BatchNorm kernels as ops on [N, C, ...] arrays: the per-channel
+ * statistics, the normalize-and-affine map, and the fused backward. The
+ * differentiable layer in @normlab/nn is built from these three.
+ */
+import { isFloat } from '../dtype.js';
+import { NDArray } from '../ndarray.js';
+import { backendFor } from '../registry.js';
+import { fmtShape, sizeOf } from '../shape.js';
+
+/** x [N, C, ...] viewed as [N, C, S]. */
+function asNCS(op: string, x: NDArray): NDArray {
+  if (!(x instanceof NDArray)) throw new TypeError(`${op}: expected an NDArray input`);
+  if (x.ndim < 2) throw new RangeError(`${op}: expected input [N, C, ...] with at least 2 dims, got ${fmtShape(x.shape)}`);
+  if (!isFloat(x.dtype)) throw new TypeError(`${op}: expected a floating point input, got ${x.dtype}`);
+  return x.reshape([x.shape[0], x.shape[1], sizeOf(x.shape.slice(2))]);
+}
+
+function checkChannelVector(op: string, name: string, v: NDArray | null, x: NDArray): void {
+  if (v === null) return;
+  if (!(v instanceof NDArray)) throw new TypeError(`${op}: expected ${name} to be an NDArray or null`);
+  if (v.ndim !== 1 || v.shape[0] !== x.shape[1]) {
+    throw new RangeError(`${op}: expected ${name} of shape [${x.shape[1]}] for input ${fmtShape(x.shape)}, got ${fmtShape(v.shape)}`);
+  }
+  if (v.device !== x.device) throw new Error(`${op}: ${name} is on '${v.device}' but the input is on '${x.device}'`);
+  if (v.dtype !== x.dtype) throw new TypeError(`${op}: ${name} is ${v.dtype} but the input is ${x.dtype}`);
+}
+
+/**
+ * Mean and biased variance of each channel of x [N, C, ...] over every dim
+ * but 1, by two passes (never E[x^2] - E[x]^2). Returns [mean [C], var [C]].
+ */
+export function batchNormStats(x: NDArray): [NDArray, NDArray] {
+  const v = asNCS('batchNormStats', x);
+  if (v.shape[0] * v.shape[2] === 0) throw new RangeError(`batchNormStats: no values per channel in input ${fmtShape(x.shape)}`);
+  return backendFor(x.device).batchNormStats(v);
+}
+
+/**
+ * xhat = (x - mean) * invstd and y = xhat * weight + bias, per channel of
+ * x [N, C, ...]. Returns [y, xhat], both of x's shape (y is xhat itself when
+ * there is neither weight nor bias).
+ */
+export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null = null, bias: NDArray | null = null): [NDArray, NDArray] {
+  const op = 'batchNormForward';
+  const v = asNCS(op, x);
+  for (const [name, t] of [['mean', mean], ['invstd', invstd], ['weight', weight], ['bias', bias]] as const) checkChannelVector(op, name, t, x);
+  const [y, xhat] = backendFor(x.device).batchNormForward(v, mean, invstd, weight, bias);
+  return [y.reshape(x.shape), xhat.reshape(x.shape)];
+}
+
+/**
+ * BatchNorm's backward in one fused pass, from the upstream gradient dy and
+ * the saved xhat and invstd (seed 001's formulas, with m = N * S values per
+ * channel):
+ *
+ *     dweight = sum(dy * xhat)        dbias = sum(dy)
+ *     dx = weight * invstd / m * (m * dy - dbias - xhat * dweight)
+ *
+ * Returns [dx (x's shape), dweight [C], dbias [C]].
+ */
+export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null = null): [NDArray, NDArray, NDArray] {
+  const op = 'batchNormBackward';
+  const h = asNCS(op, xhat);
+  if (!(dy instanceof NDArray) || dy.shape.join() !== xhat.shape.join()) {
+    throw new RangeError(`${op}: dy ${dy instanceof NDArray ? fmtShape(dy.shape) : typeof dy} must have xhat's shape ${fmtShape(xhat.shape)}`);
+  }
+  checkChannelVector(op, 'invstd', invstd, xhat);
+  checkChannelVector(op, 'weight', weight, xhat);
+  const [dx, dw, db] = backendFor(xhat.device).batchNormBackward(dy.reshape(h.shape).astype(xhat.dtype), h, invstd, weight);
+  return [dx.reshape(xhat.shape), dw, db];
+}
