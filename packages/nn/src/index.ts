@@ -14,3 +14,7 @@ export { batchNorm, type BatchNormFunctionalOptions } from './functional/batch-n
 export {
   NormBase, BatchNorm, BatchNorm1d, BatchNorm2d, recomputeBatchNormStats, type BatchNormOptions, type BatchNormForwardOptions,
 } from './normalization/batch-norm.js';
+export {
+  save, saveSync, load, loadSync, serialize, deserialize, SafetensorsError,
+  type SafetensorsState, type SafetensorsValue, type SaveOptions, type Deserialized,
+} from './serialization/safetensors.js';
