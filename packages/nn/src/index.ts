@@ -6,9 +6,18 @@ export { Module, type StateDict, type ForwardHook } from './module.js';
 export { Parameter } from './parameter.js';
 export * as init from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
-export { Sequential, ModuleList } from './containers.js';
+export { Sequential, ModuleList, ModuleDict } from './containers.js';
 export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softplus, Softmax, LogSoftmax, Identity, Flatten } from './activation.js';
-export { mseLoss, nllLoss, crossEntropy, type Reduction, type NllOptions, type CrossEntropyOptions } from './loss.js';
+export {
+  mseLoss, nllLoss, crossEntropy, l1Loss, binaryCrossEntropyWithLogits,
+  MSELoss, L1Loss, NLLLoss, CrossEntropyLoss, BCEWithLogitsLoss,
+  type Reduction, type NllOptions, type CrossEntropyOptions, type BceWithLogitsOptions,
+} from './loss.js';
+export { Conv2d, type Conv2dModuleOptions, type IntPair } from './conv.js';
+export {
+  MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, type MaxPool2dModuleOptions, type MaxPool2dResult, type AvgPool2dModuleOptions, type PoolPair,
+} from './pooling.js';
+export { Dropout, dropout, type DropoutOptions } from './dropout.js';
 export * as optim from './optim/index.js';
 export { batchNorm, type BatchNormFunctionalOptions } from './functional/batch-norm.js';
 export {
