@@ -27,3 +27,14 @@ export {
   save, saveSync, load, loadSync, serialize, deserialize, SafetensorsError,
   type SafetensorsState, type SafetensorsValue, type SaveOptions, type Deserialized,
 } from './serialization/safetensors.js';
+export { layerNorm, type LayerNormFunctionalOptions } from './functional/layer-norm.js';
+export { groupNorm } from './functional/group-norm.js';
+export { instanceNorm, type InstanceNormFunctionalOptions } from './functional/instance-norm.js';
+export { LayerNorm, type LayerNormOptions } from './normalization/layer-norm.js';
+export { GroupNorm, type GroupNormOptions } from './normalization/group-norm.js';
+export { InstanceNorm, InstanceNorm1d, InstanceNorm2d, type InstanceNormOptions } from './normalization/instance-norm.js';
+export { weightNorm, removeWeightNorm, isWeightNormed, type WeightNormOptions, type WeightNormed } from './normalization/weight-norm.js';
+export { WeightStandardizedConv2d, standardizeWeight, type WeightStandardizedConv2dOptions } from './normalization/weight-standardization.js';
+export {
+  NoisyBatchNorm1d, NoisyBatchNorm2d, type NoisyBatchNormOptions, type NoiseRange, type InjectedNoise,
+} from './normalization/noisy-batch-norm.js';

@@ -1,0 +1,62 @@
+import { type Tensor, conv2d } from '@normlab/autograd';
+import { fmtShape } from '@normlab/tensor';
+import { Conv2d, type Conv2dModuleOptions, type IntPair } from '../conv.js';
+import { standardize } from '../functional/layer-norm.js';
+
+export interface WeightStandardizedConv2dOptions extends Conv2dModuleOptions {
+  /** Added to the weights' variance before the square root; 1e-5 by default. */
+  eps?: number;
+}
+
+/**
+ * Standardizes a convolution weight [out, in / groups, kH, kW] per output
+ * channel: w_hat = (w - mean) / sqrt(var + eps), the mean and the biased
+ * variance over the in / groups * kH * kW weights of each filter.
+ */
+export function standardizeWeight(weight: Tensor, eps = 1e-5): Tensor {
+  if (weight.ndim < 2) throw new RangeError(`standardizeWeight: expected a weight [out, in, ...], got ${fmtShape(weight.shape)}`);
+  if (!(eps > 0)) throw new RangeError(`standardizeWeight: eps must be positive, got ${eps}`);
+  return standardize(weight, weight.shape.map((_, i) => i).slice(1), eps);
+}
+
+/**
+ * Conv2d with Weight Standardization (Qiao et al. 2019, "Micro-Batch
+ * Training with Batch-Channel Normalization and Weight Standardization"):
+ * before every convolution each output channel's filter is standardized,
+ *
+ *     w_hat[o] = (w[o] - mean(w[o])) / sqrt(var(w[o]) + eps)
+ *
+ * over its in / groups * kH * kW weights, then y = conv2d(x, w_hat) + bias.
+ * Convention: eps (1e-5) is added to the biased variance inside the square
+ * root (as timm's StdConv2d); the paper's reference code instead divides by
+ * the unbiased std plus 1e-5, which differs by a factor sqrt(n / (n - 1))
+ * for n weights per filter. The stored `weight` is the raw parameter;
+ * `standardizedWeight()` gives what the convolution uses. Gradients flow
+ * through the standardization. A filter of a single weight standardizes
+ * to 0.
+ */
+export class WeightStandardizedConv2d extends Conv2d {
+  readonly eps: number;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: WeightStandardizedConv2dOptions = {}) {
+    super(inChannels, outChannels, kernelSize, options);
+    this.eps = options.eps ?? 1e-5;
+    if (!(this.eps > 0)) throw new RangeError(`WeightStandardizedConv2d: eps must be positive, got ${this.eps}`);
+  }
+
+  /** The weight the convolution uses: standardized per output channel. */
+  standardizedWeight(): Tensor {
+    return standardizeWeight(this.weight, this.eps);
+  }
+
+  override forward(x: Tensor): Tensor {
+    if ((x.ndim !== 3 && x.ndim !== 4) || x.shape[x.ndim - 3] !== this.inChannels) {
+      throw new RangeError(`WeightStandardizedConv2d: expected input [N, ${this.inChannels}, H, W] or [${this.inChannels}, H, W], got ${fmtShape(x.shape)}`);
+    }
+    return conv2d(x, this.standardizedWeight(), this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+
+  override extraRepr(): string {
+    return `${super.extraRepr()}, eps=${this.eps}`;
+  }
+}
