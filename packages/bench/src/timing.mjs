@@ -19,6 +19,30 @@ export function medianMs(fn, { warmup = 3, minRuns = 7, minMs = 300, maxRuns = 2
 export const MATMUL_SIZES = [128, 256, 512, 1024];
 export const CONV = { n: 64, c: 16, h: 28, w: 28, cout: 32, k: 3, pad: 1 };
 export const ELEMENTWISE_SIZE = 4 * 1024 * 1024;
+/** BatchNorm2d forward + backward in training mode (NCHW for normlab, NHWC for tfjs). */
+export const BN2D = { n: 64, c: 64, h: 32, w: 32, eps: 1e-5 };
+/** Ioffe & Szegedy's MNIST MLP: 3 hidden sigmoid layers with BN before each sigmoid, SGD. */
+export const BN_MLP = { sizes: [784, 100, 100, 100, 10], batch: 60, lr: 0.1 };
+
+/**
+ * Which benchmark groups to run: BENCH_ONLY=bn (or core, or a comma list);
+ * all when unset. 'core' is matmul, conv2d and the elementwise ops.
+ */
+export function benchGroups() {
+  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return new Set(only.length ? only : ['core', 'bn']);
+}
+
+/** Seeded class labels in [0, classes). */
+export function randomLabels(n, classes, seed = 1) {
+  const out = new Int32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s % classes;
+  }
+  return out;
+}
 
 /** Flops of one conv2d forward pass (multiply-adds counted as 2); backward is twice that. */
 export function convFlops({ n, c, h, w, cout, k }) {

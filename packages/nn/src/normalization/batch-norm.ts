@@ -146,14 +146,14 @@ export abstract class BatchNorm extends NormBase {
     const useBatchStats = this.training || !this.trackRunningStats;
     if (!useBatchStats) return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps });
     const update = this.training && this.trackRunningStats && (options.updateStats ?? true);
-    let momentum = 0;
-    if (update) {
-      const tracked = this.numBatchesTracked!.item() + 1;
-      this.numBatchesTracked = new Tensor(nd.full([], tracked, { dtype: 'int32', device: this.numBatchesTracked!.device }));
-      // momentum null: a cumulative moving average, as PyTorch.
-      momentum = this.momentum ?? 1 / tracked;
-    }
-    return batchNorm(x, update ? this.runningMean : null, update ? this.runningVar : null, this.weight, this.bias, { training: true, momentum, eps });
+    if (!update) return batchNorm(x, null, null, this.weight, this.bias, { training: true, eps });
+    const tracked = this.numBatchesTracked!.item() + 1;
+    // momentum null: a cumulative moving average, as PyTorch.
+    const momentum = this.momentum ?? 1 / tracked;
+    const y = batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: true, momentum, eps });
+    // Counted only once the batch was accepted (an input that throws leaves the layer unchanged).
+    this.numBatchesTracked = new Tensor(nd.full([], tracked, { dtype: 'int32', device: this.numBatchesTracked!.device }));
+    return y;
   }
 }
 

@@ -3,20 +3,70 @@ import type { NDArray } from '../ndarray.js';
 import { cpuData, wrap } from './cpu-backend.js';
 
 // BatchNorm kernels over contiguous x [N, C, S]: channel c's elements are the
-// N runs x[n, c, 0..S). Sums accumulate in float64.
+// N runs x[n, c, 0..S). Sums accumulate in float64. Every loop walks memory in
+// order, one run at a time, with the per-channel constants hoisted out of the
+// inner loop; each kernel reads its inputs from memory once or twice at most.
+
+/** Runs at least this long get the one-pass (per-run two-pass + merge) statistics. */
+const MIN_RUN_FOR_MERGE = 32;
+
+// The reductions below keep four independent accumulators: a single running
+// sum is bound by the latency of the floating point add (about 4x slower).
+
+/** sum(d[start..end)). */
+function runSum(d: ArrayLike<number>, start: number, end: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    s0 += d[i];
+    s1 += d[i + 1];
+    s2 += d[i + 2];
+    s3 += d[i + 3];
+  }
+  for (; i < end; i++) s0 += d[i];
+  return s0 + s1 + (s2 + s3);
+}
+
+/** sum((d[start..end) - mu)^2). */
+function runSqDev(d: ArrayLike<number>, start: number, end: number, mu: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    const t0 = d[i] - mu;
+    const t1 = d[i + 1] - mu;
+    const t2 = d[i + 2] - mu;
+    const t3 = d[i + 3] - mu;
+    s0 += t0 * t0;
+    s1 += t1 * t1;
+    s2 += t2 * t2;
+    s3 += t3 * t3;
+  }
+  for (; i < end; i++) {
+    const t = d[i] - mu;
+    s0 += t * t;
+  }
+  return s0 + s1 + (s2 + s3);
+}
 
 function dims(x: NDArray): [number, number, number] {
   const [N, C, S] = x.shape;
   return [N, C, S];
 }
 
-/** Host values of a per-channel vector (or null). */
-function perChannel(v: NDArray | null): ArrayLike<number> | null {
+/** Host values of a per-channel vector (or null), as a float64 copy: C values, cheap. */
+function perChannel(v: NDArray | null): Float64Array | null {
   if (!v) return null;
   const c = v.contiguous();
-  return c.offset === 0 ? cpuData(c) : cpuData(c).subarray(c.offset, c.offset + c.size);
+  return Float64Array.from(cpuData(c).subarray(c.offset, c.offset + c.size) as ArrayLike<number>);
 }
 
+/** The data of x (a copy only when x is not contiguous) and the offset of its first element. */
 function contiguousData(x: NDArray): { d: ArrayLike<number>; o: number } {
   const c = x.contiguous();
   return { d: cpuData(c), o: c.offset };
@@ -28,21 +78,49 @@ export function batchNormStats(x: NDArray): [NDArray, NDArray] {
   const mean = allocTyped(x.dtype, C);
   const variance = allocTyped(x.dtype, C);
   const m = N * S;
+  if (S >= MIN_RUN_FOR_MERGE) {
+    // One pass over memory: each run's mean and centred sum of squares by two
+    // passes over the run while it is in cache, merged across runs with Chan
+    // et al.'s pairwise update (never E[x^2] - E[x]^2).
+    const mu = new Float64Array(C);
+    const m2 = new Float64Array(C);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const start = o + (n * C + c) * S;
+        const end = start + S;
+        const rm = runSum(d, start, end) / S;
+        const sq = runSqDev(d, start, end, rm);
+        if (n === 0) {
+          mu[c] = rm;
+          m2[c] = sq;
+        } else {
+          // Merge (n*S values, mean mu, M2 m2) with (S values, mean rm, M2 sq).
+          const na = n * S;
+          const delta = rm - mu[c];
+          const tot = na + S;
+          mu[c] += (delta * S) / tot;
+          m2[c] += sq + ((delta * delta * na) * S) / tot;
+        }
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      mean[c] = mu[c];
+      variance[c] = m2[c] / m;
+    }
+    return [wrap(mean, [C]), wrap(variance, [C])];
+  }
+  // Short runs ([N, C] and small spatial sizes): two passes over each channel.
   for (let c = 0; c < C; c++) {
     let sum = 0;
     for (let n = 0; n < N; n++) {
-      const base = o + (n * C + c) * S;
-      for (let s = 0; s < S; s++) sum += d[base + s];
+      const start = o + (n * C + c) * S;
+      sum += runSum(d, start, start + S);
     }
     const mu = sum / m;
-    // Second pass over the centred values: never E[x^2] - E[x]^2.
     let sq = 0;
     for (let n = 0; n < N; n++) {
-      const base = o + (n * C + c) * S;
-      for (let s = 0; s < S; s++) {
-        const t = d[base + s] - mu;
-        sq += t * t;
-      }
+      const start = o + (n * C + c) * S;
+      sq += runSqDev(d, start, start + S, mu);
     }
     mean[c] = mu;
     variance[c] = sq / m;
@@ -58,7 +136,19 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
   const w = perChannel(weight);
   const b = perChannel(bias);
   const xhat = allocTyped(x.dtype, N * C * S);
-  const y = weight || bias ? allocTyped(x.dtype, N * C * S) : xhat;
+  if (!w && !b) {
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const base = (n * C + c) * S;
+        const m0 = mu[c];
+        const k = is[c];
+        const ib = o + base;
+        for (let s = 0; s < S; s++) xhat[base + s] = (d[ib + s] - m0) * k;
+      }
+    }
+    return [wrap(xhat, [N, C, S]), wrap(xhat, [N, C, S])];
+  }
+  const y = allocTyped(x.dtype, N * C * S);
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const base = (n * C + c) * S;
@@ -66,14 +156,11 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
       const k = is[c];
       const scale = w ? w[c] : 1;
       const shift = b ? b[c] : 0;
-      if (y === xhat) {
-        for (let s = 0; s < S; s++) xhat[base + s] = (d[o + base + s] - m0) * k;
-      } else {
-        for (let s = 0; s < S; s++) {
-          const h = (d[o + base + s] - m0) * k;
-          xhat[base + s] = h;
-          y[base + s] = h * scale + shift;
-        }
+      const ib = o + base;
+      for (let s = 0; s < S; s++) {
+        const h = (d[ib + s] - m0) * k;
+        xhat[base + s] = h;
+        y[base + s] = h * scale + shift;
       }
     }
   }
@@ -82,41 +169,54 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
 
 export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
   const [N, C, S] = dims(xhat);
-  const g = contiguousData(dy);
-  const h = contiguousData(xhat);
+  const { d: g, o: go } = contiguousData(dy);
+  const { d: h, o: ho } = contiguousData(xhat);
   const is = perChannel(invstd)!;
   const w = perChannel(weight);
   const m = N * S;
-  const sdy = new Float64Array(C);
-  const sdx = new Float64Array(C);
-  // The two reductions, in one pass.
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const base = (n * C + c) * S;
-      let a = 0;
-      let bsum = 0;
-      for (let s = 0; s < S; s++) {
-        const v = g.d[g.o + base + s];
-        a += v;
-        bsum += v * h.d[h.o + base + s];
-      }
-      sdy[c] += a;
-      sdx[c] += bsum;
-    }
-  }
   const dx = allocTyped(xhat.dtype, N * C * S);
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      const base = (n * C + c) * S;
-      const k = ((w ? w[c] : 1) * is[c]) / m;
-      const mdy = sdy[c];
-      const mdx = sdx[c];
-      for (let s = 0; s < S; s++) dx[base + s] = k * (m * g.d[g.o + base + s] - mdy - h.d[h.o + base + s] * mdx);
-    }
-  }
   const dWeight = allocTyped(xhat.dtype, C);
   const dBias = allocTyped(xhat.dtype, C);
-  dWeight.set(sdx);
-  dBias.set(sdy);
+  // Channel by channel, so that a channel's values (N runs of S) are still in
+  // cache when the second loop computes dx from the two reductions.
+  for (let c = 0; c < C; c++) {
+    let a0 = 0;
+    let a1 = 0;
+    let b0 = 0;
+    let b1 = 0;
+    for (let n = 0; n < N; n++) {
+      const base = (n * C + c) * S;
+      let i = go + base;
+      let j = ho + base;
+      const end = go + base + S;
+      for (; i + 1 < end; i += 2, j += 2) {
+        const v0 = g[i];
+        const v1 = g[i + 1];
+        a0 += v0;
+        a1 += v1;
+        b0 += v0 * h[j];
+        b1 += v1 * h[j + 1];
+      }
+      if (i < end) {
+        a0 += g[i];
+        b0 += g[i] * h[j];
+      }
+    }
+    const sdy = a0 + a1;
+    const sdx = b0 + b1;
+    dWeight[c] = sdx;
+    dBias[c] = sdy;
+    // dx = k (m dy - sum(dy) - xhat sum(dy xhat)) with k = weight * invstd / m, as A dy + B xhat + D.
+    const k = ((w ? w[c] : 1) * is[c]) / m;
+    const A = k * m;
+    const B = -k * sdx;
+    const D = -k * sdy;
+    for (let n = 0; n < N; n++) {
+      const base = (n * C + c) * S;
+      const gb = go + base;
+      const hb = ho + base;
+      for (let s = 0; s < S; s++) dx[base + s] = A * g[gb + s] + B * h[hb + s] + D;
+    }
+  }
   return [wrap(dx, [N, C, S]), wrap(dWeight, [C]), wrap(dBias, [C])];
 }
