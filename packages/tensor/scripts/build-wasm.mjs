@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
-import { GEMM_PARAMS, kernelsWat, scratchBytes } from '../src/cpu/wasm/kernels-wat.mjs';
+import { EXP_CONSTS, GEMM_PARAMS, kernelsWat, scratchBytes } from '../src/cpu/wasm/kernels-wat.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outFile = join(here, '../src/cpu/wasm/kernels-wasm.generated.ts');
@@ -29,6 +29,8 @@ export const GEMM_MR = ${GEMM_PARAMS.mr};
 export const GEMM_NR = ${GEMM_PARAMS.nr};
 /** Bytes of packing scratch per thread. */
 export const GEMM_SCRATCH_BYTES = ${scratchBytes(GEMM_PARAMS)};
+/** Constants of exp_f32, stored as float32 at the address it is passed. */
+export const EXP_CONSTS: readonly number[] = ${JSON.stringify(EXP_CONSTS)};
 `;
 let old = '';
 try {

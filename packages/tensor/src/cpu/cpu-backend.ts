@@ -3,12 +3,14 @@ import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from '../dtype.
 import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
+import { allocUninit } from './alloc.js';
 import { batchNormBackward, batchNormForward, batchNormStats } from './batch-norm.js';
 import { col2im, im2col } from './conv.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { type Operand, mapStrided, reduceStrided } from './strided.js';
+import { WASM_ELEMENTWISE_MIN, hasWasmBinary, wasmBinaryF32, wasmExpF32 } from './wasm/elementwise.js';
 
 /** Host memory: a typed array. */
 export class CpuStorage implements Storage {
@@ -58,7 +60,7 @@ export class CpuBackend implements Backend {
   }
 
   copy(x: NDArray, dtype: DType): NDArray {
-    const out = allocTyped(dtype, x.size);
+    const out = allocUninit(dtype, x.size);
     if (dtype === 'bool') mapStrided('(x ? 1 : 0)', ['x'], out, x.shape, [operand(x)]);
     else mapStrided('x', ['x'], out, x.shape, [operand(x)]);
     return wrap(out, x.shape);
@@ -71,19 +73,32 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray {
-    const out = allocTyped(dtype, x.size);
+    const out = allocUninit(dtype, x.size);
+    const data = cpuData(x);
+    // Contiguous float32 exp: the SIMD kernel (within 1 ulp of the JS expression).
+    if (op === 'exp' && out instanceof Float32Array && data instanceof Float32Array && x.size >= WASM_ELEMENTWISE_MIN && x.isContiguous()) {
+      if (wasmExpF32(out, data, x.offset)) return wrap(out, x.shape);
+    }
     mapStrided(UNARY_EXPR[op], ['x'], out, x.shape, [operand(x)], params[0] ?? 0, params[1] ?? 0);
     return wrap(out, x.shape);
   }
 
   binary(op: BinaryOp, a: NDArray, b: NDArray, dtype: DType): NDArray {
-    const out = allocTyped(dtype, a.size);
+    const out = allocUninit(dtype, a.size);
+    // Contiguous float32 +-*/ without broadcasting: the SIMD kernels (same IEEE results).
+    if (hasWasmBinary(op) && out instanceof Float32Array && a.size >= WASM_ELEMENTWISE_MIN) {
+      const ad = cpuData(a);
+      const bd = cpuData(b);
+      if (ad instanceof Float32Array && bd instanceof Float32Array && a.isContiguous() && b.isContiguous()) {
+        if (wasmBinaryF32(op, out, ad, a.offset, bd, b.offset)) return wrap(out, a.shape);
+      }
+    }
     mapStrided(BINARY_EXPR[op], ['a', 'b'], out, a.shape, [operand(a), operand(b)]);
     return wrap(out, a.shape);
   }
 
   where(cond: NDArray, a: NDArray, b: NDArray, dtype: DType): NDArray {
-    const out = allocTyped(dtype, a.size);
+    const out = allocUninit(dtype, a.size);
     mapStrided('(c ? a : b)', ['c', 'a', 'b'], out, a.shape, [operand(cond), operand(a), operand(b)]);
     return wrap(out, a.shape);
   }

@@ -233,6 +233,74 @@ export function kernelsWat(p = GEMM_PARAMS) {
         (br $pcl)))
       (local.set $jc (i32.add (local.get $jc) (i32.const ${nc})))
       (br $jcl))))
+${elementwiseWat()}
 )
 `;
+}
+
+/**
+ * Constants of the float32 exp kernel, stored by the loader as f32 at
+ * EXP_CONSTS_ADDRESS and splat-loaded (one instruction; a v128.const costs several).
+ * Cephes expf: exp(x) = 2^k * e^r with k = round(x / ln 2), r = x - k ln 2 in two
+ * parts (Cody-Waite), e^r = 1 + r + r^2 P(r).
+ */
+export const EXP_CONSTS = [
+  -110, 90, // clamp: e^-110 rounds to 0 and e^90 to Infinity in float32
+  1.44269504088896341, 12582912, // log2(e); 1.5 * 2^23 rounds to an integer
+  0.693359375, -2.12194440e-4, // ln 2 = C1 + C2, C1 exact in few bits
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1,
+];
+
+/**
+ * Elementwise float32 kernels over contiguous buffers: \`$n\` elements rounded up
+ * to whole vectors of 4 (callers pad their buffers to a multiple of 16 bytes).
+ * Binary: add, sub, mul, div — IEEE single ops, so bit-identical to
+ * Math.fround of the double result. exp: within 1 ulp of fround(Math.exp(x)).
+ */
+function elementwiseWat() {
+  const binary = ['add', 'sub', 'mul', 'div'].map((op) => `
+  (func (export "${op}_f32") (param $o i32) (param $a i32) (param $b i32) (param $n i32) (local $e i32)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (v128.store (local.get $o) (f32x4.${op} (v128.load (local.get $a)) (v128.load (local.get $b))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`).join('\n');
+  const K = (v) => {
+    const i = EXP_CONSTS.indexOf(v);
+    if (i < 0) throw new Error(`exp constant ${v} missing`);
+    return `(v128.load32_splat offset=${i * 4} (local.get $c))`;
+  };
+  // pmin/pmax are single instructions (min/max are NaN-exact sequences) and pass NaN x through.
+  // 2^k is applied as 2^(k>>1) * 2^(k-(k>>1)), both normal for k in [-159, 130], so
+  // subnormal results are rounded once and large ones overflow to Infinity.
+  const exp = `
+  (func (export "exp_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
+    (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $p v128) (local $k v128) (local $k1 v128)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (local.set $x (f32x4.pmin (f32x4.pmax (v128.load (local.get $a)) ${K(-110)}) ${K(90)}))
+      (local.set $t (f32x4.add (f32x4.mul (local.get $x) ${K(1.44269504088896341)}) ${K(12582912)}))
+      (local.set $k (i32x4.sub (local.get $t) ${K(12582912)}))
+      (local.set $t (f32x4.sub (local.get $t) ${K(12582912)}))
+      (local.set $r (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $t) ${K(0.693359375)}))
+        (f32x4.mul (local.get $t) ${K(-2.12194440e-4)})))
+      (local.set $p (f32x4.add (f32x4.mul (local.get $r) ${K(1.9875691500e-4)}) ${K(1.3981999507e-3)}))
+      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(8.3334519073e-3)}))
+      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(4.1665795894e-2)}))
+      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(1.6666665459e-1)}))
+      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(5.0000001201e-1)}))
+      (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r)) ${K(1)}))
+      (local.set $k1 (i32x4.shr_s (local.get $k) (i32.const 1)))
+      (local.set $k (i32x4.sub (local.get $k) (local.get $k1)))
+      (v128.store (local.get $o) (f32x4.mul
+        (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (local.get $k1) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+        (i32x4.shl (i32x4.add (local.get $k) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
+  return binary + exp;
 }

@@ -4,9 +4,9 @@
  * shares too. Layout of the memory: a control block (the pool's job table),
  * then one packing scratch area per thread, then per-call operand data.
  */
-import { GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+import { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 
-export { GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES };
+export { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES };
 
 /** Signature of the exported GEMM; pointers in bytes, strides in floats. */
 export type GemmFn = (
@@ -29,11 +29,21 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
+/** A float32 binary kernel: out[i] = a[i] op b[i] for ceil(n / 4) vectors of 4; byte addresses. */
+export type BinaryF32Fn = (out: number, a: number, b: number, n: number) => void;
+/** float32 exp over ceil(n / 4) vectors of 4; `consts` is where EXP_CONSTS are stored as float32. */
+export type ExpF32Fn = (out: number, x: number, n: number, consts: number) => void;
+
 export interface Kernels {
   /** The compiled module, sent to workers to instantiate over the same memory. */
   readonly module: object;
   readonly memory: WasmMemory;
   readonly gemm: GemmFn;
+  readonly add_f32: BinaryF32Fn;
+  readonly sub_f32: BinaryF32Fn;
+  readonly mul_f32: BinaryF32Fn;
+  readonly div_f32: BinaryF32Fn;
+  readonly exp_f32: ExpF32Fn;
 }
 
 const PAGE = 65536;
@@ -44,7 +54,7 @@ export const MAX_MEMORY_BYTES = 2 ** 31 - PAGE;
 
 let kernels: Kernels | null | undefined;
 
-function isGemm(f: unknown): f is GemmFn {
+function isFn<F>(f: unknown): f is F {
   return typeof f === 'function';
 }
 
@@ -56,9 +66,13 @@ export function getKernels(): Kernels | null {
     if (!wasm) throw new Error('no WebAssembly');
     const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
     const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
-    const { gemm } = new wasm.Instance(module, { env: { memory } }).exports;
-    if (!isGemm(gemm)) throw new Error('kernels: gemm export missing');
-    kernels = { module, memory, gemm };
+    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
+    if (!isFn<GemmFn>(gemm)) throw new Error('kernels: gemm export missing');
+    if (!isFn<BinaryF32Fn>(add_f32) || !isFn<BinaryF32Fn>(sub_f32) || !isFn<BinaryF32Fn>(mul_f32) || !isFn<BinaryF32Fn>(div_f32)) {
+      throw new Error('kernels: elementwise exports missing');
+    }
+    if (!isFn<ExpF32Fn>(exp_f32)) throw new Error('kernels: exp_f32 export missing');
+    kernels = { module, memory, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;

@@ -1,5 +1,5 @@
 /**
- * A pool of worker threads that run GEMM jobs on the kernels' shared memory.
+ * A pool of worker threads that run GEMM and elementwise jobs on the kernels' shared memory.
  * The calling thread publishes a job table in the memory's control block,
  * wakes the workers, takes jobs itself and blocks (Atomics.wait) until every
  * job is done, so the API stays synchronous. Workers are unref'd and never
@@ -15,6 +15,15 @@ const DONE = 3; // jobs finished in the current batch
 const JOB_BASE = 16;
 /** Int32 words per job: the 12 GEMM arguments before `scratch`. */
 export const JOB_WORDS = 12;
+/**
+ * Elementwise jobs are tagged by a negative first word (a GEMM's M is >= 1):
+ * [-kind, out, a, b, n, consts] with byte addresses, run by `elementwiseJob`.
+ */
+export const EW_EXP = 1;
+export const EW_ADD = 2;
+export const EW_SUB = 3;
+export const EW_MUL = 4;
+export const EW_DIV = 5;
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
@@ -22,7 +31,8 @@ export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, scratch } = workerData;
-const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32 } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32];
 const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -36,7 +46,10 @@ for (;;) {
     if (j >= Atomics.load(ctl, ${NJOBS})) break;
     if (Atomics.compareExchange(ctl, ${NEXT}, j, j + 1) !== j) continue;
     const o = ${JOB_BASE} + j * ${JOB_WORDS};
-    gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
+    if (ctl[o] < 0) {
+      if (ctl[o] === -${EW_EXP}) exp_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
+      else ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    } else gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
     Atomics.add(ctl, ${DONE}, 1);
     Atomics.notify(ctl, ${DONE});
   }
@@ -101,6 +114,15 @@ export function ensureWorkers(k: Kernels, threads: number): number {
  * thread, returning when all are done. Workers still starting simply join later.
  */
 export function runJobs(k: Kernels, jobs: Int32Array, count: number): void {
+  startJobs(k, jobs, count);
+  finishJobs(k);
+}
+
+/**
+ * Publishes `jobs` and wakes the workers without waiting: the caller can do
+ * other work (on memory the jobs don't touch) before `finishJobs`.
+ */
+export function startJobs(k: Kernels, jobs: Int32Array, count: number): void {
   const ctl = new Int32Array(k.memory.buffer, 0, CONTROL_BYTES / 4);
   // Close the table first so no late worker claims a job while it is rewritten.
   Atomics.store(ctl, NJOBS, 0);
@@ -110,14 +132,37 @@ export function runJobs(k: Kernels, jobs: Int32Array, count: number): void {
   Atomics.store(ctl, NJOBS, count);
   Atomics.add(ctl, GEN, 1);
   Atomics.notify(ctl, GEN);
+}
+
+/** Runs the published jobs no worker has claimed yet and waits until all are done. */
+export function finishJobs(k: Kernels): void {
+  const ctl = new Int32Array(k.memory.buffer, 0, CONTROL_BYTES / 4);
+  const count = Atomics.load(ctl, NJOBS);
   const scratch = scratchAddress(0);
   for (;;) {
     const j = Atomics.load(ctl, NEXT);
     if (j >= count) break;
     if (Atomics.compareExchange(ctl, NEXT, j, j + 1) !== j) continue;
     const o = JOB_BASE + j * JOB_WORDS;
-    k.gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
+    if (ctl[o] < 0) elementwiseJob(k, ctl, o);
+    else k.gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
     Atomics.add(ctl, DONE, 1);
   }
   for (let d = Atomics.load(ctl, DONE); d < count; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
+}
+
+/** Runs the elementwise job at word `o` of the control block (see EW_EXP). */
+function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
+  switch (-ctl[o]) {
+    case EW_EXP:
+      return k.exp_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
+    case EW_ADD:
+      return k.add_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    case EW_SUB:
+      return k.sub_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    case EW_MUL:
+      return k.mul_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    case EW_DIV:
+      return k.div_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+  }
 }

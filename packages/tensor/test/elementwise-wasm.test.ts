@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { add, div, exp, fromTyped, mul, sub } from '../src/index.js';
+import { allocUninit } from '../src/cpu/alloc.js';
+import { mapStrided } from '../src/cpu/strided.js';
+import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmExpF32 } from '../src/cpu/wasm/elementwise.js';
+import { getKernels } from '../src/cpu/wasm/kernels.js';
+import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
+import { randomData } from './helpers.js';
+
+const threads = getNumThreads();
+afterEach(() => setNumThreads(threads));
+
+/** float32 values spread over many binades, with specials. */
+function wideFloats(n: number, seed: number): Float32Array {
+  const r = randomData(n, seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sign(r[i]) * 2 ** (r[(i * 7 + 3) % n] * 60) * Math.abs(r[i]);
+  out.set([NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3.4e38, -3.4e38], 0);
+  return out;
+}
+
+/** The JS loop's result: the expression in double, stored as float32. */
+function reference(f: (a: number, b: number) => number, a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = f(a[i], b[i]);
+  return out;
+}
+
+/** Distance in float32 ulps (0 for two NaNs). */
+function ulps(x: number, y: number): number {
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) && Number.isNaN(y) ? 0 : Infinity;
+  const i = new Int32Array(new Float32Array([x, y]).buffer);
+  const key = (v: number): number => (v < 0 ? -0x80000000 - v : v);
+  return Math.abs(key(i[0]) - key(i[1]));
+}
+
+const bits = (x: Float32Array): Int32Array => new Int32Array(x.buffer, x.byteOffset, x.length);
+
+/** Same length and bit patterns (a loop: toEqual on arrays this long is slow). */
+function expectSameBits(got: Float32Array, want: Float32Array): void {
+  expect(got.length).toBe(want.length);
+  const g = bits(got);
+  const w = bits(want);
+  for (let i = 0; i < g.length; i++) {
+    if (g[i] !== w[i]) throw new Error(`element ${i}: got ${got[i]}, want ${want[i]}`);
+  }
+}
+
+describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels', () => {
+  it('add/sub/mul/div are bit-identical to the JS loop (lengths not a multiple of 4, offset views)', () => {
+    for (const n of [WASM_ELEMENTWISE_MIN, 5003, 70001]) {
+      const a = wideFloats(n + 3, 1);
+      const b = wideFloats(n + 3, 2).reverse();
+      // offset views: narrow() keeps the storage and moves the offset
+      const ta = fromTyped(a, [n + 3]).narrow(0, 3, n);
+      const tb = fromTyped(b, [n + 3]).narrow(0, 1, n);
+      const a0 = a.subarray(3, n + 3);
+      const b0 = b.subarray(1, n + 1);
+      for (const [op, f] of [[add, (x: number, y: number) => x + y], [sub, (x: number, y: number) => x - y], [mul, (x: number, y: number) => x * y], [div, (x: number, y: number) => x / y]] as const) {
+        const got = op(ta, tb).toTypedArray() as Float32Array;
+        expectSameBits(got, reference(f, a0, b0));
+      }
+    }
+  });
+
+  it('strided and broadcast inputs take the JS loop and agree with it', () => {
+    const a = wideFloats(4096, 3);
+    const b = wideFloats(64, 4);
+    const ta = fromTyped(a, [64, 64]);
+    const tb = fromTyped(b, [64]);
+    const got = add(ta, tb).toTypedArray() as Float32Array; // broadcast
+    const want = new Float32Array(4096);
+    for (let i = 0; i < 4096; i++) want[i] = a[i] + b[i % 64];
+    expectSameBits(got, want);
+    const gotT = mul(ta.transpose(0, 1), ta).toTypedArray() as Float32Array; // strided
+    for (let i = 0; i < 64; i++) for (let j = 0; j < 64; j++) want[i * 64 + j] = a[j * 64 + i] * a[i * 64 + j];
+    expectSameBits(gotT, want);
+  });
+
+  it('exp is within 1 ulp of Math.fround(Math.exp(x)) over the whole float32 range', () => {
+    // every 4099th bit pattern: all signs and exponents, subnormal results, overflow, NaNs
+    const n = Math.floor(2 ** 32 / 4099);
+    const x = new Float32Array(n);
+    const xb = bits(x);
+    for (let i = 0; i < n; i++) xb[i] = (i * 4099) | 0;
+    const got = exp(fromTyped(x, [n])).toTypedArray();
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, ulps(got[i], Math.fround(Math.exp(x[i]))));
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('exp special values and edges', () => {
+    const xs = [NaN, Infinity, -Infinity, 0, -0, 88.72283, 88.7229, 89, 90, 1e30, -87.33, -100, -103.97, -103.98, -104, -110, -150, -1e30, 1e-30, -1e-45];
+    const x = new Float32Array(WASM_ELEMENTWISE_MIN);
+    x.set(xs);
+    const got = exp(fromTyped(x, [x.length])).toTypedArray();
+    for (let i = 0; i < xs.length; i++) {
+      const want = Math.fround(Math.exp(x[i]));
+      if (!(ulps(got[i], want) <= 1)) throw new Error(`exp(${x[i]}) = ${got[i]}, want ${want}`);
+    }
+    expect(got[1]).toBe(Infinity);
+    expect(got[2]).toBe(0);
+    expect(Number.isNaN(got[0])).toBe(true);
+    expect(got[8]).toBe(Infinity);
+    expect(got[17]).toBe(0);
+  });
+
+  it('exp across threads equals the single-thread result bit for bit', () => {
+    const n = PARALLEL_ELEMENTWISE_MIN * 3 + 5;
+    const x = wideFloats(n, 5);
+    for (let i = 0; i < n; i++) x[i] = (x[i] % 200) - 50;
+    const t = fromTyped(x, [n]).narrow(0, 1, n - 1);
+    setNumThreads(1);
+    const one = exp(t).toTypedArray() as Float32Array;
+    setNumThreads(2);
+    // the first call may run before the worker has started; later ones use it
+    for (let r = 0; r < 3; r++) expectSameBits(exp(t).toTypedArray() as Float32Array, one);
+  });
+
+  it('small arrays keep the exact JS expression', () => {
+    const x = wideFloats(WASM_ELEMENTWISE_MIN - 1, 6);
+    const got = exp(fromTyped(x, [x.length])).toTypedArray();
+    for (let i = 0; i < x.length; i++) expect(Object.is(got[i], Math.fround(Math.exp(x[i])))).toBe(true);
+  });
+
+  it('wasmExpF32 reads a non-zero offset', () => {
+    const x = new Float32Array([5, 0, 1, 2, 3]);
+    const out = new Float32Array(4);
+    expect(wasmExpF32(out, x, 1)).toBe(true);
+    expect(Array.from(out)).toEqual([1, Math.E, Math.exp(2), Math.exp(3)].map(Math.fround));
+  });
+});
+
+describe('allocUninit', () => {
+  it('gives arrays of the dtype and size, usable by the kernels', () => {
+    for (const [dtype, ctor] of [['float32', Float32Array], ['float64', Float64Array], ['int32', Int32Array], ['bool', Uint8Array]] as const) {
+      for (const n of [0, 10, 1 << 17]) {
+        const a = allocUninit(dtype, n);
+        expect(a.constructor).toBe(ctor);
+        expect(a.length).toBe(n);
+        mapStrided('x', ['x'], a, [n], [{ data: new Float64Array(n).fill(1), offset: 0, strides: [1] }]);
+        expect(a.every((v) => v === 1)).toBe(true);
+        // a plain typed array: slice() copies
+        if (n > 0) {
+          const s = a.slice(0, 1);
+          s[0] = 0;
+          expect(a[0]).toBe(1);
+        }
+      }
+    }
+  });
+});
