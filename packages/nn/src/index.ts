@@ -38,3 +38,4 @@ export { WeightStandardizedConv2d, standardizeWeight, type WeightStandardizedCon
 export {
   NoisyBatchNorm1d, NoisyBatchNorm2d, type NoisyBatchNormOptions, type NoiseRange, type InjectedNoise,
 } from './normalization/noisy-batch-norm.js';
+export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './optim/clip-grad.js';

@@ -1,5 +1,5 @@
 import { Tensor } from '@normlab/autograd';
-import { zeros } from '@normlab/tensor';
+import { zeros, zerosLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 
 /** A set of parameters with its own hyper-parameters (e.g. a different lr). */
@@ -8,33 +8,66 @@ export interface ParamGroup<H> {
   options: H;
 }
 
+/** Per-parameter state: step counts as numbers, moment buffers as tensors. */
+export type ParamState = Record<string, Tensor | number>;
+
+/** A group as given to the constructor or `addParamGroup`: its parameters and option overrides. */
+export type ParamGroupInput<H> = { params: Parameter | Iterable<Parameter> } & Partial<H>;
+
+/**
+ * What `Optimizer.stateDict()` returns, as torch's `state_dict()`: the state
+ * keyed by the parameter's index (counted across groups, in order) and each
+ * group's options with the indices of its parameters.
+ */
+export interface OptimizerStateDict<H> {
+  state: Map<number, ParamState>;
+  paramGroups: { params: number[]; options: H }[];
+}
+
 /**
  * Base of the optimizers: parameter groups, per-parameter state kept in a
- * map keyed by parameter (never on the tensor), and `zeroGrad`.
+ * map keyed by parameter (never on the tensor), `zeroGrad`, `addParamGroup`
+ * and `stateDict` / `loadStateDict`.
  */
 export abstract class Optimizer<H extends object> {
-  readonly paramGroups: ParamGroup<H>[];
-  readonly state = new Map<Parameter, Record<string, Tensor | number>>();
+  readonly paramGroups: ParamGroup<H>[] = [];
+  readonly state = new Map<Parameter, ParamState>();
 
-  constructor(params: Iterable<Parameter> | Iterable<{ params: Iterable<Parameter> } & Partial<H>>, readonly defaults: H) {
-    const list = [...(params as Iterable<Parameter | ({ params: Iterable<Parameter> } & Partial<H>)>)];
+  constructor(params: Iterable<Parameter> | Iterable<ParamGroupInput<H>>, readonly defaults: H) {
+    const list = [...(params as Iterable<Parameter | ParamGroupInput<H>>)];
     if (list.length === 0) throw new RangeError(`${this.constructor.name}: got an empty parameter list`);
     const groups = list.every((p) => 'params' in p && !('data' in p))
-      ? (list as ({ params: Iterable<Parameter> } & Partial<H>)[])
-      : [{ params: list as Parameter[] }];
-    this.paramGroups = groups.map((g) => {
-      const { params, ...rest } = g;
-      // A group's explicit `undefined` keeps the default rather than erasing it.
-      const overrides = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<H>;
-      return { params: [...params], options: { ...defaults, ...overrides } };
-    });
+      ? (list as ParamGroupInput<H>[])
+      // A plain list: one group with every option at its default.
+      : [{ ...({} as Partial<H>), params: list as Parameter[] }];
+    for (const g of groups) this.addParamGroup(g);
+  }
+
+  /**
+   * Adds a group (as torch's `add_param_group`), e.g. to train layers
+   * unfrozen mid-training; options it leaves out (or sets to undefined)
+   * take the optimizer's defaults.
+   */
+  addParamGroup(group: ParamGroupInput<H>): void {
+    const { params, ...rest } = group;
+    // A Parameter is iterable over nothing useful; treat it as a one-element list.
+    const list: Parameter[] = isParameter(params) ? [params] : [...params];
+    // A group's explicit `undefined` keeps the default rather than erasing it.
+    const overrides = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<H>;
+    const options: H = { ...structuredClone(this.defaults), ...overrides };
+    this.validateOptions(options);
     const seen = new Set<Parameter>();
-    for (const g of this.paramGroups) {
-      for (const p of g.params) {
-        if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter appears in more than one group`);
-        seen.add(p);
-      }
+    for (const g of this.paramGroups) for (const p of g.params) seen.add(p);
+    for (const p of list) {
+      if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter appears in more than one group`);
+      seen.add(p);
     }
+    this.paramGroups.push({ params: list, options });
+  }
+
+  /** Checks one group's options; subclasses throw a RangeError naming the bad one. */
+  protected validateOptions(options: H): void {
+    void options;
   }
 
   /** Clears the gradients of every parameter (to null by default, as PyTorch). */
@@ -48,6 +81,93 @@ export abstract class Optimizer<H extends object> {
     }
   }
 
+  /**
+   * The optimizer's state, with parameters replaced by their index across
+   * groups (as torch). The tensors are shared with the optimizer (they are
+   * never changed in place by `step`); `loadStateDict` copies them.
+   */
+  stateDict(): OptimizerStateDict<H> {
+    const index = new Map<Parameter, number>();
+    const paramGroups = this.paramGroups.map((g) => ({
+      options: structuredClone(g.options),
+      params: g.params.map((p) => {
+        index.set(p, index.size);
+        return index.size - 1;
+      }),
+    }));
+    const state = new Map<number, ParamState>();
+    for (const [p, i] of index) {
+      const s = this.state.get(p);
+      if (s) state.set(i, { ...s });
+    }
+    return { state, paramGroups };
+  }
+
+  /**
+   * Restores a `stateDict()`: the groups' options (a changed lr included)
+   * and every parameter's state, copied (cast to the parameter's dtype and
+   * device, as torch) so that the two optimizers never alias. The groups
+   * must have the same number of parameters, in the same order.
+   */
+  loadStateDict(sd: OptimizerStateDict<H>): void {
+    const name = `${this.constructor.name}.loadStateDict`;
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new RangeError(`${name}: the state has ${sd.paramGroups.length} parameter groups but the optimizer has ${this.paramGroups.length}`);
+    }
+    const byIndex = new Map<number, Parameter>();
+    sd.paramGroups.forEach((saved, gi) => {
+      const own = this.paramGroups[gi];
+      if (saved.params.length !== own.params.length) {
+        throw new RangeError(`${name}: parameter group ${gi} has ${saved.params.length} parameters in the state but ${own.params.length} in the optimizer`);
+      }
+      saved.params.forEach((id, k) => byIndex.set(id, own.params[k]));
+      this.validateOptions(saved.options);
+    });
+    for (const [id, s] of sd.state) {
+      const p = byIndex.get(id);
+      if (!p) throw new RangeError(`${name}: the state has an entry for parameter ${id}, which no group lists`);
+      for (const v of Object.values(s)) {
+        if (v instanceof Tensor && v.shape.join() !== p.shape.join()) {
+          throw new RangeError(`${name}: the state of parameter ${id} has shape [${v.shape.join(', ')}] but the parameter has [${p.shape.join(', ')}]`);
+        }
+      }
+    }
+    // All checks passed: only now change anything.
+    sd.paramGroups.forEach((saved, gi) => {
+      this.paramGroups[gi].options = structuredClone(saved.options);
+    });
+    this.state.clear();
+    for (const [id, s] of sd.state) {
+      const p = byIndex.get(id)!;
+      const copy: ParamState = {};
+      for (const [k, v] of Object.entries(s)) {
+        copy[k] = v instanceof Tensor ? new Tensor(v.data.astype(p.dtype).to(p.device).clone()) : v;
+      }
+      this.state.set(p, copy);
+    }
+  }
+
   /** Applies one update to every parameter that has a gradient. */
   abstract step(): void;
+}
+
+function isParameter(x: Parameter | Iterable<Parameter>): x is Parameter {
+  return x instanceof Tensor;
+}
+
+/** Zeros shaped, typed and placed like `p` (torch.zeros_like). */
+export function zerosLikeTensor(p: Tensor): Tensor {
+  return new Tensor(zerosLike(p.data));
+}
+
+/** The tensor `state[key]`, or null when absent (state values are tensors or numbers). */
+export function stateTensor(state: ParamState | undefined, key: string): Tensor | null {
+  const v = state?.[key];
+  return v instanceof Tensor ? v : null;
+}
+
+/** The number `state[key]`, or 0 when absent. */
+export function stateNumber(state: ParamState | undefined, key: string): number {
+  const v = state?.[key];
+  return typeof v === 'number' ? v : 0;
 }

@@ -1,6 +1,6 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import type { Parameter } from '../parameter.js';
-import { Optimizer } from './optimizer.js';
+import { Optimizer, type ParamGroupInput } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -41,14 +41,17 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
    * `params`: parameters, or groups `{ params, ...options }` whose options
    * override `options` (e.g. a different lr per group).
    */
-  constructor(params: Iterable<Parameter> | Iterable<{ params: Iterable<Parameter> } & Partial<SGDOptions>>, options: SGDOptions) {
+  constructor(params: Iterable<Parameter> | Iterable<ParamGroupInput<SGDOptions>>, options: SGDOptions) {
     const o: Required<SGDOptions> = {
       lr: options.lr, momentum: options.momentum ?? 0, dampening: options.dampening ?? 0,
       weightDecay: options.weightDecay ?? 0, nesterov: options.nesterov ?? false, maximize: options.maximize ?? false,
     };
     validate(o);
     super(params, o);
-    for (const g of this.paramGroups) validate(g.options);
+  }
+
+  protected override validateOptions(options: Required<SGDOptions>): void {
+    validate(options);
   }
 
   step(): void {
