@@ -1,12 +1,11 @@
 import { type Tensor, conv2d } from '@normlab/autograd';
-import { fmtShape } from '@normlab/tensor';
+import { type IntPair, fmtShape } from '@normlab/tensor';
 import { type DType, type Device, empty } from './tensor-util.js';
 import * as init from './init.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
-/** One integer for both spatial dims, or [height, width]. */
-export type IntPair = number | readonly [number, number];
+export type { IntPair };
 
 export interface Conv2dModuleOptions {
   /** Step between windows; 1 by default. */

@@ -3,14 +3,11 @@
  * float64, for every option, plus its eager state, groups and validation.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, tensor } from '@normlab/autograd';
-import { Parameter, optim } from '../src/index.js';
+import type { Tensor } from '@normlab/autograd';
+import { optim } from '../src/index.js';
+import { GRADS, P0, expectClose, expectUpdateMatchesOptimizer, f64, param, vals } from './optim-helpers.js';
 
 type Options = Required<optim.AdagradOptions>;
-
-const vals = (t: Tensor): number[] => Array.from(t.toTypedArray(), Number);
-const f64 = (xs: number[]): Tensor => tensor(xs, { dtype: 'float64' });
-const param = (xs: number[]): Parameter => new Parameter(f64(xs));
 
 const defaults: Options = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false };
 
@@ -29,16 +26,6 @@ function reference(p0: number[], grads: number[][], o: Options) {
   return { params, sum };
 }
 
-function expectClose(a: readonly number[], b: readonly number[], tol = 1e-12): void {
-  expect(a.length).toBe(b.length);
-  a.forEach((v, i) => {
-    if (!(Math.abs(v - b[i]) <= tol * (1 + Math.abs(b[i])))) throw new Error(`entry ${i}: got ${v}, expected ${b[i]}`);
-  });
-}
-
-const P0 = [1, -2, 0.5];
-const GRADS = [[0.3, -0.1, 2], [-1, 0.5, 0.25], [0.7, 0.7, -0.4], [0, 1, -1]];
-
 describe('Adagrad', () => {
   const cases: [string, Partial<Options>][] = [
     ['defaults', {}],
@@ -54,19 +41,10 @@ describe('Adagrad', () => {
     it(`${name}: update function and optimizer match the update rule`, () => {
       const o: Options = { ...defaults, ...over };
       const ref = reference(P0, GRADS, o);
-      let p: Tensor = f64(P0);
-      let s = optim.adagradInitialState(p, o.initialAccumulatorValue);
       const q = param(P0);
       const opt = new optim.Adagrad([q], o);
-      GRADS.forEach((g, k) => {
-        const next = optim.adagradUpdate(p, f64(g), s, o);
-        p = next.param;
-        s = next.state;
-        q.grad = f64(g);
-        opt.step();
-        expectClose(vals(p), ref.params[k]);
-        expect(vals(q)).toEqual(vals(p));
-      });
+      const s0 = optim.adagradInitialState(f64(P0), o.initialAccumulatorValue);
+      expectUpdateMatchesOptimizer((p, g, s) => optim.adagradUpdate(p, g, s, o), s0, opt, q, ref.params);
       expect(opt.state.get(q)!.step).toBe(GRADS.length);
       expectClose(vals(opt.state.get(q)!.sum as Tensor), ref.sum);
     });

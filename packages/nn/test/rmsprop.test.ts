@@ -4,15 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, tensor } from '@normlab/autograd';
+import type { Tensor } from '@normlab/autograd';
 import { Generator } from '@normlab/tensor';
-import { Parameter, optim } from '../src/index.js';
+import { optim } from '../src/index.js';
+import { GRADS, P0, expectClose, expectUpdateMatchesOptimizer, f64, param, vals } from './optim-helpers.js';
 
 type Options = Required<optim.RMSpropOptions>;
-
-const vals = (t: Tensor): number[] => Array.from(t.toTypedArray(), Number);
-const f64 = (xs: number[]): Tensor => tensor(xs, { dtype: 'float64' });
-const param = (xs: number[]): Parameter => new Parameter(f64(xs));
 
 const defaults: Options = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
 
@@ -38,16 +35,6 @@ function reference(p0: number[], grads: number[][], o: Options) {
   return { params, v, gAvg, buf };
 }
 
-function expectClose(a: readonly number[], b: readonly number[], tol = 1e-12): void {
-  expect(a.length).toBe(b.length);
-  a.forEach((v, i) => {
-    if (!(Math.abs(v - b[i]) <= tol * (1 + Math.abs(b[i])))) throw new Error(`entry ${i}: got ${v}, expected ${b[i]}`);
-  });
-}
-
-const P0 = [1, -2, 0.5];
-const GRADS = [[0.3, -0.1, 2], [-1, 0.5, 0.25], [0.7, 0.7, -0.4], [0, 1, -1]];
-
 describe('RMSprop', () => {
   const cases: [string, Partial<Options>][] = [
     ['defaults', {}],
@@ -64,19 +51,9 @@ describe('RMSprop', () => {
     it(`${name}: update function and optimizer match the update rule`, () => {
       const o: Options = { ...defaults, ...over };
       const ref = reference(P0, GRADS, o);
-      let p: Tensor = f64(P0);
-      let s: optim.RMSpropState | null = null;
       const q = param(P0);
       const opt = new optim.RMSprop([q], o);
-      GRADS.forEach((g, k) => {
-        const next = optim.rmspropUpdate(p, f64(g), s, o);
-        p = next.param;
-        s = next.state;
-        q.grad = f64(g);
-        opt.step();
-        expectClose(vals(p), ref.params[k]);
-        expect(vals(q)).toEqual(vals(p));
-      });
+      expectUpdateMatchesOptimizer<optim.RMSpropState | null>((p, g, s) => optim.rmspropUpdate(p, g, s, o), null, opt, q, ref.params);
       const st = opt.state.get(q)!;
       expect(st.step).toBe(GRADS.length);
       expectClose(vals(st.squareAvg as Tensor), ref.v);

@@ -4,15 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, tensor } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
 import { Generator, fromTyped } from '@normlab/tensor';
 import { Linear, Parameter, mseLoss, optim } from '../src/index.js';
+import { GRADS, P0, expectClose as expectCloseTo, f64, param, vals } from './optim-helpers.js';
 
 type Options = Required<optim.SGDOptions>;
-
-const vals = (t: Tensor): number[] => Array.from(t.toTypedArray(), Number);
-const param = (xs: number[]): Parameter => new Parameter(tensor(xs, { dtype: 'float64' }));
-const f64 = (xs: number[]): Tensor => tensor(xs, { dtype: 'float64' });
 
 const defaults: Options = { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
 
@@ -34,15 +31,8 @@ function reference(p0: number[], grads: number[][], o: Options): { params: numbe
   return { params, buf };
 }
 
-function expectClose(a: readonly number[], b: readonly number[], tol = 1e-13): void {
-  expect(a.length).toBe(b.length);
-  a.forEach((v, i) => {
-    if (!(Math.abs(v - b[i]) <= tol * (1 + Math.abs(b[i])))) throw new Error(`entry ${i}: got ${v}, expected ${b[i]}`);
-  });
-}
-
-const P0 = [1, -2, 0.5];
-const GRADS = [[0.3, -0.1, 2], [-1, 0.5, 0.25], [0.7, 0.7, -0.4], [0, 1, -1]];
+/** The shared closeness check, 1e-13 by default here (SGD's updates round less). */
+const expectClose = (a: readonly number[], b: readonly number[], tol = 1e-13): void => expectCloseTo(a, b, tol);
 
 describe('sgdUpdate', () => {
   const cases: [string, Partial<Options>][] = [

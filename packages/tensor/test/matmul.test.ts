@@ -2,24 +2,10 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NDArray, fromTyped, matmul } from '../src/index.js';
 import { PARALLEL_MIN_FLOPS, batchedMatmul, getNumThreads, setNumThreads } from '../src/cpu/matmul.js';
-
-/** Deterministic uniform(-1, 1) values (mulberry32). */
-function randomData(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { rand64, randomData } from './helpers.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const rand32 = (shape: number[], seed: number): NDArray => fromTyped(Float32Array.from(randomData(size(shape), seed)), shape);
-const rand64 = (shape: number[], seed: number): NDArray => fromTyped(randomData(size(shape), seed), shape);
 
 /** Element (i, j) of a 2-D view, read through its strides. */
 function at(x: NDArray, i: number, j: number): number {

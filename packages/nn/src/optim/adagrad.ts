@@ -1,7 +1,7 @@
-import { Tensor, noGrad } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
 import { fullLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
-import { Optimizer, type ParamGroupInput, stateNumber, stateTensor } from './optimizer.js';
+import { Optimizer, type ParamGroupInput, type ParamState, stateNumber, stateTensor } from './optimizer.js';
 
 export interface AdagradOptions {
   lr?: number;
@@ -69,19 +69,9 @@ export class Adagrad extends Optimizer<Required<AdagradOptions>> {
     validate(options);
   }
 
-  step(): void {
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          const s = this.state.get(p);
-          const state = { step: stateNumber(s, 'step'), sum: stateTensor(s, 'sum') ?? adagradInitialState(p, group.options.initialAccumulatorValue).sum };
-          const next = adagradUpdate(p, p.grad, state, group.options);
-          p.data = next.param.data;
-          this.state.set(p, next.state);
-        }
-      }
-    });
+  protected updateParam(param: Tensor, grad: Tensor, s: ParamState | undefined, o: Required<AdagradOptions>): { param: Tensor; state: AdagradState } {
+    const state = { step: stateNumber(s, 'step'), sum: stateTensor(s, 'sum') ?? adagradInitialState(param, o.initialAccumulatorValue).sum };
+    return adagradUpdate(param, grad, state, o);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Tensor, noGrad } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
 import type { Parameter } from '../parameter.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateNumber, stateTensor, zerosLikeTensor } from './optimizer.js';
 
@@ -113,21 +113,12 @@ function validate(name: string, o: Required<AdamOptions>): void {
 abstract class AdamBase extends Optimizer<Required<AdamOptions>> {
   protected abstract update(param: Tensor, grad: Tensor, state: AdamState | null, o: Required<AdamOptions>): { param: Tensor; state: AdamState };
 
-  protected override validateOptions(options: Required<AdamOptions>): void {
-    validate(this.constructor.name, options);
+  protected updateParam(param: Tensor, grad: Tensor, s: ParamState | undefined, o: Required<AdamOptions>): { param: Tensor; state: AdamState } {
+    return this.update(param, grad, adamStateOf(s), o);
   }
 
-  step(): void {
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          const next = this.update(p, p.grad, adamStateOf(this.state.get(p)), group.options);
-          p.data = next.param.data;
-          this.state.set(p, next.state);
-        }
-      }
-    });
+  protected override validateOptions(options: Required<AdamOptions>): void {
+    validate(this.constructor.name, options);
   }
 }
 

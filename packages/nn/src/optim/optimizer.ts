@@ -1,4 +1,4 @@
-import { Tensor } from '@normlab/autograd';
+import { Tensor, noGrad } from '@normlab/autograd';
 import { zeros, zerosLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 
@@ -147,8 +147,28 @@ export abstract class Optimizer<H extends object> {
     }
   }
 
-  /** Applies one update to every parameter that has a gradient. */
-  abstract step(): void;
+  /**
+   * Applies one update to every parameter that has a gradient: `updateParam`
+   * gives its new values and state, which replaces the stored one unless null.
+   */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          const next = this.updateParam(p, p.grad, this.state.get(p), group.options);
+          p.data = next.param.data;
+          if (next.state) this.state.set(p, next.state);
+        }
+      }
+    });
+  }
+
+  /**
+   * One parameter's update for `step`, from its stored state (undefined
+   * before any): the new values, and the state to store (null stores none).
+   */
+  protected abstract updateParam(param: Tensor, grad: Tensor, state: ParamState | undefined, options: H): { param: Tensor; state: ParamState | null };
 }
 
 function isParameter(x: Parameter | Iterable<Parameter>): x is Parameter {

@@ -1,4 +1,4 @@
-import { Tensor, noGrad } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
 import type { Parameter } from '../parameter.js';
 import { lerp } from './adam.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateNumber, stateTensor, zerosLikeTensor } from './optimizer.js';
@@ -92,17 +92,8 @@ export class RMSprop extends Optimizer<Required<RMSpropOptions>> {
     validate(options);
   }
 
-  step(): void {
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          const next = rmspropUpdate(p, p.grad, rmspropStateOf(this.state.get(p)), group.options);
-          p.data = next.param.data;
-          this.state.set(p, next.state);
-        }
-      }
-    });
+  protected updateParam(param: Tensor, grad: Tensor, s: ParamState | undefined, o: Required<RMSpropOptions>): { param: Tensor; state: RMSpropState } {
+    return rmspropUpdate(param, grad, rmspropStateOf(s), o);
   }
 }
 

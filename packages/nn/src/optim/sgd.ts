@@ -1,6 +1,6 @@
-import { Tensor, noGrad } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
 import type { Parameter } from '../parameter.js';
-import { Optimizer, type ParamGroupInput } from './optimizer.js';
+import { Optimizer, type ParamGroupInput, type ParamState, stateTensor } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -54,23 +54,13 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
     validate(options);
   }
 
-  step(): void {
-    noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          const state = this.state.get(p) ?? {};
-          const buf = state.momentumBuffer instanceof Tensor ? state.momentumBuffer : null;
-          const next = sgdUpdate(p, p.grad, buf, group.options);
-          p.data = next.param.data;
-          // As torch: state only where there is some (the momentum buffer).
-          if (next.buf) {
-            state.momentumBuffer = next.buf;
-            this.state.set(p, state);
-          }
-        }
-      }
-    });
+  protected updateParam(param: Tensor, grad: Tensor, s: ParamState | undefined, o: Required<SGDOptions>): { param: Tensor; state: ParamState | null } {
+    const state = s ?? {};
+    const next = sgdUpdate(param, grad, stateTensor(state, 'momentumBuffer'), o);
+    // As torch: state only where there is some (the momentum buffer).
+    if (!next.buf) return { param: next.param, state: null };
+    state.momentumBuffer = next.buf;
+    return { param: next.param, state };
   }
 }
 
