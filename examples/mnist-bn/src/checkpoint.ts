@@ -1,0 +1,121 @@
+/**
+ * Checkpoints of one variant's training as safetensors files (via `save` of
+ * @normlab/nn): the model's state dict under `model.*` (the BN running
+ * statistics and num_batches_tracked included), the optimizer's tensor state
+ * under `optim.<param index>.<key>`, and in `__metadata__` everything else
+ * needed to continue exactly: the step, the position in the epoch, the
+ * states of the random generators, the optimizer's groups, the loss sums of
+ * the current evaluation window and the time spent so far.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Generator, Tensor } from '@normlab/autograd';
+import { type Module, deserialize, optim, save } from '@normlab/nn';
+
+export const CHECKPOINT_FORMAT = 'normlab-mnist-bn/1';
+
+/** The full state of a Generator (xoshiro128** words and the spare normal). */
+export interface RngState {
+  s0: number;
+  s1: number;
+  s2: number;
+  s3: number;
+  spare: number | null;
+}
+
+/**
+ * Reads a Generator's state. Generator has no public accessor for it (yet),
+ * so this reads its fields, checking they are what is expected.
+ */
+export function getRngState(g: Generator): RngState {
+  const r = g as unknown as Record<string, unknown>;
+  const words = (['s0', 's1', 's2', 's3'] as const).map((k) => r[k]);
+  if (!words.every((w) => typeof w === 'number') || !(r.spare === null || typeof r.spare === 'number')) {
+    throw new Error('checkpoint: cannot read the state of this Generator (its fields changed); exact resume is not possible');
+  }
+  return { s0: words[0] as number, s1: words[1] as number, s2: words[2] as number, s3: words[3] as number, spare: r.spare as number | null };
+}
+
+export function setRngState(g: Generator, s: RngState): void {
+  getRngState(g); // the same check
+  Object.assign(g as unknown as Record<string, unknown>, { s0: s.s0, s1: s.s1, s2: s.s2, s3: s.s3, spare: s.spare });
+}
+
+/** What is kept besides the tensors. */
+export interface TrainingState {
+  variant: string;
+  step: number;
+  epoch: number;
+  /** Batches of the current epoch already consumed. */
+  batchInEpoch: number;
+  /** The data generator's state before the current epoch's permutation was drawn. */
+  epochStartRng: RngState;
+  /** The noisy-BN noise generator's state (null for the other variants). */
+  noiseRng: RngState | null;
+  /** The training losses since the last evaluation. */
+  lossSum: number;
+  lossCount: number;
+  /** Seconds spent in training steps and in total, so far. */
+  trainSeconds: number;
+  wallSeconds: number;
+}
+
+export const checkpointName = (variant: string, step: number): string => `${variant}-step${String(step).padStart(6, '0')}.safetensors`;
+
+/** Writes model, optimizer and training state to `path` (atomically, as `save` does). */
+export async function saveCheckpoint(path: string, model: Module, optimizer: optim.SGD, state: TrainingState): Promise<void> {
+  const tensors = new Map<string, Tensor>();
+  for (const [k, v] of model.stateDict()) tensors.set(`model.${k}`, v);
+  const sd = optimizer.stateDict();
+  const numbers: Record<string, Record<string, number>> = {};
+  for (const [i, s] of sd.state) {
+    for (const [k, v] of Object.entries(s)) {
+      if (v instanceof Tensor) tensors.set(`optim.${i}.${k}`, v);
+      else (numbers[i] ??= {})[k] = v;
+    }
+  }
+  await save(path, tensors, {
+    metadata: {
+      format: CHECKPOINT_FORMAT,
+      training: JSON.stringify(state),
+      optimizer: JSON.stringify({ paramGroups: sd.paramGroups, numbers }),
+    },
+  });
+}
+
+/** Reads a checkpoint into `model` and `optimizer`; returns the training state. */
+export function loadCheckpoint(path: string, model: Module, optimizer: optim.SGD): TrainingState {
+  const { tensors, metadata } = deserialize(readFileSync(path));
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new Error(`${path}: not a mnist-bn checkpoint (format '${metadata.format ?? 'none'}')`);
+  const modelState = new Map<string, Tensor>();
+  const optimTensors = new Map<number, Record<string, Tensor | number>>();
+  for (const [k, v] of tensors) {
+    if (k.startsWith('model.')) modelState.set(k.slice('model.'.length), v);
+    else if (k.startsWith('optim.')) {
+      const [, i, key] = k.split('.');
+      (optimTensors.get(Number(i)) ?? optimTensors.set(Number(i), {}).get(Number(i))!)[key] = v;
+    }
+  }
+  model.loadStateDict(modelState);
+  const saved = JSON.parse(metadata.optimizer) as { paramGroups: optim.OptimizerStateDict<Required<optim.SGDOptions>>['paramGroups']; numbers: Record<string, Record<string, number>> };
+  for (const [i, nums] of Object.entries(saved.numbers)) Object.assign(optimTensors.get(Number(i)) ?? optimTensors.set(Number(i), {}).get(Number(i))!, nums);
+  optimizer.loadStateDict({ state: optimTensors, paramGroups: saved.paramGroups });
+  return JSON.parse(metadata.training) as TrainingState;
+}
+
+/** The latest checkpoint of `variant` in `dir`, or null. */
+export function latestCheckpoint(dir: string, variant: string): { path: string; step: number } | null {
+  let best: { path: string; step: number } | null = null;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const re = new RegExp(`^${variant.replace(/[-]/g, '\\-')}-step(\\d+)\\.safetensors$`);
+  for (const name of names) {
+    const m = re.exec(name);
+    if (m && (!best || Number(m[1]) > best.step)) best = { path: join(dir, name), step: Number(m[1]) };
+  }
+  return best;
+}

@@ -1,0 +1,208 @@
+/**
+ * The experiment: trains each variant in turn on MNIST with SGD, evaluating
+ * every `evalEvery` steps (test accuracy with the running statistics, and
+ * the 15/50/85th percentiles of one last-layer sigmoid input over a fixed
+ * set of test images), checkpointing every `checkpointEvery` steps.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Generator, type Tensor, noGrad } from '@normlab/autograd';
+import { DataLoader, type TensorDataset, loadMnist } from '@normlab/data';
+import { crossEntropy, optim } from '@normlab/nn';
+import type { Options, Variant } from './args.js';
+import { type TrainingState, checkpointName, getRngState, latestCheckpoint, loadCheckpoint, saveCheckpoint, setRngState } from './checkpoint.js';
+import { ActivationRecorder, buildNet } from './model.js';
+import { percentiles } from './percentile.js';
+import { Progress, type Writer } from './progress.js';
+
+export interface MetricsRow {
+  variant: Variant;
+  step: number;
+  epoch: number;
+  /** Mean training loss since the previous evaluation on the eval-every grid (null at step 0). */
+  trainLoss: number | null;
+  testLoss: number;
+  testAccuracy: number;
+  p15: number;
+  p50: number;
+  p85: number;
+  trainSeconds: number;
+  wallSeconds: number;
+}
+
+export const CSV_COLUMNS = [
+  'variant', 'step', 'epoch', 'train_loss', 'test_loss', 'test_accuracy',
+  'sigmoid_input_p15', 'sigmoid_input_p50', 'sigmoid_input_p85', 'train_seconds', 'wall_seconds',
+] as const;
+
+export interface VariantSummary {
+  variant: Variant;
+  steps: number;
+  finalAccuracy: number;
+  bestAccuracy: number;
+  bestStep: number;
+  stepsPerSecond: number;
+  wallSeconds: number;
+  /** The step this invocation resumed from (null: trained from scratch or already complete). */
+  resumedFrom: number | null;
+}
+
+export interface RunContext {
+  options: Options;
+  dir: string;
+  out: Writer;
+  progressMode: 'bar' | 'plain' | 'none';
+  /** Rows of earlier invocations (when resuming). */
+  previousRows: MetricsRow[];
+  /** Called after every evaluation with all rows so far (to keep metrics files current). */
+  onRows: (rows: MetricsRow[]) => void;
+}
+
+export interface Data {
+  train: TensorDataset;
+  testX: Tensor;
+  testY: Tensor;
+}
+
+export function loadData(options: Options): Data {
+  const train = loadMnist({ split: 'train', limit: options.trainLimit || undefined });
+  const test = loadMnist({ split: 'test', limit: options.testLimit || undefined });
+  const [testX, testY] = test.tensors;
+  return { train, testX, testY };
+}
+
+export function toCsv(rows: readonly MetricsRow[]): string {
+  const num = (v: number | null, digits: number): string => (v === null || !Number.isFinite(v) ? '' : v.toFixed(digits));
+  const lines = rows.map((r) => [
+    r.variant, r.step, r.epoch, num(r.trainLoss, 6), num(r.testLoss, 6), num(r.testAccuracy, 6),
+    num(r.p15, 6), num(r.p50, 6), num(r.p85, 6), num(r.trainSeconds, 3), num(r.wallSeconds, 3),
+  ].join(','));
+  return `${CSV_COLUMNS.join(',')}\n${lines.join('\n')}\n`;
+}
+
+/** Trains one variant (from its latest checkpoint in `dir` when resuming); returns its rows and summary. */
+export async function trainVariant(ctx: RunContext, data: Data, variant: Variant, allRows: MetricsRow[]): Promise<VariantSummary> {
+  const o = ctx.options;
+  const net = buildNet(variant, { seed: o.seed, initStd: o.initStd });
+  const model = net.model;
+  if (o.device !== 'cpu') model.to(o.device);
+  const optimizer = new optim.SGD(model.parameters(), { lr: o.lr });
+  const recorder = new ActivationRecorder(net.tracked);
+  const dataGenerator = new Generator(o.seed);
+  const loader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, dropLast: true, generator: dataGenerator });
+  const ckptDir = join(ctx.dir, 'checkpoints');
+  mkdirSync(ckptDir, { recursive: true });
+
+  let state: TrainingState = {
+    variant, step: 0, epoch: 0, batchInEpoch: 0, epochStartRng: getRngState(dataGenerator),
+    noiseRng: net.noiseGenerator ? getRngState(net.noiseGenerator) : null, lossSum: 0, lossCount: 0, trainSeconds: 0, wallSeconds: 0,
+  };
+  let resumedFrom: number | null = null;
+  const rows = allRows;
+  const latest = o.resume ? latestCheckpoint(ckptDir, variant) : null;
+  if (latest) {
+    state = loadCheckpoint(latest.path, model, optimizer);
+    if (net.noiseGenerator && state.noiseRng) setRngState(net.noiseGenerator, state.noiseRng);
+    // Keep the rows of this variant up to the checkpoint; later ones are recomputed.
+    for (const r of ctx.previousRows) if (r.variant === variant && r.step <= state.step) rows.push(r);
+    resumedFrom = state.step;
+  }
+  setRngState(dataGenerator, state.epochStartRng);
+  let epochIterator = loader[Symbol.iterator]();
+  for (let b = 0; b < state.batchInEpoch; b++) epochIterator.next();
+
+  const progress = new Progress(ctx.out, ctx.progressMode, variant, o.steps);
+  if (latest) progress.message(`${variant}: resumed from ${latest.path} at step ${state.step}`);
+  const started = performance.now() / 1000 - state.wallSeconds;
+  const wall = (): number => performance.now() / 1000 - started;
+  const resumedTrain = state.trainSeconds;
+  // Steps per second of this invocation's training steps (evaluations excluded).
+  const sps = (): number => (state.trainSeconds > resumedTrain ? (state.step - (resumedFrom ?? 0)) / (state.trainSeconds - resumedTrain) : 0);
+
+  const evaluate = (): void => {
+    model.eval();
+    recorder.capturing = true;
+    const { loss, accuracy } = noGrad(() => {
+      const logits = model.forward(data.testX) as Tensor;
+      return {
+        loss: crossEntropy(logits, data.testY).item(),
+        accuracy: logits.argmax(1).eq(data.testY).float().mean().item(),
+      };
+    });
+    recorder.capturing = false;
+    const [p15, p50, p85] = percentiles(recorder.column(o.unit, o.percentileImages), [15, 50, 85]);
+    recorder.last = null;
+    model.train();
+    const row: MetricsRow = {
+      variant, step: state.step, epoch: state.epoch, trainLoss: state.lossCount > 0 ? state.lossSum / state.lossCount : null,
+      testLoss: loss, testAccuracy: accuracy, p15, p50, p85, trainSeconds: state.trainSeconds, wallSeconds: wall(),
+    };
+    // The loss window restarts on the --eval-every grid only, so that an extra
+    // evaluation (at the end of a run later resumed) changes no later row.
+    if (state.step % o.evalEvery === 0) {
+      state.lossSum = 0;
+      state.lossCount = 0;
+    }
+    rows.push(row);
+    ctx.onRows(rows);
+    progress.evaluated({ step: state.step, loss: row.trainLoss, accuracy, stepsPerSecond: sps() });
+  };
+  const checkpoint = async (): Promise<void> => {
+    state.wallSeconds = wall();
+    if (net.noiseGenerator) state.noiseRng = getRngState(net.noiseGenerator);
+    await saveCheckpoint(join(ckptDir, checkpointName(variant, state.step)), model, optimizer, state);
+  };
+
+  if (!latest) evaluate();
+  let lastAccuracy = rows.filter((r) => r.variant === variant).at(-1)?.testAccuracy ?? null;
+  let shownLoss: number | null = null;
+  model.train();
+  while (state.step < o.steps) {
+    const t0 = performance.now();
+    let next = epochIterator.next();
+    if (next.done) {
+      state.epoch++;
+      state.batchInEpoch = 0;
+      state.epochStartRng = getRngState(dataGenerator);
+      epochIterator = loader[Symbol.iterator]();
+      next = epochIterator.next();
+    }
+    state.batchInEpoch++;
+    let [x, y] = next.value as Tensor[];
+    if (o.device !== 'cpu') [x, y] = [x.to(o.device), y.to(o.device)];
+    const loss = crossEntropy(model.forward(x) as Tensor, y);
+    optimizer.zeroGrad();
+    loss.backward();
+    optimizer.step();
+    const lossValue = loss.item();
+    if (!Number.isFinite(lossValue)) throw new Error(`${variant}: the training loss is ${lossValue} at step ${state.step + 1}; try a smaller --lr`);
+    state.step++;
+    state.lossSum += lossValue;
+    state.lossCount++;
+    state.trainSeconds += (performance.now() - t0) / 1000;
+    if (state.step % o.evalEvery === 0 || state.step === o.steps) {
+      evaluate();
+      lastAccuracy = rows.at(-1)!.testAccuracy;
+    }
+    if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || state.step === o.steps) await checkpoint();
+    // The bar shows a smoothed loss (one batch's is noisy).
+    shownLoss = shownLoss === null ? lossValue : 0.95 * shownLoss + 0.05 * lossValue;
+    progress.tick({ step: state.step, loss: shownLoss, accuracy: lastAccuracy, stepsPerSecond: sps() });
+  }
+  if (latest && latest.step >= o.steps && !rows.some((r) => r.variant === variant && r.step === state.step)) evaluate();
+  progress.finish({ step: state.step, loss: rows.at(-1)?.trainLoss ?? null, accuracy: lastAccuracy, stepsPerSecond: sps() });
+  recorder.remove();
+
+  const mine = rows.filter((r) => r.variant === variant);
+  const best = mine.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a));
+  return {
+    variant, steps: state.step, finalAccuracy: mine.at(-1)!.testAccuracy, bestAccuracy: best.testAccuracy, bestStep: best.step,
+    stepsPerSecond: state.trainSeconds > 0 ? state.step / state.trainSeconds : 0, wallSeconds: wall(), resumedFrom,
+  };
+}
+
+/** Writes metrics.csv and metrics.json. */
+export function writeMetrics(dir: string, config: unknown, rows: readonly MetricsRow[], summary: readonly VariantSummary[] | null): void {
+  writeFileSync(join(dir, 'metrics.csv'), toCsv(rows));
+  writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify({ config, rows, summary }, null, 1)}\n`);
+}

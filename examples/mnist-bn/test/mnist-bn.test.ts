@@ -1,0 +1,163 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deserialize } from '@normlab/nn';
+import { Resvg } from '@resvg/resvg-js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, USAGE, UsageError, parseArgs } from '../src/args.js';
+import { GPU_UNAVAILABLE, run } from '../src/cli.js';
+import { percentile, percentiles } from '../src/percentile.js';
+import { figure, niceTicks } from '../src/plot.js';
+import { CSV_COLUMNS } from '../src/train.js';
+
+/** Collects what the CLI writes. */
+function capture(): { io: Parameters<typeof run>[1] & object; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    io: { stdout: { write: (s: string) => void (out += s), isTTY: false }, stderr: { write: (s: string) => void (err += s) } },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'mnist-bn-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const TINY = ['--eval-every', '10', '--train-limit', '600', '--test-limit', '200', '--percentile-images', '100', '--progress', 'none'];
+
+describe('percentile', () => {
+  it('interpolates linearly between ranks, as numpy.percentile', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(percentile([3, 1, 2], 50)).toBe(2);
+    // numpy.percentile(range(1, 11), [15, 50, 85]) == [2.35, 5.5, 8.65]
+    const [p15, p50, p85] = percentiles([10, 9, 8, 7, 6, 5, 4, 3, 2, 1], [15, 50, 85]);
+    expect(p15).toBeCloseTo(2.35, 12);
+    expect(p50).toBeCloseTo(5.5, 12);
+    expect(p85).toBeCloseTo(8.65, 12);
+    expect(percentile([5, -1, 7], 0)).toBe(-1);
+    expect(percentile([5, -1, 7], 100)).toBe(7);
+    expect(percentile([4], 85)).toBe(4);
+    expect(percentile(new Float32Array([0.5, 0.25]), 50)).toBe(0.375);
+  });
+
+  it('rejects empty input, NaN and q outside [0, 100]', () => {
+    expect(() => percentile([], 50)).toThrow(/no values/);
+    expect(() => percentile([1, NaN], 50)).toThrow(/NaN/);
+    expect(() => percentile([1, 2], 101)).toThrow(/q must be/);
+    expect(() => percentile([1, 2], -1)).toThrow(/q must be/);
+  });
+});
+
+describe('parseArgs', () => {
+  it('gives the defaults and parses both --flag value and --flag=value', () => {
+    expect(parseArgs([]).options).toEqual(DEFAULTS);
+    const { options, given } = parseArgs(['--steps', '30', '--lr=0.1', '--variants', 'baseline,noisy-bn', '--device', 'cpu', '--out', '/x']);
+    expect(options.steps).toBe(30);
+    expect(options.lr).toBe(0.1);
+    expect(options.variants).toEqual(['baseline', 'noisy-bn']);
+    expect(options.out).toBe('/x');
+    expect(options.batchSize).toBe(60);
+    expect([...given].sort()).toEqual(['device', 'lr', 'out', 'steps', 'variants']);
+    expect(parseArgs(['--help']).options.help).toBe(true);
+  });
+
+  it.each([
+    [['--bogus'], /unknown flag '--bogus'/],
+    [['stray'], /unexpected argument/],
+    [['--steps'], /needs a value/],
+    [['--steps', 'abc'], /expects a number/],
+    [['--steps', '0'], /positive integer/],
+    [['--steps', '1.5'], /positive integer/],
+    [['--batch-size', '-3'], /positive integer/],
+    [['--lr', '0'], /--lr must be positive/],
+    [['--variants', 'baseline,foo'], /unknown variant 'foo'/],
+    [['--variants', 'bn,bn'], /twice/],
+    [['--device', 'tpu'], /cpu or gpu/],
+    [['--unit', '100'], /0\.\.99/],
+    [['--progress', 'fancy'], /auto, bar, plain or none/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
+
+describe('plot', () => {
+  it('makes round ticks and SVG that resvg parses', () => {
+    expect(niceTicks(0, 10_000, 6)).toEqual([0, 2000, 4000, 6000, 8000, 10_000]);
+    expect(niceTicks(0.71, 0.99, 6)).toEqual([0.7, 0.8, 0.9, 1]);
+    expect(niceTicks(-2.4, 2.1, 6)).toEqual([-3, -2, -1, 0, 1, 2, 3]);
+    const svg = figure([{ title: 'a <b> & c', xLabel: 'x', yLabel: 'y', series: [{ name: 's', x: [0, 1, 2], y: [1, NaN, 3] }], bands: [{ name: 'b', x: [0, 2], lo: [0, 1], hi: [2, 3] }] }]);
+    expect(svg).toContain('a &lt;b&gt; &amp; c');
+    expect(new Resvg(svg).width).toBeGreaterThan(0);
+  });
+});
+
+describe('the CLI', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const c = capture();
+    expect(await run(['--help'], c.io)).toBe(0);
+    expect(c.out()).toBe(USAGE);
+    expect(USAGE).toMatch(/--lr X.*default 0\.25/s);
+  });
+
+  it('a bad flag prints the error and the usage and exits 2', async () => {
+    for (const argv of [['--nope'], ['--steps', 'many'], ['--variants', 'bn,resnet']]) {
+      const c = capture();
+      expect(await run(argv, c.io)).toBe(2);
+      expect(c.err()).toMatch(/^mnist-bn: /);
+      expect(c.err()).toContain('usage: pnpm example mnist-bn');
+    }
+  });
+
+  it('--device gpu fails clearly while no GPU backend is registered', async () => {
+    const c = capture();
+    expect(await run(['--device', 'gpu', '--out', join(tmp, 'gpu'), ...TINY], c.io)).toBe(1);
+    expect(c.err()).toContain(GPU_UNAVAILABLE);
+  });
+
+  it('runs a tiny configuration end to end', async () => {
+    const dir = join(tmp, 'run');
+    const c = capture();
+    const code = await run(['--steps', '30', '--checkpoint-every', '15', '--variants', 'baseline,bn,noisy-bn', '--out', dir, ...TINY], c.io);
+    expect(c.err()).toBe('');
+    expect(code).toBe(0);
+    for (const f of ['config.json', 'metrics.csv', 'metrics.json', 'figure1a.svg', 'figure1bc.svg', 'figure1a.png', 'figure1bc.png']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    for (const v of ['baseline', 'bn', 'noisy-bn']) {
+      for (const s of ['000015', '000030']) expect(existsSync(join(dir, 'checkpoints', `${v}-step${s}.safetensors`))).toBe(true);
+    }
+    const [header, ...lines] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(header.split(',')).toEqual([...CSV_COLUMNS]);
+    // Steps 0, 10, 20, 30 for each of the three variants.
+    expect(lines).toHaveLength(12);
+    for (const line of lines) expect(line.split(',')).toHaveLength(CSV_COLUMNS.length);
+    const json = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    expect(json.summary.map((s: { variant: string }) => s.variant)).toEqual(['baseline', 'bn', 'noisy-bn']);
+    for (const f of ['figure1a.svg', 'figure1bc.svg']) {
+      const svg = readFileSync(join(dir, f), 'utf8');
+      expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+      expect(new Resvg(svg).width).toBeGreaterThan(0);
+    }
+    expect([...readFileSync(join(dir, 'figure1a.png')).subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+
+  it('--resume continues exactly: 20 steps then 10 more equal 30 straight', async () => {
+    const straight = join(tmp, 'run'); // from the test above
+    const split = join(tmp, 'split');
+    expect(await run(['--steps', '20', '--variants', 'baseline,bn,noisy-bn', '--out', split, ...TINY], capture().io)).toBe(0);
+    const c = capture();
+    expect(await run(['--resume', split, '--steps', '30'], c.io)).toBe(0);
+    for (const v of ['baseline', 'bn', 'noisy-bn']) {
+      const a = deserialize(readFileSync(join(straight, 'checkpoints', `${v}-step000030.safetensors`))).tensors;
+      const b = deserialize(readFileSync(join(split, 'checkpoints', `${v}-step000030.safetensors`))).tensors;
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [k, t] of a) expect(Array.from(b.get(k)!.toTypedArray()), `${v} ${k}`).toEqual(Array.from(t.toTypedArray()));
+    }
+    // Settings of the run cannot change on resume.
+    const bad = capture();
+    expect(await run(['--resume', split, '--lr', '0.1'], bad.io)).toBe(2);
+    expect(bad.err()).toContain('--lr');
+  });
+});
