@@ -47,7 +47,7 @@ export async function run(argv: readonly string[], io: Io = defaultIo): Promise<
     return 0;
   }
   try {
-    return await experiment(options, given, io);
+    return await experiment(options, given, argv, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`mnist-bn: ${e.message}\n\n${USAGE}`);
@@ -58,10 +58,11 @@ export async function run(argv: readonly string[], io: Io = defaultIo): Promise<
   }
 }
 
-async function experiment(cli: Options, given: Set<keyof Options>, io: Io): Promise<number> {
+async function experiment(cli: Options, given: Set<keyof Options>, argv: readonly string[], io: Io): Promise<number> {
   let options = cli;
   let dir: string;
   let previousRows: MetricsRow[] = [];
+  let command = ['pnpm example mnist-bn', ...argv].join(' ');
   if (cli.resume) {
     dir = resolve(cli.resume);
     const configPath = join(dir, 'config.json');
@@ -69,7 +70,8 @@ async function experiment(cli: Options, given: Set<keyof Options>, io: Io): Prom
     const fixed = [...given].filter((k) => !RESUMABLE.has(k) && k !== 'out');
     if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map(flagName).join(', ')}`);
     if (given.has('out') && resolve(cli.out!) !== dir) throw new UsageError('--out and --resume name different directories');
-    const saved = JSON.parse(readFileSync(configPath, 'utf8')) as { options: Options };
+    const saved = JSON.parse(readFileSync(configPath, 'utf8')) as { command?: string; options: Options };
+    command = saved.command ?? command;
     options = { ...saved.options, resume: cli.resume, out: dir };
     for (const k of RESUMABLE) if (given.has(k)) (options as unknown as Record<string, unknown>)[k] = cli[k];
     const metricsPath = join(dir, 'metrics.json');
@@ -87,7 +89,7 @@ async function experiment(cli: Options, given: Set<keyof Options>, io: Io): Prom
     if (progressMode !== 'none') io.stdout.write(`${s}\n`);
   };
   const config = {
-    command: 'pnpm example mnist-bn',
+    command,
     options: { ...options, out: dir, help: undefined },
     model: '784-100-100-100-10, sigmoid; BN variants: Linear(bias=false) -> BatchNorm1d -> sigmoid',
     optimizer: 'SGD (no momentum, no weight decay)',
