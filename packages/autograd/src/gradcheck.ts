@@ -109,7 +109,7 @@ export function gradgradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly 
   const gradFn = (...xs: Tensor[]): Tensor[] => {
     const o = fn(...xs);
     const gs = grad([o], xs.filter((t) => t.requiresGrad), { gradOutputs: [v], createGraph: true, allowUnused: true });
-    return gs.map((g, k) => g ?? new Tensor(fromTyped(new Float64Array(diffInputs[k].size), diffInputs[k].shape)));
+    return gs.map((g, k) => g ?? new Tensor(fromTyped(new Float64Array(diffInputs[k].size), diffInputs[k].shape, diffInputs[k].device)));
   };
   return gradcheck(gradFn, inputs, options);
 }

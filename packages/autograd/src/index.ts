@@ -17,3 +17,4 @@ export * from './ops/indexing.js';
 export * from './ops/join.js';
 export * from './ops/conv.js';
 export * from './ops/pool.js';
+export { tidy, keep, dispose, isDisposed, TIDY_CHILDREN, type TidyHolder } from '@normlab/tensor';

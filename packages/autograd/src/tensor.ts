@@ -1,5 +1,5 @@
 import {
-  type DType, type Device, NDArray, type NestedArray, type Shape, type TypedArray, fmtShape, isFloat,
+  type DType, type Device, NDArray, type NestedArray, type Shape, TIDY_CHILDREN, type TypedArray, fmtShape, isFloat, noteHolderWrite,
 } from '@normlab/tensor';
 import { backward as runBackward, type BackwardOptions } from './engine.js';
 import type { GradHook, Node } from './node.js';
@@ -32,10 +32,8 @@ export interface HookHandle {
  * w.grad; // d(sum(w @ w))/dw
  */
 export class Tensor {
-  /** The values. Optimizers replace or update it under `noGrad`. */
-  data: NDArray;
-  /** The accumulated gradient of a leaf, or of a tensor that called `retainGrad()`. */
-  grad: Tensor | null = null;
+  private _data: NDArray;
+  private _grad: Tensor | null = null;
   private _requiresGrad = false;
   private _gradFn: Node | null = null;
   private leafHooks: GradHook[] | null = null;
@@ -43,8 +41,53 @@ export class Tensor {
 
   constructor(data: NDArray, options: TensorOptions = {}) {
     if (!(data instanceof NDArray)) throw new TypeError(`Tensor: expected an NDArray, got ${typeof data}`);
-    this.data = data;
+    this._data = data;
     if (options.requiresGrad) this.requiresGrad = true;
+  }
+
+  /** The values. Optimizers replace it under `noGrad` (inside `tidy`, the tensor then holds the new values past the scope). */
+  get data(): NDArray {
+    return this._data;
+  }
+
+  set data(value: NDArray) {
+    if (!(value instanceof NDArray)) throw new TypeError(`Tensor.data: expected an NDArray, got ${typeof value}`);
+    const old = this._data.storage;
+    this._data = value;
+    // Inside tidy this tensor now holds `value` past the scope; the old values may be freed.
+    noteHolderWrite(this, old, old !== value.storage ? old : null);
+  }
+
+  /** The accumulated gradient of a leaf, or of a tensor that called `retainGrad()`. */
+  get grad(): Tensor | null {
+    return this._grad;
+  }
+
+  set grad(value: Tensor | null) {
+    const old = this._grad ? this._grad._data.storage : null;
+    this._grad = value;
+    noteHolderWrite(this, this._data.storage, old !== null && old !== value?._data.storage ? old : null);
+  }
+
+  /** @internal What `tidy` visits: the values and the gradient. */
+  [TIDY_CHILDREN](): unknown[] {
+    return [this._data, this._grad];
+  }
+
+  /**
+   * Frees the values' storage now (and the gradient's), as tfjs's dispose:
+   * every tensor or array sharing the storage (views, `detach()`) becomes
+   * unusable. PyTorch has no counterpart; see `tidy`.
+   */
+  dispose(): void {
+    this._data.dispose();
+    this._grad?.dispose();
+    this._grad = null;
+  }
+
+  /** True once the values' storage was disposed. */
+  get isDisposed(): boolean {
+    return this._data.isDisposed;
   }
 
   /** @internal Creates the output of a recorded op. */
@@ -181,7 +224,22 @@ export class Tensor {
     return this.data.toTypedArray();
   }
 
+  /** `item()` as a Promise: reads through the backend's `readAsync` when it has one (no blocking download). */
+  itemAsync(): Promise<number> {
+    return this.data.itemAsync();
+  }
+
+  /** `toArray()` as a Promise: reads through the backend's `readAsync` when it has one. */
+  toArrayAsync(): Promise<NestedArray> {
+    return this.data.toArrayAsync();
+  }
+
+  toTypedArrayAsync(): Promise<TypedArray> {
+    return this.data.toTypedArrayAsync();
+  }
+
   toString(): string {
+    if (this.isDisposed) return `Tensor(<disposed>, shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device})`;
     const grad = this._gradFn ? `, gradFn=${this._gradFn}` : this._requiresGrad ? ', requiresGrad=true' : '';
     const body = this.size <= 1000 ? JSON.stringify(this.toArray()) : `<${this.size} elements>`;
     return `Tensor(${body}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.device === 'cpu' ? '' : `, device=${this.device}`}${grad})`;

@@ -73,6 +73,16 @@ function targetMask(input: Tensor, target: Tensor, ignoreIndex: number, weight: 
 }
 
 /**
+ * The divisor of a `mean` reduction: the count of targets not ignored (or the
+ * sum of their weights) as a 0-D constant on the input's device, so that the
+ * loss never reads back to the host. The sum is exact in float64 and rounded
+ * once, as a number divisor would be.
+ */
+function denominator(perElement: NDArray, input: Tensor): Tensor {
+  return new Tensor(ndSum(perElement.astype('float64')).astype(input.dtype));
+}
+
+/**
  * Negative log-likelihood of class indices: input [N, C] (or [N, C, d...])
  * holds log-probabilities, target [N] (or [N, d...]) int32 class indices.
  * Per element -weight[t] * input[n, t]; `mean` divides by the number of
@@ -92,16 +102,21 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllOptions = {})
   const classes = input.shape[1];
   const weight = classWeight('nllLoss', options.weight, classes, input);
   const t = target.data;
-  const inRange = logicalAnd(ge(t, 0), lt(t, classes));
-  if (ndSum(logicalAnd(ne(t, ignoreIndex), logicalNot(inRange))).item() > 0) {
-    throw new RangeError(`nllLoss: target values must lie in [0, ${classes - 1}] or equal ignoreIndex ${ignoreIndex}`);
+  if (target.device !== input.device) throw new Error(`nllLoss: tensors are on different devices: ${input.device} (input) and ${target.device} (target)`);
+  // Checking the targets reads them back: on the host only. On a device an out-of-range
+  // target matches no class (a zero loss term), where PyTorch's CUDA kernels assert.
+  if (t.device === 'cpu') {
+    const inRange = logicalAnd(ge(t, 0), lt(t, classes));
+    if (ndSum(logicalAnd(ne(t, ignoreIndex), logicalNot(inRange))).item() > 0) {
+      throw new RangeError(`nllLoss: target values must lie in [0, ${classes - 1}] or equal ignoreIndex ${ignoreIndex}`);
+    }
   }
   const { mask, valid, perElement } = targetMask(input, target, ignoreIndex, weight);
   // `where`, not a product with the mask: -inf log-probabilities of other classes must not give NaN.
   let picked = where(new Tensor(mask), input, 0).sum(1).neg();
   if (weight) picked = picked.mul(new Tensor(perElement));
   const reduction = options.reduction ?? 'mean';
-  if (reduction === 'mean') return picked.sum().div(ndSum(weight ? perElement : valid).item());
+  if (reduction === 'mean') return picked.sum().div(denominator(weight ? perElement : valid, input));
   return reduce('nllLoss', picked, reduction);
 }
 
@@ -148,7 +163,7 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   const uniform = where(new Tensor(valid), weighted.sum(1).neg(), 0);
   const reduction = options.reduction ?? 'mean';
   // The mean divides by the same count (or weight sum) as the nll term, as PyTorch.
-  const smooth = reduction === 'mean' ? uniform.sum().div(ndSum(weight ? perElement : valid).item()) : reduce('crossEntropy', uniform, reduction);
+  const smooth = reduction === 'mean' ? uniform.sum().div(denominator(weight ? perElement : valid, input)) : reduce('crossEntropy', uniform, reduction);
   return nll.mul(1 - smoothing).add(smooth.mul(smoothing / classes));
 }
 

@@ -1,5 +1,5 @@
 import { Tensor, noGrad } from '@normlab/autograd';
-import { type Device, type NDArray, fmtShape, shapesEqual, zeros } from '@normlab/tensor';
+import { type Device, type NDArray, TIDY_CHILDREN, fmtShape, noteHolderWrite, shapesEqual, zeros } from '@normlab/tensor';
 import { Parameter } from './parameter.js';
 
 /** What `stateDict()` returns: parameters and persistent buffers by dotted name. */
@@ -141,7 +141,16 @@ export abstract class Module {
   }
 
   private setField(name: string, value: unknown): void {
+    const old = Reflect.get(this, name);
     Reflect.set(this, name, value);
+    // Inside tidy the module now holds the new buffer past the scope; the old one may be freed.
+    const oldStorage = old instanceof Tensor ? old.data.storage : null;
+    noteHolderWrite(this, null, value instanceof Tensor && value.data.storage === oldStorage ? null : oldStorage);
+  }
+
+  /** @internal What `tidy` visits: the parameters and buffers of this module and those below. */
+  [TIDY_CHILDREN](): unknown[] {
+    return [...this.parameters(), ...this.buffers()];
   }
 
   // ---- modes -----------------------------------------------------------------

@@ -25,7 +25,8 @@ describe('clipGradNorm', () => {
     const c = new Parameter(f64([1])); // no grad: ignored
     const gradA = a.grad!;
     const total = optim.clipGradNorm([a, b, c], 1);
-    expect(total).toBe(5);
+    expect(total.item()).toBe(5);
+    expect(total.dtype).toBe('float64'); // a 0-D tensor on the gradients' device, as torch
     const coef = 1 / (5 + 1e-6);
     expectClose(vals(a.grad!), [3 * coef, 0]);
     expectClose(vals(b.grad!), [0, 4 * coef, 0]);
@@ -35,7 +36,7 @@ describe('clipGradNorm', () => {
 
   it('leaves gradients alone when the norm is below maxNorm', () => {
     const a = withGrad([0.3, -0.4]);
-    expect(optim.clipGradNorm(a, 1)).toBeCloseTo(0.5, 15);
+    expect(optim.clipGradNorm(a, 1).item()).toBeCloseTo(0.5, 15);
     expect(vals(a.grad!)).toEqual([0.3, -0.4]);
   });
 
@@ -48,18 +49,18 @@ describe('clipGradNorm', () => {
   it('inf-norm and p-norms', () => {
     const mk = (): Parameter[] => [withGrad([1, -5]), withGrad([2, 3])];
     const ps = mk();
-    expect(optim.clipGradNorm(ps, 2, { normType: Infinity })).toBe(5);
+    expect(optim.clipGradNorm(ps, 2, { normType: Infinity }).item()).toBe(5);
     expectClose(vals(ps[0].grad!), [1, -5].map((x) => (x * 2) / (5 + 1e-6)));
-    expect(optim.clipGradNorm(mk(), 100, { normType: 1 })).toBe(11);
-    expectClose([optim.clipGradNorm(mk(), 100, { normType: 3 })], [(1 + 125 + 8 + 27) ** (1 / 3)]);
-    expectClose([optim.clipGradNorm(mk(), 100)], [Math.sqrt(1 + 25 + 4 + 9)]);
+    expect(optim.clipGradNorm(mk(), 100, { normType: 1 }).item()).toBe(11);
+    expectClose([optim.clipGradNorm(mk(), 100, { normType: 3 }).item()], [(1 + 125 + 8 + 27) ** (1 / 3)]);
+    expectClose([optim.clipGradNorm(mk(), 100).item()], [Math.sqrt(1 + 25 + 4 + 9)]);
     expect(() => optim.clipGradNorm(mk(), 1, { normType: 0 })).toThrow(/normType/);
   });
 
   it('no gradients: 0; non-finite norms: NaN scaling, or an error with errorIfNonfinite', () => {
-    expect(optim.clipGradNorm([new Parameter(f64([1]))], 1)).toBe(0);
+    expect(optim.clipGradNorm([new Parameter(f64([1]))], 1).item()).toBe(0);
     const a = withGrad([Number.NaN, 1]);
-    expect(optim.clipGradNorm(a, 1)).toBeNaN();
+    expect(optim.clipGradNorm(a, 1).item()).toBeNaN();
     expect(vals(a.grad!).every(Number.isNaN)).toBe(true);
     const b = withGrad([Infinity, 1]);
     expect(() => optim.clipGradNorm(b, 1, { errorIfNonfinite: true })).toThrow(/non-finite/);
@@ -69,7 +70,7 @@ describe('clipGradNorm', () => {
   it('float32 gradients stay float32', () => {
     const p = new Parameter(tensor([0, 0]));
     p.grad = tensor([30, 40]);
-    expect(optim.clipGradNorm([p], 5)).toBe(50);
+    expect(optim.clipGradNorm([p], 5).item()).toBe(50);
     expect(p.grad.dtype).toBe('float32');
     expectClose(vals(p.grad), [3, 4], 1e-6);
   });

@@ -5,11 +5,22 @@ import type { Shape } from './shape.js';
 /** Where a tensor's data lives: `'cpu'`, or a device a backend registers (e.g. `'gpu'`). */
 export type Device = string;
 
-/** A block of elements on one device. Backends subclass it with their own handle. */
+/**
+ * A block of elements on one device. Backends subclass it with their own
+ * handle. The framework tags each storage with a symbol-keyed property (its
+ * tidy scope), so a storage object must stay extensible (not frozen/sealed).
+ */
 export interface Storage {
   readonly device: Device;
   readonly dtype: DType;
   readonly length: number;
+  /**
+   * Frees the device memory now (called once, by `NDArray.dispose()` or at
+   * the end of a `tidy` scope). Optional: without it the memory goes with
+   * the garbage collector. The framework rejects any later use of the
+   * storage itself, before a kernel sees it.
+   */
+  dispose?(): void;
 }
 
 /** Elementwise ops of one input. Their formulas are in `elementwise-table.ts`. */
@@ -52,6 +63,11 @@ export interface Backend {
   upload(data: TypedArray): Storage;
   /** Reads a (possibly strided) array into a new contiguous host array. */
   read(x: NDArray): TypedArray;
+  /**
+   * `read` without blocking (e.g. a GPU download); optional: `toArrayAsync`,
+   * `itemAsync` and `toTypedArrayAsync` fall back to `read`.
+   */
+  readAsync?(x: NDArray): Promise<TypedArray>;
 
   /** Contiguous copy, converting to `dtype`. */
   copy(x: NDArray, dtype: DType): NDArray;

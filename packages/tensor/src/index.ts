@@ -8,6 +8,9 @@ export { erf as erfScalar } from './erf.js';
 export { NDArray, type NestedArray } from './ndarray.js';
 export { Generator, defaultGenerator, manualSeed } from './random.js';
 export { backendFor, registerBackend, registeredDevices } from './registry.js';
+export {
+  TIDY_CHILDREN, type TidyHolder, checkNotDisposed, dispose, isDisposed, isTidyActive, keep, noteHolder, noteHolderWrite, reachableStorages, tidy,
+} from './tidy.js';
 export { type Shape, broadcastShapes, contiguousStrides, fmtShape, normalizeDim, normalizeDims, shapesEqual, sizeOf } from './shape.js';
 export * from './creation.js';
 export * from './ops/elementwise.js';

@@ -1,6 +1,7 @@
 import type { Device, Storage } from './backend.js';
 import { type DType, type TypedArray } from './dtype.js';
 import { backendFor } from './registry.js';
+import { MARK, checkNotDisposed, disposeStorage, isDisposed, markNewStorage, setArrayPredicate } from './tidy.js';
 import {
   type Shape, broadcastShapes, contiguousStrides, fmtShape, inferShape, normalizeDim, shapesEqual, sizeOf,
 } from './shape.js';
@@ -27,6 +28,23 @@ export class NDArray {
   ) {
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze([...strides]);
+    // The first array on a storage registers it with the active tidy scope (one property test otherwise).
+    if ((storage as { [MARK]?: unknown })[MARK] === undefined) markNewStorage(storage);
+  }
+
+  /**
+   * Frees the storage now, without waiting for the garbage collector (on a
+   * device backend, its device memory). Every array sharing the storage
+   * (views, reshapes, `detach()`ed tensors) becomes unusable: ops on them
+   * throw `... was disposed`. Calling it twice is harmless.
+   */
+  dispose(): void {
+    disposeStorage(this.storage);
+  }
+
+  /** True once the storage was disposed (by `dispose()` or a `tidy` scope). */
+  get isDisposed(): boolean {
+    return isDisposed(this.storage);
   }
 
   get dtype(): DType {
@@ -64,12 +82,14 @@ export class NDArray {
 
   /** This array if it is contiguous, else a contiguous copy. */
   contiguous(): NDArray {
+    checkNotDisposed('contiguous', this.storage);
     return this.isContiguous() ? this : backendFor(this.device).copy(this, this.dtype);
   }
 
   /** A copy converted to `dtype` (this array itself when it already has it). */
   astype(dtype: DType): NDArray {
     if (dtype === this.dtype) return this;
+    checkNotDisposed('astype', this.storage);
     const backend = backendFor(this.device);
     // bool(x) is x != 0, so NaN is true as in PyTorch (a plain `x ? 1 : 0` makes it false).
     if (dtype === 'bool') return backend.binary('ne', this, backend.fill([], this.dtype, 0).expand(this.shape), 'bool');
@@ -78,12 +98,14 @@ export class NDArray {
 
   /** A contiguous copy with its own storage. */
   clone(): NDArray {
+    checkNotDisposed('clone', this.storage);
     return backendFor(this.device).copy(this, this.dtype);
   }
 
   /** A copy on `device` (this array itself when already there). */
   to(device: Device): NDArray {
     if (device === this.device) return this;
+    checkNotDisposed('to', this.storage);
     const target = backendFor(device);
     return new NDArray(target.upload(backendFor(this.device).read(this)), this.shape);
   }
@@ -274,33 +296,73 @@ export class NDArray {
 
   /** The elements in row-major order, as a new host typed array. */
   toTypedArray(): TypedArray {
+    checkNotDisposed('toTypedArray', this.storage);
     return backendFor(this.device).read(this);
+  }
+
+  /**
+   * The elements as a new host typed array, without blocking: the backend's
+   * `readAsync` when it has one (a GPU download), else the synchronous read.
+   */
+  toTypedArrayAsync(): Promise<TypedArray> {
+    try {
+      checkNotDisposed('toTypedArrayAsync', this.storage);
+      const backend = backendFor(this.device);
+      return backend.readAsync ? backend.readAsync(this) : Promise.resolve(backend.read(this));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** The elements as nested arrays of numbers (a number for a 0-D array). */
   toArray(): NestedArray {
-    const flat = this.toTypedArray();
-    if (this.ndim === 0) return flat[0];
-    const build = (dim: number, base: number): NestedArray[] => {
-      const n = this.shape[dim];
-      const step = sizeOf(this.shape.slice(dim + 1));
-      const out: NestedArray[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = dim === this.ndim - 1 ? flat[base + i] : build(dim + 1, base + i * step);
-      return out;
-    };
-    return build(0, 0);
+    checkNotDisposed('toArray', this.storage);
+    return nest(this.shape, backendFor(this.device).read(this));
+  }
+
+  /** `toArray()` as a Promise, reading through the backend's `readAsync` when it has one. */
+  async toArrayAsync(): Promise<NestedArray> {
+    checkNotDisposed('toArrayAsync', this.storage);
+    return nest(this.shape, await this.toTypedArrayAsync());
   }
 
   /** The value of a one-element array. */
   item(): number {
-    if (this.size !== 1) throw new RangeError(`item: expected a tensor with one element, got shape ${fmtShape(this.shape)} (${this.size} elements)`);
-    return this.toTypedArray()[0];
+    this.checkItem('item');
+    return backendFor(this.device).read(this)[0];
+  }
+
+  /** `item()` as a Promise, reading through the backend's `readAsync` when it has one. */
+  async itemAsync(): Promise<number> {
+    this.checkItem('itemAsync');
+    return (await this.toTypedArrayAsync())[0];
+  }
+
+  private checkItem(op: string): void {
+    if (this.size !== 1) throw new RangeError(`${op}: expected a tensor with one element, got shape ${fmtShape(this.shape)} (${this.size} elements)`);
+    checkNotDisposed(op, this.storage);
   }
 
   toString(): string {
+    if (this.isDisposed) return `NDArray(<disposed>, shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device})`;
     const body = this.size <= 1000 ? JSON.stringify(this.toArray()) : `<${this.size} elements>`;
     return `NDArray(${body}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device})`;
   }
+}
+
+setArrayPredicate((v) => v instanceof NDArray);
+
+/** Row-major host data as nested arrays (a number for 0-D). */
+function nest(shape: readonly number[], flat: TypedArray): NestedArray {
+  if (shape.length === 0) return flat[0];
+  const build = (dim: number, base: number): NestedArray[] => {
+    const n = shape[dim];
+    const step = sizeOf(shape.slice(dim + 1));
+    const out: NestedArray[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? flat[base + i] : build(dim + 1, base + i * step);
+    return out;
+  };
+  return build(0, 0);
 }
 
 /** Accepts `f(2, 3)` and `f([2, 3])` alike. */

@@ -28,7 +28,9 @@ function unary(op: string, x: Tensor, forward: (x: nd.NDArray) => nd.NDArray, ru
 
 /** A constant (no-grad) tensor from an NDArray. */
 const c = (a: nd.NDArray): Tensor => new Tensor(a);
-const t = (v: TensorLike): Tensor => (v instanceof Tensor ? v : new Tensor(nd.scalar(v)));
+/** An operand as a tensor: a number becomes a 0-D constant on the other operand's device. */
+const t = (v: TensorLike, other: TensorLike): Tensor =>
+  (v instanceof Tensor ? v : new Tensor(nd.scalar(v, { device: other instanceof Tensor ? other.device : 'cpu' })));
 
 /** Whether an operand needs a gradient (rules skip the work otherwise). */
 const needs = (v: TensorLike): boolean => v instanceof Tensor && v.requiresGrad;
@@ -38,7 +40,7 @@ export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b,
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary('mul', a, b, nd.mul, (g) => [needs(a) ? g.mul(b) : null, needs(b) ? g.mul(a) : null]);
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
-  binary('div', a, b, nd.div, (g) => [needs(a) ? g.div(b) : null, needs(b) ? g.mul(a).div(t(b).square()).neg() : null]);
+  binary('div', a, b, nd.div, (g) => [needs(a) ? g.div(b) : null, needs(b) ? g.mul(a).div(t(b, a).square()).neg() : null]);
 
 /** a ** b; d/da = b a^(b-1), d/db = a^b log(a). */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
@@ -48,15 +50,15 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   // As PyTorch: at b = 0 the gradient for a is 0 (not 0 * inf), and at a = 0
   // with b >= 0 the gradient for b is 0 (not 0 * log 0).
   return binary('pow', a, b, (x, y) => nd.pow(x, y), (g, out) => [
-    needs(a) ? where(t(b).eq(0), 0, g.mul(t(b)).mul(t(a).pow(t(b).sub(1)))) : null,
-    needs(b) ? where(c(nd.logicalAnd(nd.eq(t(a).data, 0), nd.ge(t(b).data, 0))), 0, g.mul(out).mul(t(a).log())) : null,
+    needs(a) ? where(t(b, a).eq(0), 0, g.mul(t(b, a)).mul(t(a, b).pow(t(b, a).sub(1)))) : null,
+    needs(b) ? where(c(nd.logicalAnd(nd.eq(t(a, b).data, 0), nd.ge(t(b, a).data, 0))), 0, g.mul(out).mul(t(a, b).log())) : null,
   ]);
 }
 
 /** Ties split the gradient evenly, as in PyTorch. */
 function tieSplit(a: TensorLike, b: TensorLike, pick: 'gt' | 'lt'): [Tensor, Tensor] {
-  const ad = t(a).data;
-  const bd = t(b).data;
+  const ad = t(a, b).data;
+  const bd = t(b, a).data;
   const win = nd.add(nd.binaryOp(pick, ad, bd), nd.mul(nd.eq(ad, bd), 0.5));
   const lose = nd.add(nd.binaryOp(pick, bd, ad), nd.mul(nd.eq(ad, bd), 0.5));
   return [c(win), c(lose)];

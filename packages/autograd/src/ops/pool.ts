@@ -29,15 +29,13 @@ function maxUnpool(g: Tensor, indices: nd.NDArray, inputShape: nd.Shape): Tensor
 /**
  * u (of the input's shape) read at each window's max position. A window that
  * lies wholly in the padding (possible with dilation) has no max position: its
- * index is -1 and its value -inf whatever x is, so it reads 0.
+ * index is -1 and its value -inf whatever x is, so it reads 0. The mask is
+ * applied on the device (multiplying by 1 changes no value), so the indices
+ * are never read back.
  */
 function readAtIndices(u: Tensor, indices: nd.NDArray): Tensor {
   const flat = indices.flatten(-2);
-  const values = flat.toTypedArray();
-  let empty = false;
-  for (let i = 0; i < values.length && !empty; i++) empty = values[i] < 0;
   const uf = u.flatten(-2);
-  if (!empty) return gather(uf, -1, new Tensor(flat));
   const safe = nd.maximum(flat, 0).astype('int32');
   const mask = new Tensor(nd.ge(flat, 0).astype(u.dtype));
   return gather(uf, -1, new Tensor(safe)).mul(mask);

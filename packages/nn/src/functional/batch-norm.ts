@@ -4,8 +4,12 @@ import * as nd from '@normlab/tensor';
 export interface BatchNormFunctionalOptions {
   /** Normalize with the batch statistics (and update the running ones, when given); default false. */
   training?: boolean;
-  /** Weight of the new batch in the running averages; 0.1 by default. */
-  momentum?: number;
+  /**
+   * Weight of the new batch in the running averages; 0.1 by default. May be
+   * a 0-D float64 array on the input's device (the layers pass 1/count for a
+   * cumulative average, so that the count is never read back to the host).
+   */
+  momentum?: number | nd.NDArray;
   /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number;
 }
@@ -37,7 +41,7 @@ export function batchNorm(
   if (!(x instanceof Tensor)) throw new TypeError('batchNorm: expected a Tensor input');
   if (x.ndim < 2) throw new RangeError(`batchNorm: expected input [N, C, ...] with at least 2 dims, got ${nd.fmtShape(x.shape)}`);
   if (!(eps > 0)) throw new RangeError(`batchNorm: eps must be positive, got ${eps}`);
-  if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
+  if (typeof momentum === 'number' && !(momentum >= 0 && momentum <= 1)) throw new RangeError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
   const C = x.shape[1];
   for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
@@ -55,8 +59,8 @@ export function batchNorm(
   const [mean, variance] = nd.batchNormStats(x.data);
   if (runningMean && runningVar) {
     noGrad(() => {
-      runningMean.data = nd.add(nd.mul(runningMean.data, 1 - momentum), nd.mul(mean, momentum)).astype(runningMean.dtype);
-      runningVar.data = nd.add(nd.mul(runningVar.data, 1 - momentum), nd.mul(variance, (momentum * m) / (m - 1))).astype(runningVar.dtype);
+      updateRunning(runningMean, mean, momentum);
+      updateRunning(runningVar, variance, momentum, m);
     });
   }
   const invstd = nd.rsqrt(nd.add(variance, eps));
@@ -67,6 +71,25 @@ export function batchNorm(
     const [dx, dw, db] = nd.batchNormBackward(g.data, xhat, invstd, weight?.data ?? null);
     return [new Tensor(dx), weight ? new Tensor(dw) : null, bias ? new Tensor(db) : null];
   });
+}
+
+/**
+ * @internal running = (1 - momentum) * running + w * stat, on the device,
+ * with w = momentum, or momentum * m / (m - 1) (the unbiased variance) when
+ * `m` is given. A 0-D array momentum is rounded exactly as a number would be.
+ */
+export function updateRunning(running: Tensor, stat: nd.NDArray, momentum: number | nd.NDArray, m?: number): void {
+  let keepW: number | nd.NDArray;
+  let newW: number | nd.NDArray;
+  if (typeof momentum === 'number') {
+    keepW = 1 - momentum;
+    newW = m === undefined ? momentum : (momentum * m) / (m - 1);
+  } else {
+    const mom = momentum.astype('float64');
+    keepW = nd.sub(1, mom).astype(running.dtype);
+    newW = (m === undefined ? mom : nd.div(nd.mul(mom, m), m - 1)).astype(stat.dtype);
+  }
+  running.data = nd.add(nd.mul(running.data, keepW), nd.mul(stat, newW)).astype(running.dtype);
 }
 
 /** [1, C, 1, ...]: a per-channel vector shaped to broadcast against x. */

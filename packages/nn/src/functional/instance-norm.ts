@@ -1,6 +1,6 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { batchNorm } from './batch-norm.js';
+import { batchNorm, updateRunning } from './batch-norm.js';
 import { channelAffine, checkChannelVectors } from './group-norm.js';
 import { standardize } from './layer-norm.js';
 
@@ -10,8 +10,8 @@ export interface InstanceNormFunctionalOptions {
    * normalizes with the running statistics, which are then required.
    */
   useInputStats?: boolean;
-  /** Weight of the new batch in the running averages; 0.1 by default. */
-  momentum?: number;
+  /** Weight of the new batch in the running averages; 0.1 by default (or a 0-D array, as batchNorm's). */
+  momentum?: number | nd.NDArray;
   /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number;
 }
@@ -41,7 +41,7 @@ export function instanceNorm(
   if (!(x instanceof Tensor)) throw new TypeError('instanceNorm: expected a Tensor input');
   if (x.ndim < 3) throw new RangeError(`instanceNorm: expected input [N, C, *spatial] with at least 3 dims, got ${nd.fmtShape(x.shape)}`);
   if (!(eps > 0)) throw new RangeError(`instanceNorm: eps must be positive, got ${eps}`);
-  if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`instanceNorm: momentum must be in [0, 1], got ${momentum}`);
+  if (typeof momentum === 'number' && !(momentum >= 0 && momentum <= 1)) throw new RangeError(`instanceNorm: momentum must be in [0, 1], got ${momentum}`);
   checkChannelVectors('instanceNorm', x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]]);
   if ((runningMean === null) !== (runningVar === null)) throw new Error('instanceNorm: runningMean and runningVar must be given together');
   if (!useInputStats) {
@@ -56,8 +56,8 @@ export function instanceNorm(
       const xd = x.detach();
       const mean = xd.mean(dims).mean(0);
       const unbiased = xd.var(dims, { correction: 1 }).mean(0);
-      runningMean.data = nd.add(nd.mul(runningMean.data, 1 - momentum), nd.mul(mean.data, momentum)).astype(runningMean.dtype);
-      runningVar.data = nd.add(nd.mul(runningVar.data, 1 - momentum), nd.mul(unbiased.data, momentum)).astype(runningVar.dtype);
+      updateRunning(runningMean, mean.data, momentum);
+      updateRunning(runningVar, unbiased.data, momentum);
     });
   }
   return channelAffine(standardize(x, dims, eps), weight, bias);

@@ -77,11 +77,24 @@ export abstract class NormBase extends Module {
   resetRunningStats(): void {
     if (!this.trackRunningStats) return;
     noGrad(() => {
+      // New values in the same buffer tensors (a tidy scope sees them written).
       const opts = { dtype: this.runningMean!.dtype, device: this.runningMean!.device };
-      this.runningMean = new Tensor(nd.zeros([this.numFeatures], opts));
-      this.runningVar = new Tensor(nd.ones([this.numFeatures], opts));
-      this.numBatchesTracked = new Tensor(nd.zeros([], { dtype: 'int32', device: opts.device }));
+      this.runningMean!.data = nd.zeros([this.numFeatures], opts);
+      this.runningVar!.data = nd.ones([this.numFeatures], opts);
+      this.numBatchesTracked!.data = nd.zeros([], { dtype: 'int32', device: opts.device });
     });
+  }
+
+  /**
+   * Counts one more batch in `numBatchesTracked`, on its device, and returns
+   * the momentum of this update: the layer's, or for a cumulative average
+   * (momentum null) 1 / count as a 0-D float64 array, never read back.
+   */
+  protected countBatch(): number | nd.NDArray {
+    const counter = this.numBatchesTracked!;
+    const tracked = nd.add(counter.data, 1);
+    counter.data = tracked;
+    return this.momentum ?? nd.reciprocal(tracked.astype('float64'));
   }
 
   /** Resets the running statistics and the affine parameters (gamma = 1, beta = 0). */
@@ -147,13 +160,16 @@ export abstract class BatchNorm extends NormBase {
     if (!useBatchStats) return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps });
     const update = this.training && this.trackRunningStats && (options.updateStats ?? true);
     if (!update) return batchNorm(x, null, null, this.weight, this.bias, { training: true, eps });
-    const tracked = this.numBatchesTracked!.item() + 1;
-    // momentum null: a cumulative moving average, as PyTorch.
-    const momentum = this.momentum ?? 1 / tracked;
-    const y = batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: true, momentum, eps });
-    // Counted only once the batch was accepted (an input that throws leaves the layer unchanged).
-    this.numBatchesTracked = new Tensor(nd.full([], tracked, { dtype: 'int32', device: this.numBatchesTracked!.device }));
-    return y;
+    // momentum null: a cumulative moving average, as PyTorch (1 / count, computed on the device).
+    const counter = this.numBatchesTracked!;
+    const before = counter.data;
+    const momentum = this.countBatch();
+    try {
+      return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: true, momentum, eps });
+    } catch (e) {
+      counter.data = before; // counted only once the batch was accepted (an input that throws leaves the layer unchanged)
+      throw e;
+    }
   }
 }
 

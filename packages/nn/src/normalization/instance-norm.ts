@@ -43,12 +43,8 @@ export abstract class InstanceNorm extends NormBase {
     const eps = this.eps;
     const useInputStats = !this.runningStatsFrozen && (this.training || !this.trackRunningStats);
     const update = useInputStats && this.training && this.trackRunningStats;
-    let momentum = 0;
-    if (update) {
-      const tracked = this.numBatchesTracked!.item() + 1;
-      this.numBatchesTracked = new Tensor(nd.full([], tracked, { dtype: 'int32', device: this.numBatchesTracked!.device }));
-      momentum = this.momentum ?? 1 / tracked;
-    }
+    let momentum: number | nd.NDArray = 0;
+    if (update) momentum = this.countBatch();
     const y = useInputStats
       ? instanceNorm(input, update ? this.runningMean : null, update ? this.runningVar : null, this.weight, this.bias, { momentum, eps })
       : instanceNorm(input, this.runningMean, this.runningVar, this.weight, this.bias, { useInputStats: false, eps });

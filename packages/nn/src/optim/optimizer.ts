@@ -1,5 +1,5 @@
 import { Tensor, noGrad } from '@normlab/autograd';
-import { zeros, zerosLike } from '@normlab/tensor';
+import { type NDArray, TIDY_CHILDREN, isTidyActive, noteHolder, noteHolderWrite, zeros, zerosLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 
 /** A set of parameters with its own hyper-parameters (e.g. a different lr). */
@@ -136,7 +136,9 @@ export abstract class Optimizer<H extends object> {
     sd.paramGroups.forEach((saved, gi) => {
       this.paramGroups[gi].options = structuredClone(saved.options);
     });
+    for (const s of this.state.values()) for (const a of stateArrays(s)) noteHolderWrite(this, null, a.storage);
     this.state.clear();
+    noteHolder(this);
     for (const [id, s] of sd.state) {
       const p = byIndex.get(id)!;
       const copy: ParamState = {};
@@ -156,12 +158,25 @@ export abstract class Optimizer<H extends object> {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
           if (!p.grad) continue;
-          const next = this.updateParam(p, p.grad, this.state.get(p), group.options);
+          const before = this.state.get(p);
+          // Inside tidy: the old state tensors (replaced by the update) may be freed at the scope's end.
+          const old = before && isTidyActive() ? stateArrays(before) : null;
+          const next = this.updateParam(p, p.grad, before, group.options);
           p.data = next.param.data;
           if (next.state) this.state.set(p, next.state);
+          if (old) {
+            const now = new Set(stateArrays(this.state.get(p)!).map((a) => a.storage));
+            for (const a of old) if (!now.has(a.storage)) noteHolderWrite(this, null, a.storage);
+          }
         }
       }
+      noteHolder(this);
     });
+  }
+
+  /** @internal What `tidy` visits: the state tensors (the optimizer keeps them past a scope). */
+  [TIDY_CHILDREN](): unknown[] {
+    return [this.state];
   }
 
   /**
@@ -173,6 +188,11 @@ export abstract class Optimizer<H extends object> {
 
 function isParameter(x: Parameter | Iterable<Parameter>): x is Parameter {
   return x instanceof Tensor;
+}
+
+/** The arrays of the tensors of one parameter's state. */
+function stateArrays(s: ParamState): NDArray[] {
+  return Object.values(s).flatMap((v) => (v instanceof Tensor ? [v.data] : []));
 }
 
 /** Zeros shaped, typed and placed like `p` (torch.zeros_like). */

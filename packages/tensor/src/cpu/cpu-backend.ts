@@ -9,18 +9,34 @@ import { col2im, im2col } from './conv.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
+import { MARK } from '../tidy.js';
 import { type Operand, mapStrided, reduceStrided } from './strided.js';
 import { WASM_ELEMENTWISE_MIN, hasWasmBinary, wasmBinaryF32, wasmExpF32 } from './wasm/elementwise.js';
 
 /** Host memory: a typed array. */
 export class CpuStorage implements Storage {
   readonly device = 'cpu';
-  constructor(readonly data: TypedArray) {}
-  get dtype(): DType {
-    return dtypeOfTyped(this.data);
+  readonly dtype: DType;
+  readonly length: number;
+  private _data: TypedArray | null;
+  /** The tidy mark, declared so that setting it keeps the object's shape. */
+  [MARK]: unknown = undefined;
+  constructor(data: TypedArray) {
+    this._data = data;
+    this.dtype = dtypeOfTyped(data);
+    this.length = data.length;
   }
-  get length(): number {
-    return this.data.length;
+
+  /** The typed array; throws once the storage was disposed. */
+  get data(): TypedArray {
+    const d = this._data;
+    if (d === null) throw new Error('cpu backend: the storage was disposed');
+    return d;
+  }
+
+  /** Drops the typed array (the garbage collector frees it). */
+  dispose(): void {
+    this._data = null;
   }
 }
 

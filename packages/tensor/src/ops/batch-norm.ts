@@ -7,12 +7,14 @@ import { isFloat } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape, sizeOf } from '../shape.js';
+import { checkNotDisposed } from '../tidy.js';
 
 /** x [N, C, ...] viewed as [N, C, S]. */
 function asNCS(op: string, x: NDArray): NDArray {
   if (!(x instanceof NDArray)) throw new TypeError(`${op}: expected an NDArray input`);
   if (x.ndim < 2) throw new RangeError(`${op}: expected input [N, C, ...] with at least 2 dims, got ${fmtShape(x.shape)}`);
   if (!isFloat(x.dtype)) throw new TypeError(`${op}: expected a floating point input, got ${x.dtype}`);
+  checkNotDisposed(op, x.storage);
   return x.reshape([x.shape[0], x.shape[1], sizeOf(x.shape.slice(2))]);
 }
 
@@ -24,6 +26,7 @@ function checkChannelVector(op: string, name: string, v: NDArray | null, x: NDAr
   }
   if (v.device !== x.device) throw new Error(`${op}: ${name} is on '${v.device}' but the input is on '${x.device}'`);
   if (v.dtype !== x.dtype) throw new TypeError(`${op}: ${name} is ${v.dtype} but the input is ${x.dtype}`);
+  checkNotDisposed(op, v.storage);
 }
 
 /**

@@ -3,6 +3,7 @@
  * the two products its gradients need (with respect to the input and to the
  * weight). Everything goes through the device's backend kernels.
  */
+import { checkNotDisposed } from '../tidy.js';
 import type { Conv2dGeometry } from '../backend.js';
 import { isFloat } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
@@ -128,6 +129,7 @@ export function conv2dOutputShape(inputShape: Shape, weightShape: Shape, options
 
 function checkArray(op: string, name: string, v: unknown): asserts v is NDArray {
   if (!(v instanceof NDArray)) throw new TypeError(`${op}: expected ${name} to be an NDArray, got ${v === null ? 'null' : typeof v}`);
+  checkNotDisposed(op, v.storage);
 }
 
 /** Same floating dtype and device for all arrays, with errors naming the op. */

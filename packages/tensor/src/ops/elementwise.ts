@@ -5,6 +5,7 @@ import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { broadcastShapes } from '../shape.js';
 import { full } from '../creation.js';
+import { checkNotDisposed } from '../tidy.js';
 
 /** A tensor or a plain number, which is treated as a 0-D tensor of a matching dtype. */
 export type Operand = NDArray | number;
@@ -16,6 +17,7 @@ const FLOAT_ONLY = new Set<UnaryOp>([
 
 export function unaryOp(op: UnaryOp, x: NDArray, params: readonly number[] = []): NDArray {
   if (!(x instanceof NDArray)) throw new TypeError(`${op}: expected an NDArray, got ${typeof x}`);
+  checkNotDisposed(op, x.storage);
   let dtype: DType = x.dtype;
   if (BOOL_RESULT.has(op)) dtype = 'bool';
   else if (FLOAT_ONLY.has(op) && !isFloat(x.dtype)) dtype = 'float32';
@@ -24,7 +26,10 @@ export function unaryOp(op: UnaryOp, x: NDArray, params: readonly number[] = [])
 }
 
 function toArrayLike(op: string, v: Operand, other: Operand): NDArray {
-  if (v instanceof NDArray) return v;
+  if (v instanceof NDArray) {
+    checkNotDisposed(op, v.storage);
+    return v;
+  }
   if (typeof v !== 'number') throw new TypeError(`${op}: expected an NDArray or a number, got ${typeof v}`);
   const ref = other instanceof NDArray ? other : null;
   let dtype: DType = ref ? ref.dtype : 'float32';
@@ -37,7 +42,7 @@ function toArrayLike(op: string, v: Operand, other: Operand): NDArray {
 export function prepareBinary(op: string, a: Operand, b: Operand): [NDArray, NDArray, DType] {
   const x = toArrayLike(op, a, b);
   const y = toArrayLike(op, b, a);
-  if (x.device !== y.device) throw new Error(`${op}: operands are on different devices: '${x.device}' and '${y.device}'`);
+  if (x.device !== y.device) throw new Error(`${op}: tensors are on different devices: ${x.device} and ${y.device}`);
   const shape = broadcastShapes(op, x.shape, y.shape);
   return [x.expand(shape), y.expand(shape), resultType(x.dtype, x.ndim, y.dtype, y.ndim)];
 }
@@ -109,6 +114,7 @@ export function pow(x: Operand, exponent: Operand): NDArray {
   if (x instanceof NDArray && typeof exponent === 'number') {
     if (!isFloat(x.dtype) && Number.isInteger(exponent)) {
       // An integer tensor to an integer power stays integer, as torch.pow.
+      checkNotDisposed('pow', x.storage);
       if (exponent < 0) throw new RangeError(`pow: integers to negative integer powers are not allowed (exponent ${exponent} on ${x.dtype})`);
       return backendFor(x.device).unary('powScalar', x, 'int32', [exponent]);
     }
@@ -137,8 +143,9 @@ export function where(cond: NDArray, a: Operand, b: Operand): NDArray {
   if (!(cond instanceof NDArray) || cond.dtype !== 'bool') {
     throw new TypeError(`where: condition must be a bool NDArray, got ${cond instanceof NDArray ? cond.dtype : typeof cond}`);
   }
+  checkNotDisposed('where', cond.storage);
   const [x, y, dtype] = prepareBinary('where', a, b);
-  if (cond.device !== x.device) throw new Error(`where: condition is on '${cond.device}' but the values are on '${x.device}'`);
+  if (cond.device !== x.device) throw new Error(`where: tensors are on different devices: ${cond.device} (the condition) and ${x.device}`);
   const shape = broadcastShapes('where', cond.shape, x.shape);
   return backendFor(x.device).where(cond.expand(shape), x.expand(shape), y.expand(shape), dtype);
 }

@@ -7,10 +7,12 @@ import type { DType } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape, normalizeDim } from '../shape.js';
+import { checkNotDisposed } from '../tidy.js';
 import { mul } from './elementwise.js';
 
 function checkArray(op: string, name: string, v: unknown): asserts v is NDArray {
   if (!(v instanceof NDArray)) throw new TypeError(`${op}: expected ${name} to be an NDArray, got ${v === null ? 'null' : typeof v}`);
+  checkNotDisposed(op, v.storage);
 }
 
 function checkIndex(op: string, index: unknown, x: NDArray): asserts index is NDArray {
@@ -19,9 +21,13 @@ function checkIndex(op: string, index: unknown, x: NDArray): asserts index is ND
   if (index.device !== x.device) throw new Error(`${op}: input is on '${x.device}' but index is on '${index.device}'`);
 }
 
-/** Throws naming the first index value outside [0, size). */
+/**
+ * Throws naming the first index value outside [0, size). Only for host
+ * (cpu) indices: reading a device index back would stall the device, so on
+ * other devices the kernels own the bounds (as CUDA's device-side asserts).
+ */
 function checkRange(op: string, index: NDArray, dim: number, size: number): void {
-  if (index.size === 0) return;
+  if (index.size === 0 || index.device !== 'cpu') return;
   const values = index.toTypedArray();
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -157,20 +163,24 @@ export function oneHot(indices: NDArray, numClasses = -1): NDArray {
   checkArray(op, 'indices', indices);
   if (indices.dtype !== 'int32') throw new TypeError(`${op}: expected int32 indices, got ${indices.dtype}`);
   if (!Number.isInteger(numClasses) || numClasses < -1) throw new RangeError(`${op}: numClasses must be -1 or a non-negative integer, got ${numClasses}`);
-  const values = indices.toTypedArray();
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    lo = Math.min(lo, values[i]);
-    hi = Math.max(hi, values[i]);
-  }
-  if (values.length > 0 && lo < 0) throw new RangeError(`${op}: class values must be non-negative, got ${lo}`);
   let n = numClasses;
-  if (n === -1) {
-    if (values.length === 0) throw new RangeError(`${op}: cannot infer the number of classes from an empty array ${fmtShape(indices.shape)}`);
-    n = hi + 1;
-  } else if (values.length > 0 && hi >= n) {
-    throw new RangeError(`${op}: class values must be smaller than numClasses=${n}, got ${hi}`);
+  // Validating the classes reads them: only on the host, or when the count must be inferred
+  // (a data-dependent shape, as in PyTorch). On a device the kernel owns the bounds.
+  if (indices.device === 'cpu' || n === -1) {
+    const values = indices.toTypedArray();
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < values.length; i++) {
+      lo = Math.min(lo, values[i]);
+      hi = Math.max(hi, values[i]);
+    }
+    if (values.length > 0 && lo < 0) throw new RangeError(`${op}: class values must be non-negative, got ${lo}`);
+    if (n === -1) {
+      if (values.length === 0) throw new RangeError(`${op}: cannot infer the number of classes from an empty array ${fmtShape(indices.shape)}`);
+      n = hi + 1;
+    } else if (values.length > 0 && hi >= n) {
+      throw new RangeError(`${op}: class values must be smaller than numClasses=${n}, got ${hi}`);
+    }
   }
   const dtype: DType = 'int32';
   const be = backendFor(indices.device);

@@ -3,6 +3,7 @@ import { type DType, promoteTypes } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape, normalizeDim, shapesEqual } from '../shape.js';
+import { checkNotDisposed } from '../tidy.js';
 
 function checkList(op: string, xs: readonly NDArray[]): void {
   if (!Array.isArray(xs) || xs.length === 0) throw new RangeError(`${op}: expected a non-empty list of arrays`);
@@ -12,6 +13,7 @@ function checkList(op: string, xs: readonly NDArray[]): void {
   const dev = xs[0].device;
   xs.forEach((x, i) => {
     if (x.device !== dev) throw new Error(`${op}: arrays are on different devices: element 0 is on '${dev}' but element ${i} is on '${x.device}'`);
+    checkNotDisposed(op, x.storage);
   });
 }
 

@@ -1,6 +1,7 @@
 import type { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { broadcastShapes, fmtShape } from '../shape.js';
+import { checkNotDisposed } from '../tidy.js';
 
 /**
  * Matrix product with torch.matmul's rules: 1-D x 1-D is a dot product;
@@ -13,7 +14,9 @@ export function matmul(a: NDArray, b: NDArray): NDArray {
   if (a.ndim === 0 || b.ndim === 0) {
     throw new RangeError(`matmul: both arguments need at least 1 dim, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   }
-  if (a.device !== b.device) throw new Error(`matmul: operands are on different devices: '${a.device}' and '${b.device}'`);
+  if (a.device !== b.device) throw new Error(`matmul: tensors are on different devices: ${a.device} and ${b.device}`);
+  checkNotDisposed('matmul', a.storage);
+  checkNotDisposed('matmul', b.storage);
   if (a.dtype !== b.dtype) throw new TypeError(`matmul: dtypes differ: ${a.dtype} @ ${b.dtype}`);
   const a2 = a.ndim === 1 ? a.unsqueeze(0) : a;
   const b2 = b.ndim === 1 ? b.unsqueeze(1) : b;

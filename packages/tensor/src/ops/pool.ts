@@ -3,6 +3,7 @@
  * (output size, ceil mode, padding rules and checks), and the backward
  * helpers their gradients need.
  */
+import { checkNotDisposed } from '../tidy.js';
 import type { Pool2dGeometry } from '../backend.js';
 import { allocTyped, isFloat } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
@@ -71,6 +72,7 @@ function pooledSize(size: number, k: number, pad: number, stride: number, dilati
 function checkPoolInput(op: string, x: unknown): asserts x is NDArray {
   if (!(x instanceof NDArray)) throw new TypeError(`${op}: expected an NDArray input, got ${x === null ? 'null' : typeof x}`);
   if (!isFloat(x.dtype)) throw new TypeError(`${op}: expected a floating point input, got ${x.dtype}`);
+  checkNotDisposed(op, x.storage);
 }
 
 /**
@@ -147,6 +149,7 @@ export function maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: S
     throw new TypeError(`${op}: expected int32 indices, got ${indices instanceof NDArray ? indices.dtype : typeof indices}`);
   }
   if (indices.device !== grad.device) throw new Error(`${op}: grad is on '${grad.device}' but indices are on '${indices.device}'`);
+  checkNotDisposed(op, indices.storage);
   if ((grad.ndim !== 3 && grad.ndim !== 4) || !shapesEqual(grad.shape, indices.shape) || inputShape.length !== grad.ndim
     || !shapesEqual(grad.shape.slice(0, -2), inputShape.slice(0, -2))) {
     throw new RangeError(`${op}: grad ${fmtShape(grad.shape)}, indices ${fmtShape(indices.shape)} and input shape ${fmtShape(inputShape)} do not agree`);

@@ -3,6 +3,7 @@ import { type DType, isFloat } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape, normalizeDim, normalizeDims, sizeOf } from '../shape.js';
+import { checkNotDisposed } from '../tidy.js';
 import { add, div, exp, log, mul, sub, where, isNan, logicalNot } from './elementwise.js';
 
 /** Which dims to reduce (all when absent) and whether to keep them as size 1. */
@@ -15,6 +16,7 @@ function dropDims(x: NDArray, dims: readonly number[], keepdim: boolean): NDArra
 }
 
 function reduceOp(op: ReduceOp, name: string, x: NDArray, dim: number | readonly number[] | undefined, keepdim: boolean, dtype: DType): NDArray {
+  checkNotDisposed(name, x.storage);
   const dims = normalizeDims(name, dim, x.ndim);
   if ((op === 'max' || op === 'min') && dims.some((d) => x.shape[d] === 0)) {
     throw new RangeError(`${name}: cannot reduce over a zero-size dim of ${fmtShape(x.shape)}`);
@@ -34,6 +36,7 @@ export function prod(x: NDArray, dim?: number | readonly number[], options: Redu
 /** Mean over `dim`; floating point only, as in PyTorch. */
 export function mean(x: NDArray, dim?: number | readonly number[], options: ReduceOptions = {}): NDArray {
   if (!isFloat(x.dtype)) throw new TypeError(`mean: expected a floating point input, got ${x.dtype}`);
+  checkNotDisposed('mean', x.storage);
   const dims = normalizeDims('mean', dim, x.ndim);
   const count = sizeOf(dims.map((d) => x.shape[d]));
   // Sum and divide in float64, then round once: sum then multiply by a float32
@@ -93,6 +96,7 @@ export function min(x: NDArray, dim: number, options: ReduceOptions = {}): { val
 }
 
 function argReduce(op: 'argmax' | 'argmin', x: NDArray, dim: number | undefined, keepdim: boolean): NDArray {
+  checkNotDisposed(op, x.storage);
   if (dim === undefined) {
     if (x.size === 0) throw new RangeError(`${op}: expected a non-empty input, got shape ${fmtShape(x.shape)}`);
     const r = backendFor(x.device).argReduce(op, x.reshape([x.size]), 0);
