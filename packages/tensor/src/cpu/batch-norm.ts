@@ -1,6 +1,8 @@
 import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
+import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
+import { WASM_BN_MIN_RUN, WASM_BN_MIN_SIZE, wasmBatchNormBackward, wasmBatchNormForward, wasmBatchNormStats } from './wasm/batch-norm.js';
 
 // BatchNorm kernels over contiguous x [N, C, S]: channel c's elements are the
 // N runs x[n, c, 0..S). Sums accumulate in float64. Every loop walks memory in
@@ -72,12 +74,28 @@ function contiguousData(x: NDArray): { d: ArrayLike<number>; o: number } {
   return { d: cpuData(c), o: c.offset };
 }
 
+/** float32 arrays with runs long enough go to the wasm SIMD kernels (wasm/batch-norm.ts). */
+function useWasm(d: ArrayLike<number>, N: number, C: number, S: number): d is Float32Array {
+  return d instanceof Float32Array && S >= WASM_BN_MIN_RUN && N * C * S >= WASM_BN_MIN_SIZE;
+}
+
 export function batchNormStats(x: NDArray): [NDArray, NDArray] {
   const [N, C, S] = dims(x);
   const { d, o } = contiguousData(x);
   const mean = allocTyped(x.dtype, C);
   const variance = allocTyped(x.dtype, C);
   const m = N * S;
+  if (useWasm(d, N, C, S)) {
+    const mu = new Float64Array(C);
+    const m2 = new Float64Array(C);
+    if (wasmBatchNormStats(d, o, N, C, S, mu, m2)) {
+      for (let c = 0; c < C; c++) {
+        mean[c] = mu[c];
+        variance[c] = m2[c] / m;
+      }
+      return [wrap(mean, [C]), wrap(variance, [C])];
+    }
+  }
   if (S >= MIN_RUN_FOR_MERGE) {
     // One pass over memory: each run's mean and centred sum of squares by two
     // passes over the run while it is in cache, merged across runs with Chan
@@ -135,7 +153,13 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
   const is = perChannel(invstd)!;
   const w = perChannel(weight);
   const b = perChannel(bias);
-  const xhat = allocTyped(x.dtype, N * C * S);
+  const xhat = allocUninit(x.dtype, N * C * S);
+  if (useWasm(d, N, C, S)) {
+    const y = w || b ? allocUninit('float32', N * C * S) : null;
+    if (wasmBatchNormForward(d, o, N, C, S, mu, is, w, b, xhat as Float32Array, y)) {
+      return [wrap(y ?? xhat, [N, C, S]), wrap(xhat, [N, C, S])];
+    }
+  }
   if (!w && !b) {
     for (let n = 0; n < N; n++) {
       for (let c = 0; c < C; c++) {
@@ -148,7 +172,7 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
     }
     return [wrap(xhat, [N, C, S]), wrap(xhat, [N, C, S])];
   }
-  const y = allocTyped(x.dtype, N * C * S);
+  const y = allocUninit(x.dtype, N * C * S);
   for (let n = 0; n < N; n++) {
     for (let c = 0; c < C; c++) {
       const base = (n * C + c) * S;
@@ -174,9 +198,14 @@ export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, w
   const is = perChannel(invstd)!;
   const w = perChannel(weight);
   const m = N * S;
-  const dx = allocTyped(xhat.dtype, N * C * S);
+  const dx = allocUninit(xhat.dtype, N * C * S);
   const dWeight = allocTyped(xhat.dtype, C);
   const dBias = allocTyped(xhat.dtype, C);
+  if (useWasm(g, N, C, S) && h instanceof Float32Array) {
+    if (wasmBatchNormBackward(g, go, h, ho, N, C, S, is, w, dx as Float32Array, dWeight as Float32Array, dBias as Float32Array)) {
+      return [wrap(dx, [N, C, S]), wrap(dWeight, [C]), wrap(dBias, [C])];
+    }
+  }
   // Channel by channel, so that a channel's values (N runs of S) are still in
   // cache when the second loop computes dx from the two reductions.
   for (let c = 0; c < C; c++) {

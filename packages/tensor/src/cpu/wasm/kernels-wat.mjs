@@ -234,6 +234,7 @@ export function kernelsWat(p = GEMM_PARAMS) {
       (local.set $jc (i32.add (local.get $jc) (i32.const ${nc})))
       (br $jcl))))
 ${elementwiseWat()}
+${batchNormWat()}
 )
 `;
 }
@@ -241,14 +242,19 @@ ${elementwiseWat()}
 /**
  * Constants of the float32 exp kernel, stored by the loader as f32 at
  * EXP_CONSTS_ADDRESS and splat-loaded (one instruction; a v128.const costs several).
- * Cephes expf: exp(x) = 2^k * e^r with k = round(x / ln 2), r = x - k ln 2 in two
- * parts (Cody-Waite), e^r = 1 + r + r^2 P(r).
+ * exp(x) = 2^k * e^r with k = round(x / ln 2), r = x - k ln 2 in two parts
+ * (Cody-Waite, as Cephes expf), e^r = 1 + r + r^2 Q(r) with a degree-4 Q evaluated
+ * by Estrin's scheme (a shorter dependency chain than Horner's: the loop is
+ * latency-bound, not throughput-bound).
  */
 export const EXP_CONSTS = [
   -110, 90, // clamp: e^-110 rounds to 0 and e^90 to Infinity in float32
   1.44269504088896341, 12582912, // log2(e); 1.5 * 2^23 rounds to an integer
   0.693359375, -2.12194440e-4, // ln 2 = C1 + C2, C1 exact in few bits
-  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1,
+  // e^r = 1 + r + r^2 (q0 + q1 r + q2 r^2 + q3 r^3 + q4 r^4) on |r| <= ln(2)/2: minimax
+  // for relative error (fitted by linear programming, rounded to float32), 0.17 ulp
+  0.5, 0.16666559875011444, 0.04166865721344948, 0.008364541456103325, 0.0013718337286263704,
+  1,
 ];
 
 /**
@@ -273,34 +279,249 @@ function elementwiseWat() {
     if (i < 0) throw new Error(`exp constant ${v} missing`);
     return `(v128.load32_splat offset=${i * 4} (local.get $c))`;
   };
-  // pmin/pmax are single instructions (min/max are NaN-exact sequences) and pass NaN x through.
-  // 2^k is applied as 2^(k>>1) * 2^(k-(k>>1)), both normal for k in [-159, 130], so
-  // subnormal results are rounded once and large ones overflow to Infinity.
-  const exp = `
-  (func (export "exp_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
-    (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $p v128) (local $k v128) (local $k1 v128)
-    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
-    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
-    (loop $l
-      (local.set $x (f32x4.pmin (f32x4.pmax (v128.load (local.get $a)) ${K(-110)}) ${K(90)}))
-      (local.set $t (f32x4.add (f32x4.mul (local.get $x) ${K(1.44269504088896341)}) ${K(12582912)}))
-      (local.set $k (i32x4.sub (local.get $t) ${K(12582912)}))
-      (local.set $t (f32x4.sub (local.get $t) ${K(12582912)}))
-      (local.set $r (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $t) ${K(0.693359375)}))
-        (f32x4.mul (local.get $t) ${K(-2.12194440e-4)})))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $r) ${K(1.9875691500e-4)}) ${K(1.3981999507e-3)}))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(8.3334519073e-3)}))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(4.1665795894e-2)}))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(1.6666665459e-1)}))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) ${K(5.0000001201e-1)}))
-      (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r)) ${K(1)}))
+  // The constants live in v128 locals set once before the loop: V8 keeps most of
+  // them in xmm registers (or spills them to the stack, read as memory operands),
+  // instead of a broadcast load, with its address arithmetic, per use and vector.
+  const names = ['lo', 'hi', 'log2e', 'magic', 'c1', 'c2', 'q0', 'q1', 'q2', 'q3', 'q4', 'one'];
+  if (names.length !== EXP_CONSTS.length) throw new Error('exp constants and names disagree');
+  const L = (name) => `(local.get $k_${name})`;
+  const setConsts = names.map((n, i) => `(local.set $k_${n} ${K(EXP_CONSTS[i])})`).join('\n    ');
+  // One vector: x at $a, result to $o (pmin/pmax are single instructions, min/max
+  // NaN-exact sequences; they pass NaN x through). 2^k is applied as
+  // 2^(k>>1) * 2^(k-(k>>1)), both normal for k in [-159, 130], so subnormal results
+  // are rounded once and large ones overflow to Infinity.
+  const one = (off) => `
+      (local.set $x (f32x4.pmin (f32x4.pmax (v128.load offset=${off} (local.get $a)) ${L('lo')}) ${L('hi')}))
+      (local.set $t (f32x4.add (f32x4.mul (local.get $x) ${L('log2e')}) ${L('magic')}))
+      (local.set $k (i32x4.sub (local.get $t) ${L('magic')}))
+      (local.set $t (f32x4.sub (local.get $t) ${L('magic')}))
+      (local.set $r (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $t) ${L('c1')})) (f32x4.mul (local.get $t) ${L('c2')})))
+      (local.set $r2 (f32x4.mul (local.get $r) (local.get $r)))
+      (local.set $p (f32x4.add
+        (f32x4.add (f32x4.add (f32x4.mul ${L('q1')} (local.get $r)) ${L('q0')})
+          (f32x4.mul (local.get $r2) (f32x4.add (f32x4.mul ${L('q3')} (local.get $r)) ${L('q2')})))
+        (f32x4.mul (f32x4.mul (local.get $r2) (local.get $r2)) ${L('q4')})))
+      (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (local.get $r2)) (local.get $r)) ${L('one')}))
       (local.set $k1 (i32x4.shr_s (local.get $k) (i32.const 1)))
       (local.set $k (i32x4.sub (local.get $k) (local.get $k1)))
-      (v128.store (local.get $o) (f32x4.mul
-        (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (local.get $k1) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
-        (i32x4.shl (i32x4.add (local.get $k) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+      (v128.store offset=${off} (local.get $o) (f32x4.mul
+        (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (local.get $k1) (local.get $bias)) (i32.const 23)))
+        (i32x4.shl (i32x4.add (local.get $k) (local.get $bias)) (i32.const 23))))`;
+  const exp = `
+  (func (export "exp_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
+    (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $r2 v128) (local $p v128) (local $k v128) (local $k1 v128) (local $bias v128)
+    ${names.map((n) => `(local $k_${n} v128)`).join(' ')}
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    ${setConsts}
+    (local.set $bias (v128.const i32x4 127 127 127 127))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      ${one(0)}
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
   return binary + exp;
+}
+
+/**
+ * BatchNorm kernels over float32 runs (contiguous values of one channel), all
+ * arithmetic in float64 as the JS loops do, so that xhat, y and dx round to the
+ * same float32 values and the statistics keep float64 accuracy. Runs need not
+ * be 16-byte aligned or a multiple of 4 long (unaligned v128 loads, scalar tails).
+ */
+function batchNormWat() {
+  // The four floats of $v as two f64x2 (low pair, high pair).
+  const lo = (v) => `(f64x2.promote_low_f32x4 ${v})`;
+  const hi = (v) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v}))`;
+  // Two f64x2 rounded to float32 and packed into one vector.
+  const pack = (a, b) => `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero ${a}) (f32x4.demote_f64x2_zero ${b}))`;
+  const hsum = (v) => `(f64.add (f64x2.extract_lane 0 ${v}) (f64x2.extract_lane 1 ${v}))`;
+  const zero = '(v128.const i64x2 0 0)';
+  return `
+  ;; Per run of $len floats ($count runs back to back from $x): the mean and the
+  ;; centred sum of squares M2 by two passes over the run (in cache after the
+  ;; first), as f64 pairs (mean, M2) at $out, 16 bytes per run.
+  (func (export "bn_stats_f32") (param $x i32) (param $count i32) (param $len i32) (param $out i32)
+    (local $p i32) (local $e i32) (local $v v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $m v128) (local $d v128) (local $s f64) (local $t f64) (local $mean f64)
+    (block $done (loop $runs
+      (br_if $done (i32.le_s (local.get $count) (i32.const 0)))
+      (local.set $e (i32.add (local.get $x) (i32.shl (local.get $len) (i32.const 2))))
+      ;; pass 1: the sum
+      (local.set $a0 ${zero}) (local.set $a1 ${zero}) (local.set $a2 ${zero}) (local.set $a3 ${zero})
+      (local.set $s (f64.const 0))
+      (local.set $p (local.get $x))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.gt_u (i32.add (local.get $p) (i32.const 32)) (local.get $e)))
+        (local.set $v (v128.load (local.get $p)))
+        (local.set $a0 (f64x2.add (local.get $a0) ${lo('(local.get $v)')}))
+        (local.set $a1 (f64x2.add (local.get $a1) ${hi('(local.get $v)')}))
+        (local.set $v (v128.load offset=16 (local.get $p)))
+        (local.set $a2 (f64x2.add (local.get $a2) ${lo('(local.get $v)')}))
+        (local.set $a3 (f64x2.add (local.get $a3) ${hi('(local.get $v)')}))
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (br $l1)))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32.load (local.get $p)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $l2)))
+      (local.set $mean (f64.div
+        (f64.add (f64.add ${hsum('(f64x2.add (local.get $a0) (local.get $a1))')} ${hsum('(f64x2.add (local.get $a2) (local.get $a3))')}) (local.get $s))
+        (f64.convert_i32_u (local.get $len))))
+      ;; pass 2: sum((x - mean)^2)
+      (local.set $m (f64x2.splat (local.get $mean)))
+      (local.set $a0 ${zero}) (local.set $a1 ${zero}) (local.set $a2 ${zero}) (local.set $a3 ${zero})
+      (local.set $s (f64.const 0))
+      (local.set $p (local.get $x))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.gt_u (i32.add (local.get $p) (i32.const 32)) (local.get $e)))
+        (local.set $v (v128.load (local.get $p)))
+        (local.set $d (f64x2.sub ${lo('(local.get $v)')} (local.get $m)))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $d (f64x2.sub ${hi('(local.get $v)')} (local.get $m)))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $v (v128.load offset=16 (local.get $p)))
+        (local.set $d (f64x2.sub ${lo('(local.get $v)')} (local.get $m)))
+        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $d (f64x2.sub ${hi('(local.get $v)')} (local.get $m)))
+        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (br $l3)))
+      (block $d4 (loop $l4
+        (br_if $d4 (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $t (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $mean)))
+        (local.set $s (f64.add (local.get $s) (f64.mul (local.get $t) (local.get $t))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $l4)))
+      (f64.store (local.get $out) (local.get $mean))
+      (f64.store offset=8 (local.get $out)
+        (f64.add (f64.add ${hsum('(f64x2.add (local.get $a0) (local.get $a1))')} ${hsum('(f64x2.add (local.get $a2) (local.get $a3))')}) (local.get $s)))
+      (local.set $x (local.get $e))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+      (br $runs))))
+
+  ;; xhat = (x - mean) * invstd per run and, when $affine, y = xhat * scale + shift
+  ;; (from the unrounded xhat, as the JS loop). Run i of the $count runs of $len
+  ;; floats belongs to channel ($c + i) mod $C, whose f64 constants
+  ;; (mean, invstd, scale, shift) are at $params + 32 * channel.
+  (func (export "bn_fwd_f32") (param $x i32) (param $y i32) (param $h i32) (param $count i32) (param $len i32)
+      (param $params i32) (param $C i32) (param $c i32) (param $affine i32)
+    (local $e i32) (local $pp i32) (local $v v128) (local $m v128) (local $k v128) (local $sc v128) (local $sh v128)
+    (local $dl v128) (local $dh v128) (local $t f64)
+    (block $done (loop $runs
+      (br_if $done (i32.le_s (local.get $count) (i32.const 0)))
+      (local.set $pp (i32.add (local.get $params) (i32.shl (local.get $c) (i32.const 5))))
+      (local.set $m (v128.load64_splat (local.get $pp)))
+      (local.set $k (v128.load64_splat offset=8 (local.get $pp)))
+      (local.set $sc (v128.load64_splat offset=16 (local.get $pp)))
+      (local.set $sh (v128.load64_splat offset=24 (local.get $pp)))
+      (local.set $e (i32.add (local.get $x) (i32.shl (local.get $len) (i32.const 2))))
+      (if (local.get $affine)
+        (then
+          (block $d1 (loop $l1
+            (br_if $d1 (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $e)))
+            (local.set $v (v128.load (local.get $x)))
+            (local.set $dl (f64x2.mul (f64x2.sub ${lo('(local.get $v)')} (local.get $m)) (local.get $k)))
+            (local.set $dh (f64x2.mul (f64x2.sub ${hi('(local.get $v)')} (local.get $m)) (local.get $k)))
+            (v128.store (local.get $h) ${pack('(local.get $dl)', '(local.get $dh)')})
+            (v128.store (local.get $y) ${pack('(f64x2.add (f64x2.mul (local.get $dl) (local.get $sc)) (local.get $sh))', '(f64x2.add (f64x2.mul (local.get $dh) (local.get $sc)) (local.get $sh))')})
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (local.set $h (i32.add (local.get $h) (i32.const 16)))
+            (br $l1))))
+        (else
+          (block $d2 (loop $l2
+            (br_if $d2 (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $e)))
+            (local.set $v (v128.load (local.get $x)))
+            (v128.store (local.get $h) ${pack('(f64x2.mul (f64x2.sub ' + lo('(local.get $v)') + ' (local.get $m)) (local.get $k))', '(f64x2.mul (f64x2.sub ' + hi('(local.get $v)') + ' (local.get $m)) (local.get $k))')})
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $h (i32.add (local.get $h) (i32.const 16)))
+            (br $l2)))))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_u (local.get $x) (local.get $e)))
+        (local.set $t (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (f64x2.extract_lane 0 (local.get $m))) (f64x2.extract_lane 0 (local.get $k))))
+        (f32.store (local.get $h) (f32.demote_f64 (local.get $t)))
+        (if (local.get $affine) (then
+          (f32.store (local.get $y) (f32.demote_f64 (f64.add (f64.mul (local.get $t) (f64x2.extract_lane 0 (local.get $sc))) (f64x2.extract_lane 0 (local.get $sh)))))
+          (local.set $y (i32.add (local.get $y) (i32.const 4)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $h (i32.add (local.get $h) (i32.const 4)))
+        (br $l3)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (if (i32.eq (local.get $c) (local.get $C)) (then (local.set $c (i32.const 0))))
+      (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+      (br $runs))))
+
+  ;; One channel of the fused backward over its gathered values (g = dy and h =
+  ;; xhat, $len floats each): sdy = sum(g) and sdx = sum(g * h) in f64, then
+  ;; dx = A g + B h + D over g, with A = kc m, B = -kc sdx, D = -kc sdy from the
+  ;; f64 (kc, m) at $p (kc = weight * invstd / m). Writes sdy and sdx at $p + 16.
+  (func (export "bn_bwd_chan_f32") (param $g i32) (param $h i32) (param $len i32) (param $p i32)
+    (local $kc f64) (local $sdy f64) (local $sdx f64)
+    (call $bn_bwd_sums (local.get $g) (local.get $h) (local.get $len) (i32.add (local.get $p) (i32.const 16)))
+    (local.set $kc (f64.load (local.get $p)))
+    (local.set $sdy (f64.load offset=16 (local.get $p)))
+    (local.set $sdx (f64.load offset=24 (local.get $p)))
+    (call $bn_bwd_dx (local.get $g) (local.get $g) (local.get $h) (local.get $len)
+      (f64.mul (local.get $kc) (f64.load offset=8 (local.get $p)))
+      (f64.mul (f64.neg (local.get $kc)) (local.get $sdx))
+      (f64.mul (f64.neg (local.get $kc)) (local.get $sdy))))
+
+  ;; sum(g) and sum(g * h) over $len floats, as two f64 at $out.
+  (func $bn_bwd_sums (param $g i32) (param $h i32) (param $len i32) (param $out i32)
+    (local $e i32) (local $v v128) (local $w v128) (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
+    (local $sa f64) (local $sb f64) (local $t f64)
+    (local.set $a0 ${zero}) (local.set $a1 ${zero}) (local.set $b0 ${zero}) (local.set $b1 ${zero})
+    (local.set $e (i32.add (local.get $g) (i32.shl (local.get $len) (i32.const 2))))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.gt_u (i32.add (local.get $g) (i32.const 16)) (local.get $e)))
+      (local.set $v (v128.load (local.get $g)))
+      (local.set $w (v128.load (local.get $h)))
+      (local.set $a0 (f64x2.add (local.get $a0) ${lo('(local.get $v)')}))
+      (local.set $a1 (f64x2.add (local.get $a1) ${hi('(local.get $v)')}))
+      (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul ${lo('(local.get $v)')} ${lo('(local.get $w)')})))
+      (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul ${hi('(local.get $v)')} ${hi('(local.get $w)')})))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $h (i32.add (local.get $h) (i32.const 16)))
+      (br $l1)))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $g) (local.get $e)))
+      (local.set $t (f64.promote_f32 (f32.load (local.get $g))))
+      (local.set $sa (f64.add (local.get $sa) (local.get $t)))
+      (local.set $sb (f64.add (local.get $sb) (f64.mul (local.get $t) (f64.promote_f32 (f32.load (local.get $h))))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (local.set $h (i32.add (local.get $h) (i32.const 4)))
+      (br $l2)))
+    (f64.store (local.get $out) (f64.add ${hsum('(f64x2.add (local.get $a0) (local.get $a1))')} (local.get $sa)))
+    (f64.store offset=8 (local.get $out) (f64.add ${hsum('(f64x2.add (local.get $b0) (local.get $b1))')} (local.get $sb))))
+
+  ;; dx = (A * g + B * h) + D over $len floats, rounded to float32 (may write over g).
+  (func $bn_bwd_dx (param $dx i32) (param $g i32) (param $h i32) (param $len i32) (param $A f64) (param $B f64) (param $D f64)
+    (local $e i32) (local $v v128) (local $w v128) (local $a v128) (local $b v128) (local $d v128)
+    (local.set $a (f64x2.splat (local.get $A)))
+    (local.set $b (f64x2.splat (local.get $B)))
+    (local.set $d (f64x2.splat (local.get $D)))
+    (local.set $e (i32.add (local.get $g) (i32.shl (local.get $len) (i32.const 2))))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.gt_u (i32.add (local.get $g) (i32.const 16)) (local.get $e)))
+      (local.set $v (v128.load (local.get $g)))
+      (local.set $w (v128.load (local.get $h)))
+      (v128.store (local.get $dx) ${pack(
+        `(f64x2.add (f64x2.add (f64x2.mul (local.get $a) ${lo('(local.get $v)')}) (f64x2.mul (local.get $b) ${lo('(local.get $w)')})) (local.get $d))`,
+        `(f64x2.add (f64x2.add (f64x2.mul (local.get $a) ${hi('(local.get $v)')}) (f64x2.mul (local.get $b) ${hi('(local.get $w)')})) (local.get $d))`)})
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $h (i32.add (local.get $h) (i32.const 16)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+      (br $l1)))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $g) (local.get $e)))
+      (f32.store (local.get $dx) (f32.demote_f64 (f64.add (f64.add
+        (f64.mul (local.get $A) (f64.promote_f32 (f32.load (local.get $g))))
+        (f64.mul (local.get $B) (f64.promote_f32 (f32.load (local.get $h))))) (local.get $D))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (local.set $h (i32.add (local.get $h) (i32.const 4)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
+      (br $l2))))`;
 }

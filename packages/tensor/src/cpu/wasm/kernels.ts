@@ -34,6 +34,17 @@ export type BinaryF32Fn = (out: number, a: number, b: number, n: number) => void
 /** float32 exp over ceil(n / 4) vectors of 4; `consts` is where EXP_CONSTS are stored as float32. */
 export type ExpF32Fn = (out: number, x: number, n: number, consts: number) => void;
 
+/** Per-run mean and M2 (f64 pairs at `out`) of `count` runs of `len` floats from `x`. */
+export type BnStatsFn = (x: number, count: number, len: number, out: number) => void;
+/** xhat (and y when `affine`) of `count` runs of `len` floats; run i uses the f64 constants of channel (c + i) mod C. */
+export type BnForwardFn = (x: number, y: number, h: number, count: number, len: number, params: number, C: number, c: number, affine: number) => void;
+/**
+ * One channel of the fused backward over `len` gathered floats of dy (at g) and
+ * xhat (at h): reads f64 (kc, m) at p, writes f64 (sum(dy), sum(dy xhat)) at p + 16
+ * and dx = kc (m dy - sum(dy) - xhat sum(dy xhat)) over dy.
+ */
+export type BnBackwardChannelFn = (g: number, h: number, len: number, p: number) => void;
+
 export interface Kernels {
   /** The compiled module, sent to workers to instantiate over the same memory. */
   readonly module: object;
@@ -44,6 +55,9 @@ export interface Kernels {
   readonly mul_f32: BinaryF32Fn;
   readonly div_f32: BinaryF32Fn;
   readonly exp_f32: ExpF32Fn;
+  readonly bn_stats_f32: BnStatsFn;
+  readonly bn_fwd_f32: BnForwardFn;
+  readonly bn_bwd_chan_f32: BnBackwardChannelFn;
 }
 
 const PAGE = 65536;
@@ -66,13 +80,16 @@ export function getKernels(): Kernels | null {
     if (!wasm) throw new Error('no WebAssembly');
     const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
     const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
-    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
+    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
     if (!isFn<GemmFn>(gemm)) throw new Error('kernels: gemm export missing');
     if (!isFn<BinaryF32Fn>(add_f32) || !isFn<BinaryF32Fn>(sub_f32) || !isFn<BinaryF32Fn>(mul_f32) || !isFn<BinaryF32Fn>(div_f32)) {
       throw new Error('kernels: elementwise exports missing');
     }
     if (!isFn<ExpF32Fn>(exp_f32)) throw new Error('kernels: exp_f32 export missing');
-    kernels = { module, memory, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32 };
+    if (!isFn<BnStatsFn>(bn_stats_f32) || !isFn<BnForwardFn>(bn_fwd_f32) || !isFn<BnBackwardChannelFn>(bn_bwd_chan_f32)) {
+      throw new Error('kernels: batch norm exports missing');
+    }
+    kernels = { module, memory, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;

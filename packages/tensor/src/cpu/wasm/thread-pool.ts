@@ -24,15 +24,20 @@ export const EW_ADD = 2;
 export const EW_SUB = 3;
 export const EW_MUL = 4;
 export const EW_DIV = 5;
+/** BatchNorm jobs: [-kind, ...the kernel's arguments] (see kernels.ts). */
+export const EW_BN_STATS = 6;
+export const EW_BN_FWD = 7;
+export const EW_BN_CHAN = 8;
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
 // Plain JS so that it runs as an eval'd worker from src/ (vitest) and dist/ alike.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, scratch } = workerData;
-const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32 } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32];
+// Not 'module': Deno's worker_threads wrapper already declares that name.
+const { module: wasmModule, memory, scratch } = workerData;
+const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
+const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32];
 const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -48,7 +53,7 @@ for (;;) {
     const o = ${JOB_BASE} + j * ${JOB_WORDS};
     if (ctl[o] < 0) {
       if (ctl[o] === -${EW_EXP}) exp_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
-      else ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+      else ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9]);
     } else gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
     Atomics.add(ctl, ${DONE}, 1);
     Atomics.notify(ctl, ${DONE});
@@ -164,5 +169,11 @@ function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
       return k.mul_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
     case EW_DIV:
       return k.div_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    case EW_BN_STATS:
+      return k.bn_stats_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    case EW_BN_FWD:
+      return k.bn_fwd_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9]);
+    case EW_BN_CHAN:
+      return k.bn_bwd_chan_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
   }
 }

@@ -1,0 +1,304 @@
+/**
+ * BatchNorm on the WebAssembly SIMD kernels, for contiguous float32 x viewed
+ * as [N, C, S]. As for the elementwise ops, the caller's arrays live in JS
+ * memory, so values are staged through wasm memory (TypedArray.set, a memcpy)
+ * and the kernels run there. The kernels compute in float64 exactly as the JS
+ * loops in ../batch-norm.ts do, so xhat, y and dx are the same float32 values;
+ * the sums only group their terms differently.
+ *
+ * With worker threads the staging is double-buffered as for exp: while a
+ * worker runs the kernel on piece i, the calling thread copies piece i-1 out
+ * and piece i+1 in (only it can touch the caller's arrays), then helps with
+ * what is left of piece i. On one thread the same loop runs the jobs itself.
+ *
+ * Each function returns false (having written nothing the caller keeps) where
+ * the kernels or the memory are unavailable; the caller then runs the JS loops.
+ */
+import { type Kernels, ensureMemory, getKernels } from './kernels.js';
+import {
+  EW_BN_CHAN, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, scratchAddress, startJobs,
+} from './thread-pool.js';
+
+/** Floats per staged piece on one thread (64 KiB): input and outputs stay in L2. */
+const CHUNK_SERIAL = 16384;
+/** Floats per staged piece with workers: fewer hand-offs (each costs microseconds). */
+const CHUNK_PARALLEL = 65536;
+/** Jobs a piece is split into with workers, so that the calling thread can help once its copies are done. */
+const JOBS_PER_PIECE = 4;
+/** Runs shorter than this stay on the JS loops (a kernel call and a copy per run would cost more). */
+export const WASM_BN_MIN_RUN = 64;
+/** Arrays smaller than this stay on the JS loops. */
+export const WASM_BN_MIN_SIZE = 1 << 15;
+/**
+ * Most staging memory a call may claim (wasm memory never shrinks): the
+ * backward stages two channels of dy and xhat, N * S floats each; beyond
+ * this the JS loops run.
+ */
+const MAX_STAGING_BYTES = 1 << 28;
+
+const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
+/** Whether the pipelines below use the worker pool (measured slower on 2 cores; see setup). */
+const BN_USE_WORKERS = false;
+
+/** Runs the first `count` jobs of jobBuf on this thread, without the pool's control block. */
+function runHere(k: Kernels, count: number): void {
+  for (let j = 0; j < count; j++) {
+    const o = j * JOB_WORDS;
+    const a = jobBuf;
+    if (a[o] === -EW_BN_STATS) k.bn_stats_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
+    else if (a[o] === -EW_BN_FWD) k.bn_fwd_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9]);
+    else k.bn_bwd_chan_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
+  }
+}
+
+/** Starts `count` jobs: on the pool with workers, else runs them now (no worker may take them). */
+function start(at: Setup, count: number): void {
+  if (at.threads > 1) startJobs(at.k, jobBuf, count);
+  else runHere(at.k, count);
+}
+
+function finish(at: Setup): void {
+  if (at.threads > 1) finishJobs(at.k);
+}
+
+interface Setup {
+  k: Kernels;
+  base: number;
+  threads: number;
+  chunk: number;
+}
+
+/** The kernels, the first free byte of wasm memory (`bytes(chunk)` of it made available) and the thread count. */
+function setup(bytes: (chunk: number) => number): Setup | null {
+  const k = getKernels();
+  if (!k) return null;
+  // Workers are off by default (BN_USE_WORKERS): on the 2-core VM the ~200
+  // hand-offs of one forward + backward (a futex wake-up each, tens of
+  // microseconds or more when the other core is busy) cost more than the
+  // kernels they overlap; the calling thread's copies are the bottleneck.
+  const threads = BN_USE_WORKERS ? getNumThreads() : 1;
+  // Past every thread's GEMM scratch, as the elementwise staging.
+  const base = scratchAddress(getNumThreads());
+  const chunk = threads > 1 ? CHUNK_PARALLEL : CHUNK_SERIAL;
+  if (bytes(chunk) > MAX_STAGING_BYTES || !ensureMemory(k, base + bytes(chunk))) return null;
+  if (threads > 1) ensureWorkers(k, threads);
+  return { k, base, threads, chunk };
+}
+
+/**
+ * A contiguous stretch of the [N, C, S] array handled as one unit: `count`
+ * pieces of `len` floats from element `start`, the first in channel `c`.
+ * Whole runs are grouped up to `chunk` floats; longer runs are split.
+ */
+interface Piece {
+  start: number;
+  count: number;
+  len: number;
+  c: number;
+}
+
+function pieces(N: number, C: number, S: number, chunk: number): Piece[] {
+  const out: Piece[] = [];
+  const runs = N * C;
+  if (S <= chunk) {
+    const per = Math.floor(chunk / S);
+    for (let r = 0; r < runs; r += per) out.push({ start: r * S, count: Math.min(per, runs - r), len: S, c: r % C });
+    return out;
+  }
+  for (let r = 0; r < runs; r++) {
+    for (let s = 0; s < S; s += chunk) out.push({ start: r * S + s, count: 1, len: Math.min(chunk, S - s), c: r % C });
+  }
+  return out;
+}
+
+/** Splits piece `p` into up to `parts` jobs of whole runs: calls `job(firstRun, runs)` for each, returns the count. */
+function splitRuns(p: Piece, parts: number, job: (w: number, first: number, runs: number) => void): number {
+  const per = Math.ceil(p.count / parts);
+  let jobs = 0;
+  for (let r = 0; r < p.count; r += per, jobs++) job(jobs * JOB_WORDS, r, Math.min(per, p.count - r));
+  return jobs;
+}
+
+/**
+ * Per-channel mean and M2 (sum of squared deviations) of x: each run's (or
+ * piece's) two-pass moments from the kernel, merged across runs in memory
+ * order with Chan et al.'s pairwise update.
+ */
+export function wasmBatchNormStats(d: Float32Array, o: number, N: number, C: number, S: number, mu: Float64Array, m2: Float64Array): boolean {
+  // Per slot: the piece's floats, then its runs' (mean, M2) pairs.
+  const slotBytes = (chunk: number): number => chunk * 4 + Math.max(1, Math.floor(chunk / S)) * 16;
+  const at = setup((chunk) => 2 * slotBytes(chunk));
+  if (!at) return false;
+  const { k, base, threads, chunk } = at;
+  const slot = slotBytes(chunk);
+  const ps = pieces(N, C, S, chunk);
+  const heap = new Float32Array(k.memory.buffer);
+  const f64 = new Float64Array(k.memory.buffer);
+  const xAddr = (i: number): number => base + (i & 1) * slot;
+  const outAddr = (i: number): number => xAddr(i) + chunk * 4;
+  const copyIn = (i: number): void => {
+    const { start, count, len } = ps[i];
+    heap.set(d.subarray(o + start, o + start + count * len), xAddr(i) >> 2);
+  };
+  const cnt = new Float64Array(C);
+  const merge = (i: number): void => {
+    const { count, len } = ps[i];
+    const at64 = outAddr(i) >> 3;
+    let c = ps[i].c;
+    for (let r = 0; r < count; r++) {
+      const rm = f64[at64 + 2 * r];
+      const sq = f64[at64 + 2 * r + 1];
+      const na = cnt[c];
+      if (na === 0) {
+        mu[c] = rm;
+        m2[c] = sq;
+      } else {
+        // Merge (na values, mean mu, M2 m2) with (len values, mean rm, M2 sq).
+        const delta = rm - mu[c];
+        const tot = na + len;
+        mu[c] += (delta * len) / tot;
+        m2[c] += sq + ((delta * delta * na) * len) / tot;
+      }
+      cnt[c] = na + len;
+      if (++c === C) c = 0;
+    }
+  };
+  const parts = threads > 1 ? JOBS_PER_PIECE : 1;
+  copyIn(0);
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i];
+    const jobs = splitRuns(p, parts, (w, first, runs) => {
+      jobBuf[w] = -EW_BN_STATS;
+      jobBuf[w + 1] = xAddr(i) + first * p.len * 4;
+      jobBuf[w + 2] = runs;
+      jobBuf[w + 3] = p.len;
+      jobBuf[w + 4] = outAddr(i) + first * 16;
+    });
+    start(at, jobs);
+    if (i > 0) merge(i - 1);
+    if (i + 1 < ps.length) copyIn(i + 1);
+    finish(at);
+  }
+  merge(ps.length - 1);
+  return true;
+}
+
+/**
+ * xhat = (x - mu) * is per channel into `xhat`, and y = xhat * scale + shift
+ * into `y` when `y` is given.
+ */
+export function wasmBatchNormForward(
+  d: Float32Array, o: number, N: number, C: number, S: number,
+  mu: Float64Array, is: Float64Array, w: Float64Array | null, b: Float64Array | null,
+  xhat: Float32Array, y: Float32Array | null,
+): boolean {
+  const paramBytes = C * 32;
+  const at = setup((chunk) => paramBytes + 2 * 3 * chunk * 4);
+  if (!at) return false;
+  const { k, base, threads, chunk } = at;
+  const params = new Float64Array(k.memory.buffer, base, C * 4);
+  for (let c = 0; c < C; c++) {
+    params[4 * c] = mu[c];
+    params[4 * c + 1] = is[c];
+    params[4 * c + 2] = w ? w[c] : 1;
+    params[4 * c + 3] = b ? b[c] : 0;
+  }
+  const ps = pieces(N, C, S, chunk);
+  const heap = new Float32Array(k.memory.buffer);
+  const xAddr = (i: number): number => base + paramBytes + (i & 1) * 3 * chunk * 4;
+  const hAddr = (i: number): number => xAddr(i) + chunk * 4;
+  const yAddr = (i: number): number => hAddr(i) + chunk * 4;
+  const copyIn = (i: number): void => {
+    const { start, count, len } = ps[i];
+    heap.set(d.subarray(o + start, o + start + count * len), xAddr(i) >> 2);
+  };
+  const copyOut = (i: number): void => {
+    const { start, count, len } = ps[i];
+    const m = count * len;
+    xhat.set(heap.subarray(hAddr(i) >> 2, (hAddr(i) >> 2) + m), start);
+    if (y) y.set(heap.subarray(yAddr(i) >> 2, (yAddr(i) >> 2) + m), start);
+  };
+  const affine = y ? 1 : 0;
+  const parts = threads > 1 ? JOBS_PER_PIECE : 1;
+  copyIn(0);
+  for (let i = 0; i < ps.length; i++) {
+    const p = ps[i];
+    const jobs = splitRuns(p, parts, (wd, first, runs) => {
+      const off = first * p.len * 4;
+      jobBuf[wd] = -EW_BN_FWD;
+      jobBuf[wd + 1] = xAddr(i) + off;
+      jobBuf[wd + 2] = yAddr(i) + off;
+      jobBuf[wd + 3] = hAddr(i) + off;
+      jobBuf[wd + 4] = runs;
+      jobBuf[wd + 5] = p.len;
+      jobBuf[wd + 6] = base;
+      jobBuf[wd + 7] = C;
+      jobBuf[wd + 8] = (p.c + first) % C;
+      jobBuf[wd + 9] = affine;
+    });
+    start(at, jobs);
+    if (i > 0) copyOut(i - 1);
+    if (i + 1 < ps.length) copyIn(i + 1);
+    finish(at);
+  }
+  copyOut(ps.length - 1);
+  return true;
+}
+
+/**
+ * The fused backward, channel by channel: the channel's N runs of dy and xhat
+ * are gathered into wasm memory once, reduced, turned into dx there (over the
+ * staged dy) and scattered back, so each input is read from memory once. With
+ * workers, a worker runs channel c while the calling thread scatters channel
+ * c-1 and gathers channel c+1.
+ */
+export function wasmBatchNormBackward(
+  g: Float32Array, go: number, h: Float32Array, ho: number, N: number, C: number, S: number,
+  is: Float64Array, w: Float64Array | null, dx: Float32Array, dWeight: Float32Array, dBias: Float32Array,
+): boolean {
+  const per = N * S;
+  // Per slot: 32 bytes of (kc, m, sum(dy), sum(dy xhat)), then the channel's dy and xhat.
+  const slot = 32 + 2 * per * 4;
+  const at = setup(() => 2 * slot);
+  if (!at) return false;
+  const { k, base } = at;
+  const heap = new Float32Array(k.memory.buffer);
+  const f64 = new Float64Array(k.memory.buffer);
+  const pAddr = (c: number): number => base + (c & 1) * slot;
+  const gAddr = (c: number): number => pAddr(c) + 32;
+  const hAddr = (c: number): number => gAddr(c) + per * 4;
+  const m = per;
+  const stride = C * S;
+  const gather = (c: number): void => {
+    const gi = gAddr(c) >> 2;
+    const hi = hAddr(c) >> 2;
+    for (let n = 0; n < N; n++) {
+      const src = n * stride + c * S;
+      heap.set(g.subarray(go + src, go + src + S), gi + n * S);
+      heap.set(h.subarray(ho + src, ho + src + S), hi + n * S);
+    }
+    // dx = k (m dy - sum(dy) - xhat sum(dy xhat)) with k = weight * invstd / m.
+    f64[pAddr(c) >> 3] = ((w ? w[c] : 1) * is[c]) / m;
+    f64[(pAddr(c) >> 3) + 1] = m;
+  };
+  const scatter = (c: number): void => {
+    dBias[c] = f64[(pAddr(c) >> 3) + 2];
+    dWeight[c] = f64[(pAddr(c) >> 3) + 3];
+    const gi = gAddr(c) >> 2;
+    for (let n = 0; n < N; n++) dx.set(heap.subarray(gi + n * S, gi + (n + 1) * S), n * stride + c * S);
+  };
+  gather(0);
+  for (let c = 0; c < C; c++) {
+    jobBuf[0] = -EW_BN_CHAN;
+    jobBuf[1] = gAddr(c);
+    jobBuf[2] = hAddr(c);
+    jobBuf[3] = per;
+    jobBuf[4] = pAddr(c);
+    start(at, 1);
+    if (c > 0) scatter(c - 1);
+    if (c + 1 < C) gather(c + 1);
+    finish(at);
+  }
+  scatter(C - 1);
+  return true;
+}
