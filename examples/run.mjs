@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const [name, ...args] = process.argv.slice(2);
 const available = readdirSync(here, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join(here, d.name, 'package.json')))
+  .filter((d) => d.isDirectory() && existsSync(join(here, d.name, 'package.json')) && existsSync(join(here, d.name, 'src', 'main.ts')))
   .map((d) => d.name);
 if (!name || !available.includes(name)) {
   console.error(`usage: pnpm example <name> [args]\navailable examples: ${available.join(', ')}`);
