@@ -1,0 +1,352 @@
+import {
+  type Backend, type BinaryOp, type Conv2dGeometry, type DType, NDArray, type Pool2dGeometry, type ReduceOp, type Shape, type Storage,
+  type TypedArray, type UnaryOp, contiguousStrides, cpuBackend, fmtShape, sizeOf,
+} from '@normlab/tensor';
+import {
+  DEVICE_BINARY, DEVICE_UNARY, MAX_ELEMENTS, type NCS, type View, argReduceKernel, binaryKernel, bnAffineKernel, bnBackwardDxKernel,
+  bnBackwardSumKernel, bnMeanKernel, bnVarKernel, bnXhatKernel, catKernel, fillKernel, gatherKernel, indexSelectKernel, matmulKernel,
+  reduceKernel, shapeKey, unaryKernel, whereKernel,
+} from './codegen.js';
+import type { DeviceClient, KernelArg, KernelDef } from './device.js';
+import { GpuStorage } from './storage.js';
+
+const FLOAT64_ERROR = "gpu: float64 tensors are not supported on the device; use .astype('float32') first";
+
+/** The dtype a kernel result is stored as: the device computes in float32, so a float64 request gets float32. */
+function stored(dtype: DType): DType {
+  return dtype === 'float64' ? 'float32' : dtype;
+}
+
+function view(x: NDArray): View {
+  return { strides: x.strides, offset: x.offset };
+}
+
+function isDense(x: NDArray): boolean {
+  return x.offset === 0 && x.isContiguous() && x.size === x.storage.length;
+}
+
+/**
+ * The gpu.js backend: every kernel runs on the device worker; results stay
+ * there as GpuStorage buffers. Ops without a device kernel read their inputs
+ * back, run on the CPU backend and upload the results, counted per op in
+ * `gpu.profile()`.
+ */
+export class GpuBackend implements Backend {
+  readonly device = 'gpu';
+
+  constructor(readonly client: DeviceClient) {}
+
+  // ---- buffers --------------------------------------------------------------
+
+  private storageOf(x: NDArray, op: string): GpuStorage {
+    const s = x.storage;
+    if (!(s instanceof GpuStorage)) throw new Error(`gpu: ${op}: expected an array on 'gpu', got one on '${x.device}'`);
+    if (s.disposed) throw new Error(`gpu: ${op}: the array was disposed`);
+    if (s.client !== this.client) throw new Error(`gpu: ${op}: the array belongs to a device that was shut down`);
+    return s;
+  }
+
+  private id(x: NDArray, op: string): KernelArg {
+    return { b: this.storageOf(x, op).id };
+  }
+
+  private wrap(id: number, shape: Shape, dtype: DType): NDArray {
+    const n = sizeOf(shape);
+    return new NDArray(new GpuStorage(id, n, stored(dtype), this.client), shape, contiguousStrides(shape), 0);
+  }
+
+  private empty(shape: Shape, dtype: DType): NDArray {
+    return new NDArray(new GpuStorage(0, 0, stored(dtype), this.client), shape);
+  }
+
+  private check(op: string, n: number): void {
+    if (n > MAX_ELEMENTS) {
+      throw new RangeError(`gpu: ${op}: ${n} elements exceed the device's limit of ${MAX_ELEMENTS} per array (float32 index arithmetic)`);
+    }
+  }
+
+  /** Runs a kernel (compiled once per key) into a new array of `shape`. */
+  private run(op: string, key: string, def: () => KernelDef, args: KernelArg[], shape: Shape, dtype: DType): NDArray {
+    const n = sizeOf(shape);
+    this.check(op, n);
+    return this.wrap(this.client.run(key, def, op, args), shape, dtype);
+  }
+
+  /** The buffer of x as a dense vector (element i at index i): x's own, or a contiguous copy freed by `done`. */
+  private dense(x: NDArray, op: string): { arg: KernelArg; done: () => void } {
+    if (isDense(x)) return { arg: this.id(x, op), done: () => {} };
+    const c = this.copy(x, x.dtype);
+    return { arg: this.id(c, op), done: () => (c.storage as GpuStorage).dispose() };
+  }
+
+  upload(data: TypedArray): Storage {
+    if (data instanceof Float64Array) throw new TypeError(FLOAT64_ERROR);
+    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'bool';
+    if (data.length === 0) return new GpuStorage(0, 0, dtype, this.client);
+    this.check('upload', data.length);
+    let f: Float32Array;
+    if (data instanceof Float32Array) f = data;
+    else if (data instanceof Int32Array) {
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i];
+        if (v > MAX_ELEMENTS || v < -MAX_ELEMENTS) throw new RangeError(`gpu: int32 value ${v} cannot be stored exactly on the device (|v| <= 2^24)`);
+      }
+      f = Float32Array.from(data);
+    } else {
+      f = new Float32Array(data.length);
+      for (let i = 0; i < data.length; i++) f[i] = data[i] ? 1 : 0;
+    }
+    return new GpuStorage(this.client.upload(f), data.length, dtype, this.client);
+  }
+
+  private fromDevice(values: Float32Array, dtype: DType): TypedArray {
+    if (dtype === 'int32') return Int32Array.from(values);
+    if (dtype === 'bool') {
+      const out = new Uint8Array(values.length);
+      for (let i = 0; i < values.length; i++) out[i] = values[i] !== 0 ? 1 : 0;
+      return out;
+    }
+    return values;
+  }
+
+  private readable(x: NDArray): { id: number; temp: GpuStorage | null } {
+    const s = this.storageOf(x, 'read');
+    if (isDense(x)) return { id: s.id, temp: null };
+    const c = this.copy(x, x.dtype);
+    return { id: (c.storage as GpuStorage).id, temp: c.storage as GpuStorage };
+  }
+
+  /** Blocks until x is computed; the errors raised on the device since the last read surface here. */
+  read(x: NDArray): TypedArray {
+    if (x.size === 0) return this.fromDevice(new Float32Array(0), x.dtype);
+    const { id, temp } = this.readable(x);
+    try {
+      return this.fromDevice(this.client.read(id, `a read of ${x.dtype} ${fmtShape(x.shape)}`), x.dtype);
+    } finally {
+      temp?.dispose();
+    }
+  }
+
+  /** The same as read, without blocking the thread. */
+  async readAsync(x: NDArray): Promise<TypedArray> {
+    if (x.size === 0) return this.fromDevice(new Float32Array(0), x.dtype);
+    const { id, temp } = this.readable(x);
+    try {
+      return this.fromDevice(await this.client.readAsync(id, `an async read of ${x.dtype} ${fmtShape(x.shape)}`), x.dtype);
+    } finally {
+      temp?.dispose();
+    }
+  }
+
+  // ---- elementwise ----------------------------------------------------------
+
+  copy(x: NDArray, dtype: DType): NDArray {
+    if (x.size === 0) return this.empty(x.shape, dtype);
+    const to = stored(dtype);
+    let expr = 'x';
+    if (to === 'int32' && (x.dtype === 'float32' || x.dtype === 'float64')) expr = '(x === x ? Math.trunc(x) : 0.0)';
+    else if (to === 'bool') expr = '((x !== 0.0 && x === x) ? 1.0 : 0.0)';
+    const key = `copy:${expr}:${shapeKey(x.shape, [view(x)])}`;
+    return this.run('copy', key, () => unaryKernel(expr, x.shape, view(x)), [this.id(x, 'copy')], x.shape, to);
+  }
+
+  fill(shape: Shape, dtype: DType, value: number): NDArray {
+    const n = sizeOf(shape);
+    if (n === 0) return this.empty(shape, dtype);
+    return this.run('fill', `fill:${n}`, () => fillKernel(n), [value], shape, dtype);
+  }
+
+  unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray {
+    if (x.size === 0) return this.empty(x.shape, dtype);
+    let expr = DEVICE_UNARY[op];
+    if (stored(dtype) === 'int32' && op === 'powScalar') expr = `Math.round(${expr})`;
+    const key = `u:${expr}:${shapeKey(x.shape, [view(x)])}`;
+    const args: KernelArg[] = [this.id(x, op)];
+    if (/\bp1\b/.test(expr)) args.push(params[0] ?? 0, params[1] ?? 0);
+    else if (/\bp0\b/.test(expr)) args.push(params[0] ?? 0);
+    return this.run(op, key, () => unaryKernel(expr, x.shape, view(x)), args, x.shape, dtype);
+  }
+
+  binary(op: BinaryOp, a: NDArray, b: NDArray, dtype: DType): NDArray {
+    if (a.size === 0) return this.empty(a.shape, dtype);
+    let expr = DEVICE_BINARY[op];
+    if (stored(dtype) === 'int32' && op === 'pow') expr = `Math.round(${expr})`;
+    const key = `b:${expr}:${shapeKey(a.shape, [view(a), view(b)])}`;
+    return this.run(op, key, () => binaryKernel(expr, a.shape, view(a), view(b)), [this.id(a, op), this.id(b, op)], a.shape, dtype);
+  }
+
+  where(cond: NDArray, a: NDArray, b: NDArray, dtype: DType): NDArray {
+    if (a.size === 0) return this.empty(a.shape, dtype);
+    const key = `where:${shapeKey(a.shape, [view(cond), view(a), view(b)])}`;
+    return this.run('where', key, () => whereKernel(a.shape, view(cond), view(a), view(b)),
+      [this.id(cond, 'where'), this.id(a, 'where'), this.id(b, 'where')], a.shape, dtype);
+  }
+
+  // ---- reductions -----------------------------------------------------------
+
+  reduce(op: ReduceOp, x: NDArray, dims: readonly number[], dtype: DType): NDArray {
+    const outShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
+    if (sizeOf(outShape) === 0) return this.empty(outShape, dtype);
+    if (x.size === 0) return this.fill(outShape, dtype, op === 'prod' ? 1 : op === 'sum' ? 0 : NaN);
+    this.check(op, x.size);
+    const key = `r:${op}:${dims.join(',')}:${shapeKey(x.shape, [view(x)])}`;
+    return this.run(op, key, () => reduceKernel(op, x.shape, view(x), dims), [this.id(x, op)], outShape, dtype);
+  }
+
+  argReduce(op: 'argmax' | 'argmin', x: NDArray, dim: number): NDArray {
+    const outShape = x.shape.map((d, i) => (i === dim ? 1 : d));
+    if (sizeOf(outShape) === 0) return this.empty(outShape, 'int32');
+    this.check(op, x.size);
+    const key = `${op}:${dim}:${shapeKey(x.shape, [view(x)])}`;
+    return this.run(op, key, () => argReduceKernel(op, x.shape, view(x), dim), [this.id(x, op)], outShape, 'int32');
+  }
+
+  matmul(a: NDArray, b: NDArray): NDArray {
+    const [B, M, K] = a.shape;
+    const N = b.shape[2];
+    const outShape = [B, M, N];
+    if (B * M * N === 0) return this.empty(outShape, a.dtype);
+    if (K === 0) return this.fill(outShape, a.dtype, 0);
+    this.check('matmul', Math.max(a.storage.length, b.storage.length));
+    const key = `mm:${B},${M},${K},${N}|${a.offset}:${a.strides.join(',')}|${b.offset}:${b.strides.join(',')}`;
+    return this.run('matmul', key, () => matmulKernel(B, M, K, N, view(a), view(b)), [this.id(a, 'matmul'), this.id(b, 'matmul')], outShape, a.dtype);
+  }
+
+  // ---- BatchNorm ------------------------------------------------------------
+
+  private ncs(x: NDArray): NCS {
+    const [N, C, S] = x.shape;
+    return { N, C, S, x: view(x) };
+  }
+
+  batchNormStats(x: NDArray): [NDArray, NDArray] {
+    const g = this.ncs(x);
+    this.check('batchNormStats', x.storage.length);
+    const gk = shapeKey(x.shape, [view(x)]);
+    const mean = this.run('batchNormStats', `bn.mean:${gk}`, () => bnMeanKernel(g), [this.id(x, 'batchNormStats')], [g.C], x.dtype);
+    const variance = this.run('batchNormStats', `bn.var:${gk}`, () => bnVarKernel(g), [this.id(x, 'batchNormStats'), this.id(mean, 'batchNormStats')], [g.C], x.dtype);
+    return [mean, variance];
+  }
+
+  batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
+    const op = 'batchNormForward';
+    const g = this.ncs(x);
+    const shape = [g.N, g.C, g.S];
+    const m = this.dense(mean, op);
+    const s = this.dense(invstd, op);
+    const xhat = this.run(op, `bn.xhat:${shapeKey(x.shape, [view(x)])}`, () => bnXhatKernel(g), [this.id(x, op), m.arg, s.arg], shape, x.dtype);
+    m.done();
+    s.done();
+    if (!weight && !bias) return [xhat, xhat];
+    const w = weight ? this.dense(weight, op) : null;
+    const b = bias ? this.dense(bias, op) : null;
+    const args: KernelArg[] = [this.id(xhat, op)];
+    if (w) args.push(w.arg);
+    if (b) args.push(b.arg);
+    const y = this.run(op, `bn.affine:${!!w}:${!!b}:${shape.join('x')}`, () => bnAffineKernel(g, !!w, !!b), args, shape, x.dtype);
+    w?.done();
+    b?.done();
+    return [y, xhat];
+  }
+
+  batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
+    const op = 'batchNormBackward';
+    const h = this.ncs(xhat);
+    const g: NCS = { ...h, x: view(dy) };
+    const shape = [g.N, g.C, g.S];
+    const key = shapeKey(shape, [view(dy), view(xhat)]);
+    const sdy = this.run(op, `bn.sdy:${shapeKey(shape, [view(dy)])}`, () => bnBackwardSumKernel(g, null), [this.id(dy, op)], [g.C], xhat.dtype);
+    const sdx = this.run(op, `bn.sdx:${key}`, () => bnBackwardSumKernel(g, view(xhat)), [this.id(dy, op), this.id(xhat, op)], [g.C], xhat.dtype);
+    const s = this.dense(invstd, op);
+    const w = weight ? this.dense(weight, op) : null;
+    const args: KernelArg[] = [this.id(dy, op), this.id(xhat, op), s.arg, this.id(sdy, op), this.id(sdx, op)];
+    if (w) args.push(w.arg);
+    const dx = this.run(op, `bn.dx:${!!w}:${key}`, () => bnBackwardDxKernel(g, view(xhat), !!w), args, shape, xhat.dtype);
+    s.done();
+    w?.done();
+    return [dx, sdx, sdy];
+  }
+
+  // ---- joins and indexing ---------------------------------------------------
+
+  cat(xs: readonly NDArray[], dim: number, dtype: DType): NDArray {
+    const outShape = [...xs[0].shape];
+    outShape[dim] = xs.reduce((s, x) => s + x.shape[dim], 0);
+    if (sizeOf(outShape) === 0) return this.empty(outShape, dtype);
+    const parts = xs.filter((x) => x.size > 0);
+    const narrowing = parts.some((x) => stored(dtype) !== stored(x.dtype) && (stored(dtype) === 'int32' || stored(dtype) === 'bool') && stored(x.dtype) === 'float32');
+    const ps = narrowing ? parts.map((x) => this.copy(x, dtype)) : parts;
+    const key = `cat:${dim}:${outShape.join('x')}:${ps.map((p) => shapeKey(p.shape, [view(p)])).join('/')}`;
+    const out = this.run('cat', key, () => catKernel(outShape, dim, ps.map((p) => ({ shape: p.shape, view: view(p) }))), ps.map((p) => this.id(p, 'cat')), outShape, dtype);
+    if (narrowing) for (const p of ps) (p.storage as GpuStorage).dispose();
+    return out;
+  }
+
+  gather(x: NDArray, dim: number, index: NDArray): NDArray {
+    if (index.size === 0) return this.empty(index.shape, x.dtype);
+    const key = `gather:${dim}:${shapeKey(x.shape, [view(x)])}:${shapeKey(index.shape, [view(index)])}`;
+    return this.run('gather', key, () => gatherKernel(index.shape, dim, view(x), view(index)), [this.id(x, 'gather'), this.id(index, 'gather')], index.shape, x.dtype);
+  }
+
+  indexSelect(x: NDArray, dim: number, index: NDArray): NDArray {
+    const outShape = [...x.shape];
+    outShape[dim] = index.size;
+    if (sizeOf(outShape) === 0) return this.empty(outShape, x.dtype);
+    const key = `isel:${dim}:${shapeKey(x.shape, [view(x)])}:${shapeKey(index.shape, [view(index)])}`;
+    return this.run('indexSelect', key, () => indexSelectKernel(outShape, dim, view(x), view(index)), [this.id(x, 'indexSelect'), this.id(index, 'indexSelect')], outShape, x.dtype);
+  }
+
+  // ---- CPU fallbacks --------------------------------------------------------
+
+  /** Runs `f` on the CPU backend: reads `inputs` back, uploads the results; counted in gpu.profile(). */
+  private onCpu<T extends NDArray | NDArray[]>(op: string, inputs: readonly NDArray[], f: (cpu: NDArray[]) => T): T {
+    let bytesRead = 0;
+    const host = inputs.map((x) => {
+      const data = this.read(x);
+      bytesRead += data.byteLength;
+      return new NDArray(cpuBackend.upload(data), x.shape);
+    });
+    const out = f(host);
+    let bytesUploaded = 0;
+    const up = (y: NDArray): NDArray => {
+      const data = cpuBackend.read(y);
+      bytesUploaded += data.byteLength;
+      return new NDArray(this.upload(data), y.shape);
+    };
+    const result = (Array.isArray(out) ? out.map(up) : up(out)) as T;
+    this.client.countFallback(op, bytesRead, bytesUploaded);
+    return result;
+  }
+
+  scatterAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
+    return this.onCpu('scatterAdd', [index, src], ([i, s]) => cpuBackend.scatterAdd(shape, dim, i, s));
+  }
+
+  indexAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
+    return this.onCpu('indexAdd', [index, src], ([i, s]) => cpuBackend.indexAdd(shape, dim, i, s));
+  }
+
+  im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray {
+    return this.onCpu('im2col', [x], ([h]) => cpuBackend.im2col(h, g, outSize));
+  }
+
+  col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray {
+    return this.onCpu('col2im', [cols], ([h]) => cpuBackend.col2im(h, g, inputShape, outSize));
+  }
+
+  maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
+    return this.onCpu('maxPool2d', [x], ([h]) => cpuBackend.maxPool2d(h, g));
+  }
+
+  maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: Shape): NDArray {
+    return this.onCpu('maxPool2dBackward', [grad, indices], ([g, i]) => cpuBackend.maxPool2dBackward(g, i, inputShape));
+  }
+
+  avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray {
+    return this.onCpu('avgPool2d', [x], ([h]) => cpuBackend.avgPool2d(h, g));
+  }
+
+  avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray {
+    return this.onCpu('avgPool2dBackward', [grad], ([h]) => cpuBackend.avgPool2dBackward(h, inputShape, g));
+  }
+}

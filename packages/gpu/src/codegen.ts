@@ -1,0 +1,496 @@
+/**
+ * Kernel sources for gpu.js, generated per op and shape: every shape, stride
+ * and offset is a literal, so each loop is bounded by a constant and the
+ * index arithmetic folds. Sources are JavaScript functions with parameters
+ * a0, a1, ... (device buffers or scalars) and a flat 1-D output; the worker
+ * compiles them with gpu.js (WGSL on webgpu, WebAssembly on webasm, JS on cpu).
+ *
+ * Index arithmetic: gpu.js computes in float32, so indices are exact below
+ * 2^24. Division is not exact on every GPU (WGSL allows 2.5 ulp), so each
+ * div/mod is floor((i + 0.5) / d) with a remainder correction; results are
+ * exact for i < 2^24 (MAX_ELEMENTS).
+ */
+import type { BinaryOp, ReduceOp, UnaryOp } from '@normlab/tensor';
+import type { KernelDef } from './device.js';
+
+/** Largest buffer (and index) the float32 index arithmetic addresses exactly. */
+export const MAX_ELEMENTS = 2 ** 24;
+
+/** A strided view of a buffer over some iteration shape. */
+export interface View {
+  strides: readonly number[];
+  offset: number;
+}
+
+/**
+ * Drops size-1 dims and merges dims that every view walks contiguously,
+ * so that a contiguous or simply broadcast operand needs few div/mods.
+ */
+export function coalesce(shape: readonly number[], views: readonly View[]): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((_, d) => d).filter((d) => shape[d] !== 1);
+  const outShape: number[] = [];
+  const outStrides: number[][] = views.map(() => []);
+  for (const d of keep) {
+    const last = outShape.length - 1;
+    if (last >= 0 && views.every((v, k) => outStrides[k][last] === v.strides[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      views.forEach((v, k) => {
+        outStrides[k][last] = v.strides[d];
+      });
+    } else {
+      outShape.push(shape[d]);
+      views.forEach((v, k) => outStrides[k].push(v.strides[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/** Statements that split `src` (a flat index) into per-dim indices i0..i{n-1} over `shape`; returns the names. */
+export function divmodChain(shape: readonly number[], src: string, prefix: string, lines: string[]): string[] {
+  const n = shape.length;
+  if (n === 0) return [];
+  if (n === 1) {
+    lines.push(`const ${prefix}0 = ${src};`);
+    return [`${prefix}0`];
+  }
+  const names = shape.map((_, d) => `${prefix}${d}`);
+  lines.push(`let ${prefix}r = ${src};`);
+  for (let d = n - 1; d >= 1; d--) {
+    const s = shape[d];
+    const q = `${prefix}q${d}`;
+    const i = names[d];
+    lines.push(
+      `let ${q} = Math.floor((${prefix}r + 0.5) / ${s});`,
+      `let ${i} = ${prefix}r - ${q} * ${s};`,
+      `if (${i} < 0) { ${q} = ${q} - 1; ${i} = ${i} + ${s}; }`,
+      `if (${i} >= ${s}) { ${q} = ${q} + 1; ${i} = ${i} - ${s}; }`,
+    );
+    if (d > 1) lines.push(`${prefix}r = ${q};`);
+  }
+  lines.push(`const ${names[0]} = ${prefix}q1;`);
+  return names;
+}
+
+/** offset + sum(index_d * stride_d), skipping zero strides. */
+export function linear(offset: number, names: readonly string[], strides: readonly number[]): string {
+  const terms: string[] = [];
+  if (offset !== 0) terms.push(String(offset));
+  names.forEach((name, d) => {
+    const s = strides[d];
+    if (s === 0) return;
+    terms.push(s === 1 ? name : `${name} * ${s}`);
+  });
+  return terms.length ? terms.join(' + ') : '0';
+}
+
+function fn(params: number, body: string[]): string {
+  const names = Array.from({ length: params }, (_, i) => `a${i}`);
+  return `function(${names.join(', ')}) {\n  ${body.join('\n  ')}\n}`;
+}
+
+/** Per-element access of each view at the flat output index: the shared prelude and one index expression per view. */
+function elementIndex(shape: readonly number[], views: readonly View[], lines: string[]): string[] {
+  const c = coalesce(shape, views);
+  // A view that walks the output contiguously from 0 reads at the thread index itself.
+  if (c.shape.length <= 1) {
+    lines.push('const t = this.thread.x;');
+    return views.map((v, k) => linear(v.offset, c.shape.length ? ['t'] : [], c.strides[k]));
+  }
+  lines.push('const t = this.thread.x;');
+  const names = divmodChain(c.shape, 't', 'i', lines);
+  return views.map((v, k) => linear(v.offset, names, c.strides[k]));
+}
+
+// ---- elementwise -------------------------------------------------------------
+
+/**
+ * The device's formulas for elementwise ops: the same semantics as
+ * @normlab/tensor's elementwise-table.ts, written for gpu.js (no truthiness
+ * of numbers, helpers for log1p, tanh, erf and pow that are accurate in float32).
+ */
+export const DEVICE_UNARY: Record<UnaryOp, string> = {
+  neg: '-x',
+  abs: 'Math.abs(x)',
+  exp: 'Math.exp(x)',
+  log: 'Math.log(x)',
+  log1p: 'nl_log1p(x)',
+  sqrt: 'Math.sqrt(x)',
+  rsqrt: '1.0 / Math.sqrt(x)',
+  square: 'x * x',
+  reciprocal: '1.0 / x',
+  sin: 'Math.sin(x)',
+  cos: 'Math.cos(x)',
+  tanh: 'nl_tanh(x)',
+  sigmoid: '1.0 / (1.0 + Math.exp(-x))',
+  relu: '(x > 0.0 ? x : (x !== x ? x : 0.0))',
+  leakyRelu: '(x > 0.0 ? x : p0 * x)',
+  gelu: '0.5 * x * (1.0 + nl_erf(x * 0.7071067811865476))',
+  geluTanh: '0.5 * x * (1.0 + nl_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))',
+  erf: 'nl_erf(x)',
+  softplus: '(x * p0 > p1 ? x : nl_log1p(Math.exp(x * p0)) / p0)',
+  clamp: '(x < p0 ? p0 : (x > p1 ? p1 : x))',
+  sign: '(x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : x))',
+  powScalar: 'nl_pow(x, p0)',
+  step: '(x > 0.0 ? 1.0 : 0.0)',
+  logicalNot: '(x === 0.0 || x !== x ? 1.0 : 0.0)',
+  isNan: '(x !== x ? 1.0 : 0.0)',
+};
+
+export const DEVICE_BINARY: Record<BinaryOp, string> = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  maximum: '(a !== a ? a : (b !== b ? b : Math.max(a, b)))',
+  minimum: '(a !== a ? a : (b !== b ? b : Math.min(a, b)))',
+  pow: 'nl_pow(a, b)',
+  eq: '(a === b ? 1.0 : 0.0)',
+  ne: '(a !== b ? 1.0 : 0.0)',
+  lt: '(a < b ? 1.0 : 0.0)',
+  le: '(a <= b ? 1.0 : 0.0)',
+  gt: '(a > b ? 1.0 : 0.0)',
+  ge: '(a >= b ? 1.0 : 0.0)',
+  // JavaScript truthiness (the CPU's formulas): 0 and NaN are false.
+  logicalAnd: '((a !== 0.0 && a === a) && (b !== 0.0 && b === b) ? 1.0 : 0.0)',
+  logicalOr: '((a !== 0.0 && a === a) || (b !== 0.0 && b === b) ? 1.0 : 0.0)',
+};
+
+export function shapeKey(shape: readonly number[], v: readonly View[]): string {
+  return `${shape.join('x')}|${v.map((w) => `${w.offset}:${w.strides.join(',')}`).join('|')}`;
+}
+
+/** y = f(x) elementwise, with parameters p0, p1 as scalars. */
+export function unaryKernel(expr: string, shape: readonly number[], x: View): KernelDef {
+  const lines: string[] = [];
+  const [ix] = elementIndex(shape, [x], lines);
+  const usesP0 = /\bp0\b/.test(expr);
+  const usesP1 = /\bp1\b/.test(expr);
+  lines.push(`const x = a0[${ix}];`);
+  if (usesP0) lines.push('const p0 = a1;');
+  if (usesP1) lines.push('const p1 = a2;');
+  lines.push(`return ${expr};`);
+  const params = 1 + (usesP1 ? 2 : usesP0 ? 1 : 0);
+  const args: KernelDef['args'] = ['Array'];
+  for (let i = 1; i < params; i++) args.push('Float');
+  return { src: fn(params, lines), loopMax: 0, args, n: size(shape) };
+}
+
+export function binaryKernel(expr: string, shape: readonly number[], a: View, b: View): KernelDef {
+  const lines: string[] = [];
+  const [ia, ib] = elementIndex(shape, [a, b], lines);
+  lines.push(`const a = a0[${ia}];`, `const b = a1[${ib}];`);
+  lines.push(`return ${expr};`);
+  return { src: fn(2, lines), loopMax: 0, args: ['Array', 'Array'], n: size(shape) };
+}
+
+export function whereKernel(shape: readonly number[], c: View, a: View, b: View): KernelDef {
+  const lines: string[] = [];
+  const [ic, ia, ib] = elementIndex(shape, [c, a, b], lines);
+  lines.push(`const c = a0[${ic}];`, `if (c !== 0.0) { return a1[${ia}]; }`, `return a2[${ib}];`);
+  return { src: fn(3, lines), loopMax: 0, args: ['Array', 'Array', 'Array'], n: size(shape) };
+}
+
+export function fillKernel(n: number): KernelDef {
+  return { src: fn(1, ['return a0;']), loopMax: 0, args: ['Float'], n };
+}
+
+// ---- reductions --------------------------------------------------------------
+
+/** Kahan-compensated accumulation of `v` into s (compensation c); p keeps the plain sum for non-finite values. */
+const KAHAN = ['const ky = v - kc;', 'const kt = ks + ky;', 'kc = (kt - ks) - ky;', 'ks = kt;', 'kp = kp + v;'];
+const KAHAN_INIT = ['let ks = 0.0;', 'let kc = 0.0;', 'let kp = 0.0;'];
+/** The compensated sum where the plain sum is finite (Kahan gives NaN once a term is infinite). */
+const KAHAN_RESULT = '(kp - kp === 0.0 ? ks : kp)';
+
+/** Nested loops over `shape` (literal bounds) around `inner`, with the running index `base + sum(j_d * stride_d)` in `idxName`. */
+function loops(shape: readonly number[], strides: readonly number[], base: string, idxName: string, inner: string[], lines: string[]): void {
+  const names = shape.map((_, d) => `j${d}`);
+  let indent = '';
+  shape.forEach((n, d) => {
+    lines.push(`${indent}for (let ${names[d]} = 0; ${names[d]} < ${n}; ${names[d]}++) {`);
+    indent += '  ';
+  });
+  lines.push(`${indent}const ${idxName} = ${[base, ...names.map((nm, d) => (strides[d] === 0 ? '' : strides[d] === 1 ? nm : `${nm} * ${strides[d]}`)).filter((s) => s)].join(' + ')};`);
+  for (const l of inner) lines.push(indent + l);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    indent = indent.slice(2);
+    lines.push(`${indent}}`);
+  }
+}
+
+/**
+ * Reduces x (shape, strides, offset) over `dims` (kept as size 1): one thread
+ * per output element loops over the reduced elements (bounded by literals).
+ */
+export function reduceKernel(op: ReduceOp, shape: readonly number[], x: View, dims: readonly number[]): KernelDef {
+  const keptDims = shape.map((_, d) => d).filter((d) => !dims.includes(d));
+  const kept = coalesce(keptDims.map((d) => shape[d]), [{ strides: keptDims.map((d) => x.strides[d]), offset: 0 }]);
+  const red = coalesce(dims.map((d) => shape[d]), [{ strides: dims.map((d) => x.strides[d]), offset: 0 }]);
+  const lines: string[] = ['const t = this.thread.x;'];
+  const names = kept.shape.length === 1 ? ['t'] : divmodChain(kept.shape, 't', 'i', lines);
+  lines.push(`const base = ${linear(x.offset, names, kept.strides[0])};`);
+  let init: string[];
+  let step: string[];
+  let result: string;
+  switch (op) {
+    case 'sum':
+      init = KAHAN_INIT;
+      step = KAHAN;
+      result = KAHAN_RESULT;
+      break;
+    case 'prod':
+      init = ['let acc = 1.0;'];
+      step = ['acc = acc * v;'];
+      result = 'acc';
+      break;
+    case 'max':
+    case 'min':
+      // Starts from the first element (gpu.js writes Infinity as the largest finite float);
+      // a NaN wins and stays (once acc is NaN, the comparison is false).
+      init = ['let acc = a0[base];'];
+      step = [`if (acc === acc && (v ${op === 'max' ? '>' : '<'} acc || v !== v)) { acc = v; }`];
+      result = 'acc';
+      break;
+  }
+  lines.push(...init);
+  loops(red.shape, red.strides[0], 'base', 'ix', [`const v = a0[ix];`, ...step], lines);
+  lines.push(`return ${result};`);
+  return { src: fn(1, lines), loopMax: Math.max(0, ...red.shape), args: ['Array'], n: size(shape.map((d, i) => (dims.includes(i) ? 1 : d))) };
+}
+
+/** Index of the max/min along `dim` (first on ties; a NaN wins), as a float holding an integer. */
+export function argReduceKernel(op: 'argmax' | 'argmin', shape: readonly number[], x: View, dim: number): KernelDef {
+  const outShape = shape.map((d, i) => (i === dim ? 1 : d));
+  const c = coalesce(outShape, [x]);
+  const lines: string[] = ['const t = this.thread.x;'];
+  const names = c.shape.length === 1 ? ['t'] : divmodChain(c.shape, 't', 'i', lines);
+  const n = shape[dim];
+  const sd = x.strides[dim];
+  lines.push(
+    `const base = ${linear(x.offset, names, c.strides[0])};`,
+    'let bv = a0[base];',
+    'let bi = 0.0;',
+    'let done = bv !== bv ? 1.0 : 0.0;',
+    `for (let j = 1; j < ${n}; j++) {`,
+    `  if (done === 0.0) {`,
+    `    const v = a0[base + j * ${sd}];`,
+    `    if (v !== v) { bi = j; done = 1.0; }`,
+    `    else if (v ${op === 'argmax' ? '>' : '<'} bv) { bv = v; bi = j; }`,
+    '  }',
+    '}',
+    'return bi;',
+  );
+  return { src: fn(1, lines), loopMax: n, args: ['Array'], n: size(outShape) };
+}
+
+// ---- matmul ------------------------------------------------------------------
+
+/** Unrolled this many times with independent accumulators (latency-bound otherwise). */
+const MATMUL_UNROLL = 4;
+
+/** c[b, m, n] = sum_k a[b, m, k] * b[b, k, n], a and b strided views (transposes and broadcast batches included). */
+export function matmulKernel(B: number, M: number, K: number, N: number, a: View, b: View): KernelDef {
+  const lines: string[] = ['const t = this.thread.x;'];
+  const outShape = [B, M, N];
+  const names = divmodChain(outShape, 't', 'i', lines);
+  const [ib, im, in_] = names;
+  lines.push(
+    `const ba = ${linear(a.offset, [ib, im], [B === 1 ? 0 : a.strides[0], a.strides[1]])};`,
+    `const bb = ${linear(b.offset, [ib, in_], [B === 1 ? 0 : b.strides[0], b.strides[2]])};`,
+  );
+  const sak = a.strides[2];
+  const sbk = b.strides[1];
+  const at = (k: string) => `a0[ba + ${k} * ${sak}] * a1[bb + ${k} * ${sbk}]`;
+  const blocks = Math.floor(K / MATMUL_UNROLL);
+  const rest = K - blocks * MATMUL_UNROLL;
+  lines.push('let s0 = 0.0;', 'let s1 = 0.0;', 'let s2 = 0.0;', 'let s3 = 0.0;');
+  if (blocks > 0) {
+    lines.push(
+      `for (let kb = 0; kb < ${blocks}; kb++) {`,
+      `  const k = kb * ${MATMUL_UNROLL};`,
+      `  s0 = s0 + ${at('k')};`,
+      `  s1 = s1 + ${at('(k + 1)')};`,
+      `  s2 = s2 + ${at('(k + 2)')};`,
+      `  s3 = s3 + ${at('(k + 3)')};`,
+      '}',
+    );
+  }
+  for (let r = 0; r < rest; r++) lines.push(`s${r} = s${r} + ${at(String(blocks * MATMUL_UNROLL + r))};`);
+  lines.push('return (s0 + s1) + (s2 + s3);');
+  return { src: fn(2, lines), loopMax: blocks, args: ['Array', 'Array'], n: B * M * N };
+}
+
+// ---- BatchNorm ---------------------------------------------------------------
+
+/** [N, C, S] view of x. */
+export interface NCS {
+  N: number;
+  C: number;
+  S: number;
+  x: View;
+}
+
+function channelLoops(g: NCS, inner: string[], lines: string[]): void {
+  const [sn, , ss] = g.x.strides;
+  const shape: number[] = [];
+  const strides: number[] = [];
+  if (g.N > 1) {
+    shape.push(g.N);
+    strides.push(sn);
+  }
+  if (g.S > 1) {
+    shape.push(g.S);
+    strides.push(ss);
+  }
+  const c = coalesce(shape, [{ strides, offset: 0 }]);
+  if (c.shape.length === 0) {
+    lines.push('const ix = base;', ...inner);
+    return;
+  }
+  loops(c.shape, c.strides[0], 'base', 'ix', inner, lines);
+}
+
+/** Per-channel mean over N and S (compensated sum). */
+export function bnMeanKernel(g: NCS): KernelDef {
+  const lines = ['const c = this.thread.x;', `const base = ${linear(g.x.offset, ['c'], [g.x.strides[1]])};`, ...KAHAN_INIT];
+  channelLoops(g, ['const v = a0[ix];', ...KAHAN], lines);
+  lines.push(`return ${KAHAN_RESULT} / ${g.N * g.S};`);
+  return { src: fn(1, lines), loopMax: Math.max(g.N, g.S, g.N * g.S), args: ['Array'], n: g.C };
+}
+
+/**
+ * Per-channel biased variance, the second pass: with the mean K of the
+ * first, var = mean((x - K)^2) - mean(x - K)^2. The correction term is
+ * (mean - K)^2, the square of the first pass's rounding error: tiny, so no
+ * cancellation (this is not E[x^2] - E[x]^2), and it removes the bias that
+ * the float32 rounding of K would otherwise leave.
+ */
+export function bnVarKernel(g: NCS): KernelDef {
+  const lines = [
+    'const c = this.thread.x;',
+    `const base = ${linear(g.x.offset, ['c'], [g.x.strides[1]])};`,
+    'const K = a1[c];',
+    ...KAHAN_INIT,
+    'let d1 = 0.0;',
+    'let e1 = 0.0;',
+  ];
+  channelLoops(g, ['const d = a0[ix] - K;', 'const v = d * d;', ...KAHAN, 'const y1 = d - e1;', 'const t1 = d1 + y1;', 'e1 = (t1 - d1) - y1;', 'd1 = t1;'], lines);
+  const m = g.N * g.S;
+  lines.push(`const mu = d1 / ${m};`, `const v2 = ${KAHAN_RESULT} / ${m} - mu * mu;`, 'return v2 > 0.0 ? v2 : 0.0;');
+  return { src: fn(2, lines), loopMax: Math.max(g.N, g.S, g.N * g.S), args: ['Array', 'Array'], n: g.C };
+}
+
+/** Per element of [N, C, S]: the channel index c and x's index. */
+function perElement(g: NCS, views: readonly View[], lines: string[]): string[] {
+  lines.push('const t = this.thread.x;');
+  const names = divmodChain([g.N, g.C, g.S], 't', 'i', lines);
+  lines.push(`const c = ${names[1]};`);
+  return views.map((v) => linear(v.offset, names, v.strides));
+}
+
+/** xhat = (x - mean) * invstd, contiguous [N, C, S]. */
+export function bnXhatKernel(g: NCS): KernelDef {
+  const lines: string[] = [];
+  const [ix] = perElement(g, [g.x], lines);
+  lines.push(`return (a0[${ix}] - a1[c]) * a2[c];`);
+  return { src: fn(3, lines), loopMax: 0, args: ['Array', 'Array', 'Array'], n: g.N * g.C * g.S };
+}
+
+/** y = xhat * weight + bias (either may be absent) from the contiguous xhat. */
+export function bnAffineKernel(g: NCS, hasWeight: boolean, hasBias: boolean): KernelDef {
+  const lines: string[] = [];
+  perElement(g, [], lines);
+  const args: KernelDef['args'] = ['Array'];
+  let expr = 'a0[t]';
+  if (hasWeight) {
+    args.push('Array');
+    expr = `${expr} * a${args.length - 1}[c]`;
+  }
+  if (hasBias) {
+    args.push('Array');
+    expr = `${expr} + a${args.length - 1}[c]`;
+  }
+  lines.push(`return ${expr};`);
+  return { src: fn(args.length, lines), loopMax: 0, args, n: g.N * g.C * g.S };
+}
+
+/** Per channel sum(dy) (withXhat false) or sum(dy * xhat) (true); dy is `g.x`, xhat the view `h`. */
+export function bnBackwardSumKernel(g: NCS, h: View | null): KernelDef {
+  const lines = ['const c = this.thread.x;', `const base = ${linear(g.x.offset, ['c'], [g.x.strides[1]])};`];
+  if (h) lines.push(`const hbase = ${linear(h.offset, ['c'], [h.strides[1]])};`);
+  lines.push(...KAHAN_INIT);
+  if (!h) {
+    channelLoops(g, ['const v = a0[ix];', ...KAHAN], lines);
+  } else {
+    // Walk dy and xhat with their own strides: loop over n and s explicitly.
+    const [sn, , ss] = g.x.strides;
+    const [hn, , hs] = h.strides;
+    lines.push(
+      `for (let n = 0; n < ${g.N}; n++) {`,
+      `  for (let s = 0; s < ${g.S}; s++) {`,
+      `    const v = a0[base + n * ${sn} + s * ${ss}] * a1[hbase + n * ${hn} + s * ${hs}];`,
+      ...KAHAN.map((l) => `    ${l}`),
+      '  }',
+      '}',
+    );
+  }
+  lines.push(`return ${KAHAN_RESULT};`);
+  return { src: fn(h ? 2 : 1, lines), loopMax: Math.max(g.N, g.S, g.N * g.S), args: h ? ['Array', 'Array'] : ['Array'], n: g.C };
+}
+
+/** dx = k (m dy - sdy - xhat sdx), k = weight * invstd / m; args dy, xhat, invstd, sdy, sdx[, weight]. */
+export function bnBackwardDxKernel(g: NCS, h: View, hasWeight: boolean): KernelDef {
+  const lines: string[] = [];
+  const [idy, ih] = perElement(g, [g.x, h], lines);
+  const m = g.N * g.S;
+  lines.push(
+    `const k = ${hasWeight ? 'a5[c] * ' : ''}a2[c] / ${m};`,
+    `return k * ${m} * a0[${idy}] - k * a4[c] * a1[${ih}] - k * a3[c];`,
+  );
+  return { src: fn(hasWeight ? 6 : 5, lines), loopMax: 0, args: hasWeight ? ['Array', 'Array', 'Array', 'Array', 'Array', 'Array'] : ['Array', 'Array', 'Array', 'Array', 'Array'], n: g.N * g.C * g.S };
+}
+
+// ---- joins and indexing ------------------------------------------------------
+
+/** Concatenation along `dim` of views over `shapes` into the output shape. */
+export function catKernel(outShape: readonly number[], dim: number, parts: readonly { shape: readonly number[]; view: View }[]): KernelDef {
+  const lines = ['const t = this.thread.x;'];
+  const names = divmodChain(outShape, 't', 'i', lines);
+  let start = 0;
+  const branches: string[] = [];
+  parts.forEach((p, k) => {
+    const len = p.shape[dim];
+    const local = names.map((nm, d) => (d === dim ? `(${nm} - ${start})` : nm));
+    const idx = linear(p.view.offset, local, p.view.strides);
+    branches.push(k === parts.length - 1 ? `return a${k}[${idx}];` : `if (${names[dim]} < ${start + len}) { return a${k}[${idx}]; }`);
+    start += len;
+  });
+  lines.push(...branches);
+  return { src: fn(parts.length, lines), loopMax: 0, args: parts.map(() => 'Array' as const), n: size(outShape) };
+}
+
+/** out[..i..] = x[..index[..i..]..] along dim; index a view of the output's shape. */
+export function gatherKernel(outShape: readonly number[], dim: number, x: View, index: View): KernelDef {
+  const lines = ['const t = this.thread.x;'];
+  const names = divmodChain(outShape, 't', 'i', lines);
+  lines.push(`const g = a1[${linear(index.offset, names, index.strides)}];`);
+  const local = names.map((nm, d) => (d === dim ? 'g' : nm));
+  lines.push(`return a0[${linear(x.offset, local, x.strides)}];`);
+  return { src: fn(2, lines), loopMax: 0, args: ['Array', 'Array'], n: size(outShape) };
+}
+
+/** Selects entries `index` (1-D view) along `dim` of x. */
+export function indexSelectKernel(outShape: readonly number[], dim: number, x: View, index: View): KernelDef {
+  const lines = ['const t = this.thread.x;'];
+  const names = divmodChain(outShape, 't', 'i', lines);
+  lines.push(`const g = a1[${linear(index.offset, [names[dim]], [index.strides[0]])}];`);
+  const local = names.map((nm, d) => (d === dim ? 'g' : nm));
+  lines.push(`return a0[${linear(x.offset, local, x.strides)}];`);
+  return { src: fn(2, lines), loopMax: 0, args: ['Array', 'Array'], n: size(outShape) };
+}
+
+export function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}

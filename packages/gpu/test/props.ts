@@ -1,0 +1,268 @@
+/**
+ * fast-check properties: every device kernel against the CPU backend on the
+ * same float32 inputs, within float32 tolerances. One suite per gpu.js mode
+ * (webgpu.props.test.ts, webasm.props.test.ts, cpu.props.test.ts), so the
+ * modes run in parallel; sizes and run counts are per mode (lavapipe
+ * compiles each new shape's kernels, ~0.1 s each).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  type BinaryOp, type DType, Generator, type NDArray, type ReduceOp, type UnaryOp, backendFor, cpuBackend, fromTyped, randn,
+} from '@normlab/tensor';
+import { type GpuMode, gpu } from '../src/index.js';
+import { modeAvailable, useMode } from './helpers.js';
+
+export interface Budget {
+  /** fast-check runs per property. */
+  runs: number;
+  /** Largest inner dimension of the random matmuls. */
+  maxK: number;
+  /** Largest M and N of the random matmuls. */
+  maxMN: number;
+}
+
+const dev = () => backendFor('gpu');
+
+function sample(shape: readonly number[], seed: number, scale = 1, shift = 0): NDArray {
+  const g = new Generator(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = shift + scale * g.normal();
+  return fromTyped(d, shape);
+}
+
+/** A cpu array and the same values on the gpu, optionally as a transposed (strided) view of a permuted buffer. */
+function pair(shape: readonly number[], seed: number, strided: boolean, scale = 1, shift = 0): [NDArray, NDArray] {
+  if (!strided || shape.length < 2) {
+    const c = sample(shape, seed, scale, shift);
+    return [c, c.to('gpu')];
+  }
+  const rev = [...shape].reverse();
+  const c = sample(rev, seed, scale, shift);
+  const perm = shape.map((_, i) => shape.length - 1 - i);
+  return [c.permute(perm), c.to('gpu').permute(perm)];
+}
+
+function values(x: NDArray): number[] {
+  return Array.from(x.device === 'cpu' ? cpuBackend.read(x) : dev().read(x));
+}
+
+/** |gpu - cpu| <= atol + rtol |cpu| elementwise (NaN matches NaN; infinities must match). */
+function expectClose(gpuX: NDArray, cpuX: NDArray, rtol: number, atol: number, what: string): void {
+  expect(gpuX.device).toBe('gpu');
+  expect([...gpuX.shape]).toEqual([...cpuX.shape]);
+  expect(gpuX.dtype).toBe(cpuX.dtype === 'float64' ? 'float32' : cpuX.dtype);
+  const g = values(gpuX);
+  const c = values(cpuX);
+  for (let i = 0; i < c.length; i++) {
+    const a = g[i];
+    const b = c[i];
+    if (Number.isNaN(b) && Number.isNaN(a)) continue;
+    if (!Number.isFinite(b) && a === b) continue;
+    if (!(Math.abs(a - b) <= atol + rtol * Math.abs(b))) {
+      throw new Error(`${what}: element ${i}: gpu ${a} vs cpu ${b} (|diff| ${Math.abs(a - b)} > ${atol} + ${rtol}*|cpu|)`);
+    }
+  }
+}
+
+const shapeArb = (maxRank: number, maxDim: number) => fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: 1, maxLength: maxRank });
+const seedArb = fc.integer({ min: 0, max: 2 ** 31 - 1 });
+
+const UNARY: [UnaryOp, number[], 'any' | 'positive' | 'gtMinus1'][] = [
+  ['neg', [], 'any'], ['abs', [], 'any'], ['exp', [], 'any'], ['log', [], 'positive'], ['log1p', [], 'gtMinus1'],
+  ['sqrt', [], 'positive'], ['rsqrt', [], 'positive'], ['square', [], 'any'], ['reciprocal', [], 'positive'],
+  ['sin', [], 'any'], ['cos', [], 'any'], ['tanh', [], 'any'], ['sigmoid', [], 'any'], ['relu', [], 'any'],
+  ['leakyRelu', [0.07], 'any'], ['gelu', [], 'any'], ['geluTanh', [], 'any'], ['erf', [], 'any'], ['softplus', [1.5, 2], 'any'],
+  ['clamp', [-0.5, 0.75], 'any'], ['sign', [], 'any'], ['powScalar', [2.5], 'positive'], ['powScalar', [3], 'any'],
+  ['powScalar', [-1.5], 'positive'], ['step', [], 'any'], ['logicalNot', [], 'any'], ['isNan', [], 'any'],
+];
+const BOOL_OPS = new Set<string>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr', 'logicalNot', 'isNan']);
+const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr'];
+
+export function kernelProperties(mode: GpuMode, budget: Budget): void {
+  describe(`device kernels vs the CPU backend (${mode})`, () => {
+    const avail = modeAvailable(mode);
+    const test = avail.ok ? it : it.skip;
+    const suffix = avail.ok ? '' : ` [skipped: ${avail.reason}]`;
+    const params = { numRuns: budget.runs };
+    beforeAll(() => {
+      if (avail.ok) useMode(mode);
+    });
+
+    test(`unary ops on strided views${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(3, 6), seedArb, fc.boolean(), (shape, seed, strided) => {
+        for (const [op, p, domain] of UNARY) {
+          const shift = domain === 'positive' ? 2.5 : domain === 'gtMinus1' ? 1.5 : 0;
+          let [c, g] = pair(shape, seed, strided, 1, shift);
+          if (domain !== 'any') {
+            c = cpuBackend.unary('abs', c, 'float32', []);
+            g = dev().unary('abs', g, 'float32', []);
+            if (domain === 'gtMinus1') {
+              c = cpuBackend.binary('sub', c, cpuBackend.fill(c.shape, 'float32', 0.9), 'float32');
+              g = dev().binary('sub', g, dev().fill(g.shape, 'float32', 0.9), 'float32');
+            }
+          }
+          const dtype: DType = BOOL_OPS.has(op) ? 'bool' : 'float32';
+          expectClose(dev().unary(op, g, dtype, p), cpuBackend.unary(op, c, dtype, p), 2e-6, 1e-6, `${op}(${p})`);
+        }
+      }), params);
+    });
+
+    test(`binary ops with broadcasting${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(3, 5), seedArb, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.boolean(), (shape, seed, bcast, strided) => {
+        const bShape = shape.map((d, i) => (bcast[i] ? 1 : d));
+        for (const op of BINARY) {
+          let [ca, ga] = pair(shape, seed, strided);
+          let [cb, gb] = pair(bShape, seed + 1, false);
+          if (op === 'pow') {
+            ca = cpuBackend.unary('abs', ca, 'float32', []);
+            ga = dev().unary('abs', ga, 'float32', []);
+          }
+          if (op === 'div') {
+            cb = cpuBackend.unary('exp', cb, 'float32', []);
+            gb = dev().unary('exp', gb, 'float32', []);
+          }
+          if (['eq', 'ne', 'le', 'ge'].includes(op)) {
+            // Equal elements too: compare a with a copy of itself where the seed says so.
+            cb = cpuBackend.where(cpuBackend.binary('gt', cb, cpuBackend.fill(cb.shape, 'float32', 0), 'bool').expand(shape), ca, cb.expand(shape), 'float32');
+            gb = dev().where(dev().binary('gt', gb, dev().fill(gb.shape, 'float32', 0), 'bool').expand(shape), ga, gb.expand(shape), 'float32');
+          }
+          const dtype: DType = BOOL_OPS.has(op) ? 'bool' : 'float32';
+          expectClose(dev().binary(op, ga, gb.expand(shape), dtype), cpuBackend.binary(op, ca, cb.expand(shape), dtype), 2e-6, 1e-6, op);
+        }
+      }), params);
+    });
+
+    test(`copy (strided -> contiguous, dtype conversions), fill, where${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(4, 4), seedArb, (shape, seed) => {
+        const [c, g] = pair(shape, seed, true, 3);
+        for (const dtype of ['float32', 'int32', 'bool'] as DType[]) {
+          expectClose(dev().copy(g, dtype), cpuBackend.copy(c, dtype), 0, 0, `copy to ${dtype}`);
+        }
+        const ci = cpuBackend.copy(c, 'int32');
+        expectClose(dev().copy(ci.to('gpu'), 'float32'), cpuBackend.copy(ci, 'float32'), 0, 0, 'int32 -> float32');
+        expectClose(dev().fill(shape, 'float32', -2.5), cpuBackend.fill(shape, 'float32', -2.5), 0, 0, 'fill');
+        const cond = cpuBackend.binary('gt', c, cpuBackend.fill(shape, 'float32', 0), 'bool');
+        const [c2, g2] = pair(shape, seed + 7, false);
+        expectClose(dev().where(cond.to('gpu'), g, g2, 'float32'), cpuBackend.where(cond, c, c2, 'float32'), 0, 0, 'where');
+      }), params);
+    });
+
+    test(`reduce sum/max/min/prod over random dims${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(4, 6), seedArb, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), fc.boolean(), (shape, seed, pick, strided) => {
+        const dims = shape.map((_, i) => i).filter((i) => pick[i]);
+        for (const op of ['sum', 'max', 'min', 'prod'] as ReduceOp[]) {
+          const [c, g] = op === 'prod' ? pair(shape, seed, strided, 0.1, 1) : pair(shape, seed, strided);
+          const scale = op === 'sum' ? Math.sqrt(c.size) * 1e-6 : 0;
+          expectClose(dev().reduce(op, g, dims, 'float32'), cpuBackend.reduce(op, c, dims, 'float32'), 2e-6, 1e-7 + scale, `${op} over [${dims}]`);
+        }
+      }), params);
+    });
+
+    test(`argmax/argmin (first on ties)${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(3, 6), seedArb, fc.nat(), fc.boolean(), (shape, seed, d, ties) => {
+        const dim = d % shape.length;
+        let [c, g] = pair(shape, seed, true);
+        if (ties) {
+          c = cpuBackend.unary('step', c, 'float32', []);
+          g = dev().unary('step', g, 'float32', []);
+        }
+        for (const op of ['argmax', 'argmin'] as const) expectClose(dev().argReduce(op, g, dim), cpuBackend.argReduce(op, c, dim), 0, 0, `${op} dim ${dim}`);
+      }), params);
+    });
+
+    test(`matmul: random shapes (K up to ${budget.maxK}), transposed and broadcast operands${suffix}`, () => {
+      const dimArb = fc.integer({ min: 1, max: budget.maxMN });
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 3 }), dimArb, fc.integer({ min: 1, max: budget.maxK }), dimArb, seedArb, fc.boolean(), fc.boolean(), fc.boolean(),
+        (B, M, K, N, seed, ta, tb, bcast) => {
+          checkMatmul(B, M, K, N, seed, ta, tb, bcast);
+        },
+      ), params);
+    });
+
+    test(`matmul: all four transpose forms at K = ${Math.min(budget.maxK, 2003)} (no loop truncated)${suffix}`, () => {
+      const K = Math.min(budget.maxK, 2003);
+      for (const ta of [false, true]) for (const tb of [false, true]) checkMatmul(2, 5, K, 3, 17, ta, tb, false);
+    });
+
+    test(`batchNormStats: mean and variance of 1e4 + 0.01 noise (two passes)${suffix}`, () => {
+      fc.assert(fc.property(fc.integer({ min: 2, max: 24 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 9 }), seedArb, fc.boolean(), (N, C, S, seed, strided) => {
+        const [c, g] = pair([N, C, S], seed, strided, 0.01, 1e4);
+        const [cm, cv] = cpuBackend.batchNormStats(c.contiguous());
+        const [gm, gv] = dev().batchNormStats(g);
+        expectClose(gm, cm, 1e-7, 0, 'mean');
+        expectClose(gv, cv, 1e-3, 0, 'variance');
+      }), params);
+    });
+
+    test(`batchNormForward / batchNormBackward, with and without affine${suffix}`, () => {
+      fc.assert(fc.property(fc.integer({ min: 2, max: 16 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), seedArb, fc.boolean(), fc.boolean(), (N, C, S, seed, strided, affine) => {
+        const [c, g] = pair([N, C, S], seed, strided, 2, 0.5);
+        const [mean, variance] = cpuBackend.batchNormStats(c.contiguous());
+        const invstd = cpuBackend.unary('rsqrt', cpuBackend.binary('add', variance, cpuBackend.fill([C], 'float32', 1e-5), 'float32'), 'float32', []);
+        const w = affine ? sample([C], seed + 1) : null;
+        const b = affine ? sample([C], seed + 2) : null;
+        const [cy, ch] = cpuBackend.batchNormForward(c.contiguous(), mean, invstd, w, b);
+        const [gy, gh] = dev().batchNormForward(g, mean.to('gpu'), invstd.to('gpu'), w?.to('gpu') ?? null, b?.to('gpu') ?? null);
+        expectClose(gy, cy, 1e-5, 1e-5, 'y');
+        expectClose(gh, ch, 1e-5, 1e-5, 'xhat');
+        const [cdy, gdy] = pair([N, C, S], seed + 3, !strided);
+        const [cdx, cdw, cdb] = cpuBackend.batchNormBackward(cdy.contiguous(), ch, invstd, w);
+        const [gdx, gdw, gdb] = dev().batchNormBackward(gdy, gh, invstd.to('gpu'), w?.to('gpu') ?? null);
+        const tol = 1e-5 * Math.sqrt(N * S);
+        expectClose(gdb, cdb, 1e-5, tol, 'sum(dy)');
+        expectClose(gdw, cdw, 1e-5, tol, 'sum(dy * xhat)');
+        expectClose(gdx, cdx, 1e-4, 1e-4, 'dx');
+      }), params);
+    });
+
+    test(`cat, gather, indexSelect on the device; im2col falls back to the CPU, counted${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(3, 5), seedArb, fc.nat(), (shape, seed, d) => {
+        const dim = d % shape.length;
+        const [c1, g1] = pair(shape, seed, true);
+        const s2 = shape.map((n, i) => (i === dim ? n + 1 : n));
+        const [c2, g2] = pair(s2, seed + 1, false);
+        expectClose(dev().cat([g1, g2], dim, 'float32'), cpuBackend.cat([c1, c2], dim, 'float32'), 0, 0, 'cat');
+        const g = new Generator(seed);
+        const idx = new Int32Array(c1.size);
+        for (let i = 0; i < idx.length; i++) idx[i] = g.int(0, s2[dim]);
+        const index = fromTyped(idx, shape);
+        expectClose(dev().gather(g2, dim, index.to('gpu')), cpuBackend.gather(c2, dim, index), 0, 0, 'gather');
+        const sel = fromTyped(Int32Array.from([0, s2[dim] - 1, 0]), [3]);
+        expectClose(dev().indexSelect(g2, dim, sel.to('gpu')), cpuBackend.indexSelect(c2, dim, sel), 0, 0, 'indexSelect');
+      }), params);
+      gpu.resetProfile();
+      const x = randn([1, 2, 5, 5]);
+      const geom = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], kernel: [3, 3] as [number, number] };
+      expectClose(dev().im2col(x.to('gpu'), geom, [5, 5]), cpuBackend.im2col(x, geom, [5, 5]), 0, 0, 'im2col');
+      expect(gpu.profile().fallbacks.im2col).toEqual({ calls: 1, bytesRead: 200, bytesUploaded: 2 * 9 * 25 * 4 });
+    });
+  });
+}
+
+function checkMatmul(B: number, M: number, K: number, N: number, seed: number, ta: boolean, tb: boolean, bcast: boolean): void {
+  const mk = (rows: number, cols: number, t: boolean, s: number, batch: number): [NDArray, NDArray] => {
+    const [c, g] = t ? pair([batch, cols, rows], s, false) : pair([batch, rows, cols], s, false);
+    const view = (x: NDArray) => {
+      const v = t ? x.transpose(1, 2) : x;
+      return batch === B ? v : v.expand([B, rows, cols]);
+    };
+    return [view(c), view(g)];
+  };
+  const [ca, ga] = mk(M, K, ta, seed, B);
+  const [cb, gb] = mk(K, N, tb, seed + 1, bcast ? 1 : B);
+  const got = values(dev().matmul(ga, gb));
+  // Reference in float64 and the scale sum_k |a||b| of each entry, for the tolerance.
+  const f64 = (x: NDArray) => cpuBackend.copy(x, 'float64');
+  const abs = (x: NDArray) => cpuBackend.unary('abs', f64(x), 'float64', []);
+  const want = values(cpuBackend.matmul(f64(ca), f64(cb)));
+  const scale = values(cpuBackend.matmul(abs(ca), abs(cb)));
+  for (let i = 0; i < want.length; i++) {
+    const tol = 2e-7 * Math.sqrt(K) * scale[i] + 1e-7 * scale[i] + 1e-30;
+    if (!(Math.abs(got[i] - want[i]) <= tol * 8)) {
+      throw new Error(`matmul B=${B} M=${M} K=${K} N=${N} ta=${ta} tb=${tb}: element ${i}: gpu ${got[i]} vs ${want[i]} (tol ${tol * 8})`);
+    }
+  }
+}
