@@ -1,8 +1,12 @@
 /**
- * Command-line flags of `pnpm example mnist-bn`: parsing, validation and the
- * usage text. Parsing never exits: a bad flag throws `UsageError`, which the
- * CLI turns into the message, the usage and exit code 2.
+ * Command-line flags of `pnpm example mnist-bn`: the flag table, validation
+ * and the usage text (parsed by @normlab/example-kit). Parsing never exits:
+ * a bad flag throws `UsageError`, which the CLI turns into the message, the
+ * usage and exit code 2.
  */
+import { type Flags, type ProgressOption, UsageError, checkBatch, commonFlags, dataFlags, parseFlags } from '@normlab/example-kit';
+
+export { UsageError };
 
 export const VARIANTS = ['baseline', 'bn', 'noisy-bn'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -29,7 +33,7 @@ export interface Options {
   trainLimit: number;
   testLimit: number;
   /** 'auto': a progress bar when stdout is a TTY, plain lines otherwise. */
-  progress: 'auto' | 'bar' | 'plain' | 'none';
+  progress: ProgressOption;
   help: boolean;
 }
 
@@ -53,10 +57,6 @@ export const DEFAULTS: Options = {
   progress: 'auto',
   help: false,
 };
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export const USAGE = `usage: pnpm example mnist-bn [flags]
 
@@ -93,97 +93,31 @@ flags:
   --help                print this and exit
 `;
 
-type Kind = 'int' | 'posint' | 'number' | 'string';
-const FLAGS: Record<string, { key: keyof Options; kind: Kind | 'device' | 'variants' | 'progress' }> = {
+const FLAGS: Flags<Options> = {
+  ...commonFlags<Options>(),
+  ...dataFlags<Options>(),
   '--steps': { key: 'steps', kind: 'posint' },
-  '--batch-size': { key: 'batchSize', kind: 'posint' },
   '--lr': { key: 'lr', kind: 'number' },
   '--init-std': { key: 'initStd', kind: 'number' },
-  '--seed': { key: 'seed', kind: 'int' },
-  '--device': { key: 'device', kind: 'device' },
-  '--variants': { key: 'variants', kind: 'variants' },
-  '--out': { key: 'out', kind: 'string' },
+  '--device': { key: 'device', kind: { oneOf: ['cpu', 'gpu'] } },
+  '--variants': { key: 'variants', kind: { listOf: VARIANTS, item: 'variant' } },
   '--eval-every': { key: 'evalEvery', kind: 'posint' },
   '--checkpoint-every': { key: 'checkpointEvery', kind: 'int' },
   '--resume': { key: 'resume', kind: 'string' },
   '--unit': { key: 'unit', kind: 'int' },
   '--percentile-images': { key: 'percentileImages', kind: 'posint' },
-  '--train-limit': { key: 'trainLimit', kind: 'int' },
-  '--test-limit': { key: 'testLimit', kind: 'int' },
-  '--progress': { key: 'progress', kind: 'progress' },
 };
 
 /** Parses `argv` (without node and the script); also returns which flags were given. */
 export function parseArgs(argv: readonly string[]): { options: Options; given: Set<keyof Options> } {
-  const options: Options = { ...DEFAULTS, variants: [...DEFAULTS.variants] };
-  const given = new Set<keyof Options>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      options.help = true;
-      continue;
-    }
-    // --flag=value or --flag value
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const spec = FLAGS[name];
-    if (!spec) throw new UsageError(arg.startsWith('-') ? `unknown flag '${name}'` : `unexpected argument '${arg}'`);
-    let value: string;
-    if (eq > 0 && arg.startsWith('--')) value = arg.slice(eq + 1);
-    else {
-      if (i + 1 >= argv.length) throw new UsageError(`flag '${name}' needs a value`);
-      value = argv[++i];
-    }
-    (options as unknown as Record<string, unknown>)[spec.key] = parseValue(name, spec.kind, value);
-    given.add(spec.key);
-  }
-  validate(options);
-  return { options, given };
-}
-
-function parseValue(name: string, kind: Kind | 'device' | 'variants' | 'progress', value: string): unknown {
-  const num = (): number => {
-    const v = value.trim() === '' ? NaN : Number(value);
-    if (!Number.isFinite(v)) throw new UsageError(`${name} expects a number, got '${value}'`);
-    return v;
-  };
-  switch (kind) {
-    case 'number':
-      return num();
-    case 'int':
-    case 'posint': {
-      const v = num();
-      if (!Number.isSafeInteger(v) || v < (kind === 'posint' ? 1 : 0)) {
-        throw new UsageError(`${name} expects a ${kind === 'posint' ? 'positive' : 'non-negative'} integer, got '${value}'`);
-      }
-      return v;
-    }
-    case 'string':
-      if (value === '' || value.startsWith('--')) throw new UsageError(`${name} expects a value, got '${value}'`);
-      return value;
-    case 'device':
-      if (value !== 'cpu' && value !== 'gpu') throw new UsageError(`--device expects cpu or gpu, got '${value}'`);
-      return value;
-    case 'progress':
-      if (!['auto', 'bar', 'plain', 'none'].includes(value)) throw new UsageError(`--progress expects auto, bar, plain or none, got '${value}'`);
-      return value;
-    case 'variants': {
-      const list = value.split(',').map((s) => s.trim()).filter(Boolean);
-      if (list.length === 0) throw new UsageError('--variants expects a comma-separated list');
-      for (const v of list) {
-        if (!(VARIANTS as readonly string[]).includes(v)) throw new UsageError(`--variants: unknown variant '${v}' (known: ${VARIANTS.join(', ')})`);
-      }
-      if (new Set(list).size !== list.length) throw new UsageError(`--variants lists a variant twice: '${value}'`);
-      return list;
-    }
-  }
+  const parsed = parseFlags(argv, FLAGS, DEFAULTS);
+  validate(parsed.options);
+  return parsed;
 }
 
 function validate(o: Options): void {
   if (!(o.lr > 0)) throw new UsageError(`--lr must be positive, got ${o.lr}`);
   if (!(o.initStd > 0)) throw new UsageError(`--init-std must be positive, got ${o.initStd}`);
   if (o.unit >= 100) throw new UsageError(`--unit must be in 0..99 (the last hidden layer has 100 sigmoids), got ${o.unit}`);
-  if (o.trainLimit !== 0 && o.trainLimit < o.batchSize) {
-    throw new UsageError(`--train-limit ${o.trainLimit} is smaller than one batch (--batch-size ${o.batchSize})`);
-  }
+  checkBatch(o, 1);
 }

@@ -9,37 +9,14 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Generator, Tensor } from '@normlab/autograd';
+import { Tensor } from '@normlab/autograd';
+import type { GeneratorState } from '@normlab/tensor';
 import { type Module, deserialize, optim, save } from '@normlab/nn';
 
 export const CHECKPOINT_FORMAT = 'normlab-mnist-bn/1';
 
-/** The full state of a Generator (xoshiro128** words and the spare normal). */
-export interface RngState {
-  s0: number;
-  s1: number;
-  s2: number;
-  s3: number;
-  spare: number | null;
-}
-
-/**
- * Reads a Generator's state. Generator has no public accessor for it (yet),
- * so this reads its fields, checking they are what is expected.
- */
-export function getRngState(g: Generator): RngState {
-  const r = g as unknown as Record<string, unknown>;
-  const words = (['s0', 's1', 's2', 's3'] as const).map((k) => r[k]);
-  if (!words.every((w) => typeof w === 'number') || !(r.spare === null || typeof r.spare === 'number')) {
-    throw new Error('checkpoint: cannot read the state of this Generator (its fields changed); exact resume is not possible');
-  }
-  return { s0: words[0] as number, s1: words[1] as number, s2: words[2] as number, s3: words[3] as number, spare: r.spare as number | null };
-}
-
-export function setRngState(g: Generator, s: RngState): void {
-  getRngState(g); // the same check
-  Object.assign(g as unknown as Record<string, unknown>, { s0: s.s0, s1: s.s1, s2: s.s2, s3: s.s3, spare: s.spare });
-}
+/** The full state of a Generator (xoshiro128** words and the spare normal), from `Generator.getState()`. */
+export type RngState = GeneratorState;
 
 /** What is kept besides the tensors. */
 export interface TrainingState {

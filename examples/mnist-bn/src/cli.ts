@@ -3,59 +3,25 @@
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { registeredDevices } from '@normlab/tensor';
+import {
+  type Io, REPO_ROOT, defaultIo, flagName, formatDuration, formatTable, pathsWritten, resolveProgressMode, runCli, runId, writeFigure,
+} from '@normlab/example-kit';
 import { type Options, USAGE, UsageError, type Variant, parseArgs } from './args.js';
 import { figure1a, figure1bc } from './figures.js';
-import { formatDuration, type Writer } from './progress.js';
-import { writePng } from './render.js';
 import { type MetricsRow, type VariantSummary, loadData, trainVariant, writeMetrics } from './train.js';
 
-export interface Io {
-  stdout: Writer & { isTTY?: boolean };
-  stderr: Writer;
-}
-
-const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr };
-
-/** The repository root: this file is examples/mnist-bn/{src,dist}/cli.*. */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export { type Io, REPO_ROOT };
 
 /** Flags that may differ from the saved config when resuming. */
 const RESUMABLE: ReadonlySet<keyof Options> = new Set(['steps', 'evalEvery', 'checkpointEvery', 'progress', 'resume']);
 
 export const GPU_UNAVAILABLE = "device 'gpu' is not available: no GPU backend is registered (see the GPU backend issue)";
 
-function runId(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-}
-
 /** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
 export async function run(argv: readonly string[], io: Io = defaultIo): Promise<number> {
-  let options: Options;
-  let given: Set<keyof Options>;
-  try {
-    ({ options, given } = parseArgs(argv));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.stderr.write(`mnist-bn: ${e.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  try {
-    return await experiment(options, given, argv, io);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`mnist-bn: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    io.stderr.write(`mnist-bn: ${(e as Error).stack ?? String(e)}\n`);
-    return 1;
-  }
+  return runCli({ name: 'mnist-bn', usage: USAGE, parse: parseArgs }, argv, io, (options, given) => experiment(options, given, argv, io));
 }
 
 async function experiment(cli: Options, given: Set<keyof Options>, argv: readonly string[], io: Io): Promise<number> {
@@ -84,7 +50,7 @@ async function experiment(cli: Options, given: Set<keyof Options>, argv: readonl
     return 1;
   }
   mkdirSync(dir, { recursive: true });
-  const progressMode = options.progress === 'auto' ? (io.stdout.isTTY ? 'bar' : 'plain') : options.progress;
+  const progressMode = resolveProgressMode(options.progress, io.stdout);
   const say = (s: string): void => {
     if (progressMode !== 'none') io.stdout.write(`${s}\n`);
   };
@@ -113,17 +79,12 @@ async function experiment(cli: Options, given: Set<keyof Options>, argv: readonl
   const subtitle = `batch ${options.batchSize}, SGD lr ${options.lr}, N(0, ${options.initStd}²) init, seed ${options.seed}, test accuracy on ${data.testX.shape[0]} images`;
   const fig1a = figure1a(rows, options.variants, subtitle);
   const fig1bc = figure1bc(rows, options.variants, options.unit, `sigmoid ${options.unit} of the last hidden layer, over the first ${Math.min(options.percentileImages, data.testX.shape[0])} test images, eval mode`);
-  writeFileSync(join(dir, 'figure1a.svg'), fig1a);
-  writeFileSync(join(dir, 'figure1bc.svg'), fig1bc);
-  writePng(join(dir, 'figure1a.png'), fig1a);
-  writePng(join(dir, 'figure1bc.png'), fig1bc);
+  writeFigure(dir, 'figure1a', fig1a);
+  writeFigure(dir, 'figure1bc', fig1bc);
 
-  if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries)}\n\n${pathsWritten(dir)}\n`);
+  const files = ['config.json', 'metrics.csv', 'metrics.json', 'figure1a.svg', 'figure1a.png', 'figure1bc.svg', 'figure1bc.png', 'checkpoints/'];
+  if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries)}\n\n${pathsWritten(dir, files)}\n`);
   return 0;
-}
-
-function flagName(k: keyof Options): string {
-  return `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 export function summaryTable(summaries: readonly VariantSummary[]): string {
@@ -132,14 +93,5 @@ export function summaryTable(summaries: readonly VariantSummary[]): string {
     s.variant, String(s.steps), `${(s.finalAccuracy * 100).toFixed(2)}%`, `${(s.bestAccuracy * 100).toFixed(2)}% (${s.bestStep})`,
     s.stepsPerSecond.toFixed(0), formatDuration(s.wallSeconds),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
-function pathsWritten(dir: string): string {
-  const rel = relative(process.cwd(), dir) || '.';
-  const shown = rel.startsWith('..') ? dir : rel;
-  const files = ['config.json', 'metrics.csv', 'metrics.json', 'figure1a.svg', 'figure1a.png', 'figure1bc.svg', 'figure1bc.png', 'checkpoints/'];
-  return [`written to ${dir}:`, ...files.map((f) => `  ${join(shown, f)}`)].join('\n');
+  return formatTable(header, body);
 }

@@ -1,6 +1,6 @@
 /** Figure 1 of Ioffe & Szegedy (2015) from the metrics rows, as SVG. */
 import type { Variant } from './args.js';
-import { type Chart, PALETTE, figure } from './plot.js';
+import { type Chart, PALETTE, figure } from '@normlab/plot';
 import type { MetricsRow } from './train.js';
 
 export const VARIANT_STYLE: Record<Variant, { label: string; color: string; dash?: string }> = {

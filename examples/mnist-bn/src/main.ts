@@ -3,12 +3,7 @@
  *
  *   pnpm example mnist-bn [--steps N] [--lr X] [--variants baseline,bn,noisy-bn] ... (--help)
  */
+import { main } from '@normlab/example-kit';
 import { run } from './cli.js';
 
-// `... --help | head` closes the pipe early: not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
-
-process.exitCode = await run(process.argv.slice(2));
+await main((argv) => run(argv));

@@ -10,10 +10,10 @@ import { Generator, type Tensor, noGrad } from '@normlab/autograd';
 import { DataLoader, type TensorDataset, loadMnist } from '@normlab/data';
 import { crossEntropy, optim } from '@normlab/nn';
 import type { Options, Variant } from './args.js';
-import { type TrainingState, checkpointName, getRngState, latestCheckpoint, loadCheckpoint, saveCheckpoint, setRngState } from './checkpoint.js';
+import { type TrainingState, checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ActivationRecorder, buildNet } from './model.js';
 import { percentiles } from './percentile.js';
-import { Progress, type Writer } from './progress.js';
+import { Progress, type Writer } from '@normlab/example-kit';
 
 export interface MetricsRow {
   variant: Variant;
@@ -94,20 +94,20 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   mkdirSync(ckptDir, { recursive: true });
 
   let state: TrainingState = {
-    variant, step: 0, epoch: 0, batchInEpoch: 0, epochStartRng: getRngState(dataGenerator),
-    noiseRng: net.noiseGenerator ? getRngState(net.noiseGenerator) : null, lossSum: 0, lossCount: 0, trainSeconds: 0, wallSeconds: 0,
+    variant, step: 0, epoch: 0, batchInEpoch: 0, epochStartRng: dataGenerator.getState(),
+    noiseRng: net.noiseGenerator ? net.noiseGenerator.getState() : null, lossSum: 0, lossCount: 0, trainSeconds: 0, wallSeconds: 0,
   };
   let resumedFrom: number | null = null;
   const rows = allRows;
   const latest = o.resume ? latestCheckpoint(ckptDir, variant) : null;
   if (latest) {
     state = loadCheckpoint(latest.path, model, optimizer);
-    if (net.noiseGenerator && state.noiseRng) setRngState(net.noiseGenerator, state.noiseRng);
+    if (net.noiseGenerator && state.noiseRng) net.noiseGenerator.setState(state.noiseRng);
     // Keep the rows of this variant up to the checkpoint; later ones are recomputed.
     for (const r of ctx.previousRows) if (r.variant === variant && r.step <= state.step) rows.push(r);
     resumedFrom = state.step;
   }
-  setRngState(dataGenerator, state.epochStartRng);
+  dataGenerator.setState(state.epochStartRng);
   let epochIterator = loader[Symbol.iterator]();
   for (let b = 0; b < state.batchInEpoch; b++) epochIterator.next();
 
@@ -149,7 +149,7 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   };
   const checkpoint = async (): Promise<void> => {
     state.wallSeconds = wall();
-    if (net.noiseGenerator) state.noiseRng = getRngState(net.noiseGenerator);
+    if (net.noiseGenerator) state.noiseRng = net.noiseGenerator.getState();
     await saveCheckpoint(join(ckptDir, checkpointName(variant, state.step)), model, optimizer, state);
   };
 
@@ -163,7 +163,7 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
     if (next.done) {
       state.epoch++;
       state.batchInEpoch = 0;
-      state.epochStartRng = getRngState(dataGenerator);
+      state.epochStartRng = dataGenerator.getState();
       epochIterator = loader[Symbol.iterator]();
       next = epochIterator.next();
     }

@@ -1,5 +1,5 @@
 import { Tensor, grad } from '@normlab/autograd';
-import { Module, type Parameter, type optim } from '@normlab/nn';
+import { Module, NoisyBatchNorm1d, NoisyBatchNorm2d, type Parameter, type optim, withoutStatsUpdates } from '@normlab/nn';
 import * as nd from '@normlab/tensor';
 
 /** A loss of `model` on `batch`: a scalar tensor computed by running the model (e.g. `crossEntropy(model.forward(b.x), b.y)`). */
@@ -50,13 +50,14 @@ interface TensorState {
  * The probe itself never writes into an existing array: parameters get new
  * arrays (`p.data = ...`), gradients are computed with `grad()` (never
  * `backward`, so `.grad` is never accumulated into), and the running
- * statistics that a training-mode forward replaces are put back, which is
- * exact because in training mode BatchNorm's output does not depend on them.
+ * statistics are not updated (`probe` runs under `withoutStatsUpdates`) and
+ * would be put back anyway, which is exact because in training mode
+ * BatchNorm's output does not depend on them.
  */
 export class ProbeGuard {
   private readonly fields: { module: Module; entries: Map<string, unknown> }[] = [];
   private readonly tensors: TensorState[] = [];
-  private readonly generators: { gen: nd.Generator; state: Record<string, unknown> }[] = [];
+  private readonly generators: { gen: nd.Generator; state: nd.GeneratorState }[] = [];
   private readonly optimizers: { opt: AnyOptimizer; state: [Parameter, optim.ParamState, optim.ParamState, Map<Tensor, nd.NDArray>][]; groups: { group: optim.ParamGroup<object>; params: Parameter[]; options: object }[] }[] = [];
   private restored = false;
 
@@ -71,11 +72,12 @@ export class ProbeGuard {
           seenTensors.add(v);
           this.tensors.push({ tensor: v, data: v.data, grad: v.grad, requiresGrad: v.requiresGrad });
         }
-        collectGenerators(v, gens);
+        if (v instanceof nd.Generator) gens.add(v); // Dropout's
       }
+      if (module instanceof NoisyBatchNorm1d || module instanceof NoisyBatchNorm2d) gens.add(module.generator);
       this.fields.push({ module, entries });
     }
-    for (const gen of gens) this.generators.push({ gen, state: { ...(gen as unknown as Record<string, unknown>) } });
+    for (const gen of gens) this.generators.push({ gen, state: gen.getState() });
     for (const opt of options.optimizers ?? []) this.addOptimizer(opt);
     if (options.training ?? true) model.train();
   }
@@ -98,7 +100,7 @@ export class ProbeGuard {
    * (common random numbers), and differences measure the landscape only.
    */
   resetRandom(): void {
-    for (const { gen, state } of this.generators) Object.assign(gen, state);
+    for (const { gen, state } of this.generators) gen.setState(state);
   }
 
   /** Writes everything back (idempotent). */
@@ -147,21 +149,18 @@ export class ProbeGuard {
   }
 }
 
-function collectGenerators(v: unknown, out: Set<nd.Generator>, depth = 0): void {
-  if (v instanceof nd.Generator) {
-    out.add(v);
-    return;
-  }
-  // One level into plain settings objects (NoisyBatchNorm keeps its generator in one).
-  if (depth > 0 || v === null || typeof v !== 'object' || v instanceof Module || v instanceof Tensor || Array.isArray(v)) return;
-  for (const w of Object.values(v)) collectGenerators(w, out, depth + 1);
-}
-
-/** Runs `fn` under a `ProbeGuard` and restores the model, its gradients, buffers and optimizers afterwards, also on a throw. */
+/**
+ * Runs `fn` under a `ProbeGuard` and restores the model, its gradients,
+ * buffers and optimizers afterwards, also on a throw. The BatchNorm layers'
+ * running-statistics updates are suspended meanwhile (`withoutStatsUpdates`
+ * of @normlab/nn): in training mode they normalize with the batch
+ * statistics and leave their buffers alone (the guard would put them back
+ * anyway).
+ */
 export function probe<T>(model: Module, options: ProbeOptions, fn: (guard: ProbeGuard) => T): T {
   const guard = new ProbeGuard(model, options);
   try {
-    return fn(guard);
+    return withoutStatsUpdates(model, () => fn(guard));
   } finally {
     guard.restore();
   }

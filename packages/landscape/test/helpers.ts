@@ -1,7 +1,7 @@
 /** Shared helpers of the landscape tests: small models, seeded data, and a bit-exact picture of a model's state. */
 import fc from 'fast-check';
 import { Tensor } from '@normlab/autograd';
-import { type Module, optim } from '@normlab/nn';
+import { type Module, NormBase, optim } from '@normlab/nn';
 import { Generator, type NDArray, defaultGenerator, fromTyped } from '@normlab/tensor';
 
 fc.configureGlobal({ ...fc.readConfigureGlobal(), includeErrorInReport: true });
@@ -38,7 +38,9 @@ export function picture(model: Module, optimizers: readonly optim.Optimizer<obje
     params: [...model.namedParameters()].map(([n, p]) => [n, p, p.data, bits(p.data), p.grad, p.grad ? bits(p.grad.data) : null, p.requiresGrad]),
     buffers: [...model.namedBuffers()].map(([n, b]) => [n, b, b.data, bits(b.data)]),
     modes: model.modules().map((m) => m.training),
-    generator: { ...(defaultGenerator as unknown as Record<string, unknown>) },
+    // No BatchNorm left with its running-statistics updates suspended.
+    suspended: model.modules().map((m) => (m instanceof NormBase ? m.statsUpdatesSuspended : null)),
+    generator: defaultGenerator.getState(),
     optimizers: optimizers.map((o) => ({
       groups: o.paramGroups.map((g) => [g.params.slice(), JSON.stringify(g.options)]),
       state: [...o.state].map(([p, s]) => [p, s, Object.entries(s).map(([k, v]) => [k, v instanceof Tensor ? bits(v.data) : v])]),

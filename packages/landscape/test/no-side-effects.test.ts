@@ -72,7 +72,7 @@ const probes: [string, (s: Setup) => unknown][] = [
   ['lipschitzBound', ({ model, loss, x }) => lipschitzBound(model, loss, x)],
 ];
 
-const state = (s: Setup): unknown => [picture(s.model, [s.opt]), { ...(s.noiseGen as unknown as Record<string, unknown>) }];
+const state = (s: Setup): unknown => [picture(s.model, [s.opt]), s.noiseGen.getState()];
 
 describe('no probe disturbs the training state', () => {
   for (const [name, run] of probes) {
@@ -158,5 +158,29 @@ describe('no probe disturbs the training state', () => {
       };
       expectSamePicture(strip(picture(s.model)), strip(before));
     }), { numRuns: 5 });
+  });
+
+  it('inside a probe the BatchNorm layers never update their running statistics (withoutStatsUpdates), and resume afterwards', () => {
+    const bn = new BatchNorm1d(4, { dtype: 'float64' });
+    const model = new Sequential(new Linear(3, 4, { dtype: 'float64' }), bn, new ReLU(), new Linear(4, 2, { dtype: 'float64' }));
+    initParams(model, 3);
+    const x = randn([6, 3], 4, { dtype: 'float64' });
+    const labels = new Tensor(fromTyped(Int32Array.from([0, 1, 1, 0, 1, 0]), [6]));
+    const seen: [boolean, unknown, number][] = [];
+    const loss = (m: Module, b: Tensor): Tensor => {
+      const out = crossEntropy((m.forward as (t: Tensor) => Tensor)(b), labels);
+      seen.push([bn.statsUpdatesSuspended, bn.runningMean, bn.numBatchesTracked!.item()]);
+      return out;
+    };
+    const mean = bn.runningMean;
+    lossLandscape(model, loss, x, { stepSizes: [0.1, 0.2] });
+    hessianQuadraticForm(model, loss, x);
+    internalCovariateShift(model, loss, x, 0.1);
+    expect(seen.length).toBeGreaterThan(5);
+    for (const [suspended, m, count] of seen) expect([suspended, m, count]).toEqual([true, mean, 0]);
+    expect(bn.statsUpdatesSuspended).toBe(false);
+    model.train();
+    loss(model, x);
+    expect(bn.numBatchesTracked!.item()).toBe(1);
   });
 });

@@ -1,9 +1,10 @@
 /**
- * @normlab/nn: modules, layers, losses and optimizers on @normlab/autograd.
- * (The normalization layers arrive with the nn issue.)
+ * @normlab/nn: modules, layers, every normalization layer, losses,
+ * optimizers and safetensors checkpoints, on @normlab/autograd.
  */
 export { Module, type StateDict, type ForwardHook } from './module.js';
 export { Parameter } from './parameter.js';
+/** Parameter initializers (torch.nn.init): uniform, normal, constant, Xavier, Kaiming; each fills a tensor in place and returns it. */
 export * as init from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Sequential, ModuleList, ModuleDict } from './containers.js';
@@ -18,10 +19,11 @@ export {
   MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, type MaxPool2dModuleOptions, type MaxPool2dResult, type AvgPool2dModuleOptions, type PoolPair,
 } from './pooling.js';
 export { Dropout, dropout, type DropoutOptions } from './dropout.js';
+/** Optimizers (SGD, Adam, AdamW, Adagrad, RMSprop), learning-rate schedulers and gradient clipping (torch.optim). */
 export * as optim from './optim/index.js';
 export { batchNorm, type BatchNormFunctionalOptions } from './functional/batch-norm.js';
 export {
-  NormBase, BatchNorm, BatchNorm1d, BatchNorm2d, recomputeBatchNormStats, type BatchNormOptions, type BatchNormForwardOptions,
+  NormBase, BatchNorm, BatchNorm1d, BatchNorm2d, recomputeBatchNormStats, withoutStatsUpdates, type BatchNormOptions, type BatchNormForwardOptions,
 } from './normalization/batch-norm.js';
 export {
   save, saveSync, load, loadSync, serialize, deserialize, SafetensorsError,

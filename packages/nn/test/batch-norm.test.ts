@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { Tensor, grad, gradcheck, gradgradcheck, noGrad } from '@normlab/autograd';
 import { fromTyped, zeros as ndZeros } from '@normlab/tensor';
 import {
-  BatchNorm1d, BatchNorm2d, type BatchNorm, Linear, ReLU, Sequential, batchNorm, recomputeBatchNormStats,
+  BatchNorm1d, BatchNorm2d, type BatchNorm, InstanceNorm1d, Linear, ReLU, Sequential, batchNorm, recomputeBatchNormStats, withoutStatsUpdates,
 } from '../src/index.js';
 // Only the plain helpers: checkGrad/checkGradGrad would run a second instance of the autograd
 // sources (imported by a relative path), whose Tensor class is not this one.
@@ -490,5 +490,86 @@ describe('BatchNorm gradients', () => {
     expect(x.grad!.dtype).toBe('float32');
     expect(layer.weight!.grad!.dtype).toBe('float32');
     expect(layer.bias!.grad!.dtype).toBe('float32');
+  });
+});
+
+describe('withoutStatsUpdates', () => {
+  it('every BN layer of the model: training-mode outputs and gradients, buffers bit-identical; updates resume afterwards', () => {
+    fc.assert(fc.property(seedArb, fc.integer({ min: 0, max: 2 }), (seed, warm) => {
+      const build = (): Sequential => {
+        const lin = new Linear(3, 4, { dtype: 'float64' });
+        lin.weight.data = fromTyped(randValues(12, seed + 5), [4, 3]);
+        return new Sequential(new BatchNorm1d(3, { dtype: 'float64', momentum: 0.3 }), lin, new BatchNorm1d(4, { dtype: 'float64', momentum: null }), new ReLU());
+      };
+      const a = build();
+      const b = build();
+      for (let i = 0; i < warm; i++) {
+        a.forward(input([5, 3], seed + 10 + i));
+        b.forward(input([5, 3], seed + 10 + i));
+      }
+      const bns = (m: Sequential): BatchNorm[] => [m.at(0) as BatchNorm, m.at(2) as BatchNorm];
+      const before = bns(a).map(buffersBits);
+      const refs = bns(a).map((l) => [l.runningMean, l.runningVar, l.numBatchesTracked]);
+      const x = input([5, 3], seed, true);
+      const xb = input([5, 3], seed, true);
+      const ya = withoutStatsUpdates(a, () => {
+        expect(bns(a).every((l) => l.statsUpdatesSuspended && l.training)).toBe(true);
+        const y = a.forward(x) as Tensor;
+        a.forward(input([5, 3], seed + 99)); // a second forward changes nothing either
+        return y;
+      });
+      expect(bns(a).map(buffersBits)).toEqual(before);
+      expect(bns(a).map((l) => [l.runningMean, l.runningVar, l.numBatchesTracked])).toEqual(refs);
+      expect(bns(a).some((l) => l.statsUpdatesSuspended)).toBe(false);
+      // The same function as an ordinary training forward (which does update).
+      const yb = b.forward(xb) as Tensor;
+      // (Equal up to rounding: the updating kernel computes the statistics on another path.)
+      expectClose(vals(ya), vals(yb), 1e-12, 'output');
+      const [ga] = grad(ya.sum(), [x]);
+      const [gb] = grad(yb.sum(), [xb]);
+      expectClose(vals(ga!), vals(gb!), 1e-12, 'input gradient');
+      expect(bns(b).map(buffersBits)).not.toEqual(before);
+      // Afterwards the updates resume.
+      a.forward(input([5, 3], seed + 1));
+      expect(bns(a).map(buffersBits)).not.toEqual(before);
+    }), { numRuns: RUNS });
+  });
+
+  it('nests, resumes after a throw, leaves modes and frozen layers alone, and covers InstanceNorm with running stats', () => {
+    const bn = new BatchNorm1d(2, { dtype: 'float64' });
+    const inorm = new InstanceNorm1d(2, { dtype: 'float64', trackRunningStats: true });
+    const model = new Sequential(bn, inorm);
+    const x = input([4, 2, 3], 1);
+    const snap = (): unknown => [buffersBits(bn), buffersBits(inorm as unknown as BatchNorm)];
+    const before = snap();
+    expect(() => withoutStatsUpdates(model, () => {
+      withoutStatsUpdates(bn, () => model.forward(x));
+      expect(bn.statsUpdatesSuspended).toBe(true); // still inside the outer scope
+      model.forward(x);
+      throw new Error('boom');
+    })).toThrow('boom');
+    expect(snap()).toEqual(before);
+    expect(bn.statsUpdatesSuspended || inorm.statsUpdatesSuspended).toBe(false);
+    expect(bn.training && inorm.training).toBe(true);
+    model.eval();
+    expect(withoutStatsUpdates(model, () => bn.training)).toBe(false);
+    model.train();
+    model.forward(x);
+    expect(snap()).not.toEqual(before);
+  });
+
+  it('an async function: suspended until its promise settles', async () => {
+    const bn = new BatchNorm1d(2, { dtype: 'float64' });
+    const x = input([4, 2], 2);
+    const before = buffersBits(bn);
+    const p = withoutStatsUpdates(bn, async () => {
+      await Promise.resolve();
+      bn.forward(x);
+      return 7;
+    });
+    expect(bn.statsUpdatesSuspended).toBe(true);
+    expect(await p).toBe(7);
+    expect(bn.statsUpdatesSuspended).toBe(false);
+    expect(buffersBits(bn)).toEqual(before);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Generator } from '@normlab/tensor';
+import { Generator, defaultGenerator } from '@normlab/tensor';
 import { BatchNorm, BatchNorm1d } from '../src/normalization/batch-norm.js';
 import { NoisyBatchNorm1d, NoisyBatchNorm2d } from '../src/normalization/noisy-batch-norm.js';
 import { checkGrad, expectClose, moments, randT, randomize, seedArb, vals } from './norm-helpers.js';
@@ -38,6 +38,21 @@ describe('NoisyBatchNorm forward', () => {
     };
     expect(run(7)).toEqual(run(7));
     expect(run(7)[0]).not.toEqual(run(8)[0]);
+  });
+
+  it('exposes its generator (read-only): the given one or the default; saving its state replays the noise', () => {
+    const g = new Generator(5);
+    const m = new NoisyBatchNorm1d(3, { dtype: 'float64', generator: g });
+    expect(m.generator).toBe(g);
+    expect(new NoisyBatchNorm2d(2).generator).toBe(defaultGenerator);
+    expect(() => {
+      (m as unknown as { generator: Generator }).generator = new Generator(1);
+    }).toThrow(TypeError);
+    const x = randT([4, 3], 9);
+    const state = m.generator.getState();
+    const y = vals(m.forward(x));
+    m.generator.setState(state);
+    expect(vals(m.forward(x))).toEqual(y);
   });
 
   it("noiseGranularity 'channel': one scale and shift per channel for the whole batch", () => {

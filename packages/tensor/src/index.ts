@@ -6,7 +6,7 @@ export type { Backend, BinaryOp, Conv2dGeometry, Device, Pool2dGeometry, ReduceO
 export { type DType, type TypedArray, DTYPES, isFloat, promoteTypes, resultType } from './dtype.js';
 export { erf as erfScalar } from './erf.js';
 export { NDArray, type NestedArray } from './ndarray.js';
-export { Generator, defaultGenerator, manualSeed } from './random.js';
+export { Generator, type GeneratorState, defaultGenerator, manualSeed } from './random.js';
 export { backendFor, registerBackend, registeredDevices } from './registry.js';
 export {
   TIDY_CHILDREN, type TidyHolder, checkNotDisposed, dispose, isDisposed, isTidyActive, keep, noteHolder, noteHolderWrite, reachableStorages, tidy,

@@ -1,4 +1,18 @@
 /**
+ * The complete state of a `Generator`: the four xoshiro128** words (unsigned
+ * 32-bit integers, not all zero) and the second Box-Muller normal kept for
+ * the next `normal()` call (null when none is pending). A plain JSON-safe
+ * object: `JSON.stringify` it into a checkpoint and `setState` it back.
+ */
+export interface GeneratorState {
+  s0: number;
+  s1: number;
+  s2: number;
+  s3: number;
+  spare: number | null;
+}
+
+/**
  * A seedable pseudo-random generator (xoshiro128**, seeded by splitmix32), so
  * every random tensor is reproducible: `manualSeed(0)` then `randn([2, 3])`
  * gives the same numbers on every machine and every run.
@@ -46,6 +60,33 @@ export class Generator {
     }
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // xoshiro's one forbidden state
     this.spare = null;
+    return this;
+  }
+
+  /**
+   * A copy of the generator's state (as `torch.Generator.get_state()`):
+   * `setState` of it later makes the generator draw the same numbers again.
+   */
+  getState(): GeneratorState {
+    return { s0: this.s0 >>> 0, s1: this.s1 >>> 0, s2: this.s2 >>> 0, s3: this.s3 >>> 0, spare: this.spare };
+  }
+
+  /**
+   * Restores a state from `getState()` (of this or any generator), checking
+   * it: four unsigned 32-bit integer words, not all zero, and `spare` null or
+   * a finite number. The state object is copied, not kept.
+   */
+  setState(state: GeneratorState): this {
+    if (state === null || typeof state !== 'object') throw new TypeError(`setState: expected a generator state object, got ${String(state)}`);
+    const words = [state.s0, state.s1, state.s2, state.s3];
+    words.forEach((w, i) => {
+      if (!Number.isInteger(w) || w < 0 || w > 0xffffffff) throw new RangeError(`setState: s${i} must be an unsigned 32-bit integer, got ${String(w)}`);
+    });
+    if ((words[0] | words[1] | words[2] | words[3]) === 0) throw new RangeError('setState: the four state words cannot all be zero (xoshiro128** would only draw zeros)');
+    const spare = state.spare ?? null;
+    if (spare !== null && !(typeof spare === 'number' && Number.isFinite(spare))) throw new RangeError(`setState: spare must be null or a finite number, got ${String(spare)}`);
+    [this.s0, this.s1, this.s2, this.s3] = words;
+    this.spare = spare;
     return this;
   }
 

@@ -45,6 +45,8 @@ export abstract class NormBase extends Module {
   declare runningVar: Tensor | null;
   declare numBatchesTracked: Tensor | null;
   private frozen = false;
+  /** How many `withoutStatsUpdates` scopes hold this layer (they nest). */
+  private statsSuspensions = 0;
 
   constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
     super();
@@ -125,6 +127,26 @@ export abstract class NormBase extends Module {
     return this.frozen;
   }
 
+  /**
+   * True inside `withoutStatsUpdates(...)`: a training-mode forward still
+   * normalizes with the batch statistics but leaves the running statistics
+   * and `numBatchesTracked` unchanged (as `updateStats: false` on every call).
+   */
+  get statsUpdatesSuspended(): boolean {
+    return this.statsSuspensions > 0;
+  }
+
+  /** @internal Used by `withoutStatsUpdates`; nests. */
+  suspendStatsUpdates(): () => void {
+    this.statsSuspensions++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.statsSuspensions--;
+    };
+  }
+
   protected abstract checkInputDim(x: Tensor): void;
 
   override extraRepr(): string {
@@ -138,7 +160,7 @@ export abstract class NormBase extends Module {
  *
  * | mode     | trackRunningStats | normalizes with | updates running stats |
  * | -------- | ----------------- | --------------- | --------------------- |
- * | training | true              | batch stats     | yes (unless `updateStats: false` or frozen) |
+ * | training | true              | batch stats     | yes (unless `updateStats: false`, `withoutStatsUpdates` or frozen) |
  * | training | false             | batch stats     | none kept             |
  * | eval     | true              | running stats   | no                    |
  * | eval     | false             | batch stats     | none kept             |
@@ -158,7 +180,7 @@ export abstract class BatchNorm extends NormBase {
     }
     const useBatchStats = this.training || !this.trackRunningStats;
     if (!useBatchStats) return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps });
-    const update = this.training && this.trackRunningStats && (options.updateStats ?? true);
+    const update = this.training && this.trackRunningStats && (options.updateStats ?? true) && !this.statsUpdatesSuspended;
     if (!update) return batchNorm(x, null, null, this.weight, this.bias, { training: true, eps });
     // momentum null: a cumulative moving average, as PyTorch (1 / count, computed on the device).
     const counter = this.numBatchesTracked!;
@@ -212,4 +234,39 @@ export function recomputeBatchNormStats(model: Module, batches: Iterable<Tensor>
     layers.forEach((l, i) => (l.momentum = momenta[i]));
     for (const [m, mode] of modes) m.training = mode;
   }
+}
+
+/**
+ * Runs `fn` with the running-statistics updates of every normalization layer
+ * of `model` (BatchNorm1d/2d, NoisyBatchNorm, InstanceNorm with
+ * `trackRunningStats`: every `NormBase` in `model.modules()`) suspended,
+ * and returns its result. The modes do not change: in training mode the
+ * layers still normalize with the batch statistics (the training-mode
+ * function, its gradients included), but `runningMean`, `runningVar` and
+ * `numBatchesTracked` stay as they are, bit for bit, whatever forwards `fn`
+ * runs, as if every call passed `{ updateStats: false }`. This is what a
+ * probe between training steps needs (`updateStats` is per call, so it
+ * cannot reach the layers inside a user's loss function;
+ * `freezeRunningStats()` would normalize with the running statistics).
+ *
+ * Scopes nest, and the updates resume when `fn` returns or throws; when `fn`
+ * returns a promise, when it settles (other code running in the meantime
+ * sees the updates suspended too). Layers added to the model inside `fn` are
+ * not affected.
+ */
+export function withoutStatsUpdates<T>(model: Module, fn: () => T): T {
+  const resumes = model.modules().filter((m): m is NormBase => m instanceof NormBase).map((m) => m.suspendStatsUpdates());
+  const resume = (): void => resumes.forEach((r) => r());
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    resume();
+    throw e;
+  }
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    return (result as unknown as Promise<unknown>).finally(resume) as T;
+  }
+  resume();
+  return result;
 }

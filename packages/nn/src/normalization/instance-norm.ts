@@ -42,7 +42,7 @@ export abstract class InstanceNorm extends NormBase {
     const input = unbatched ? x.unsqueeze(0) : x;
     const eps = this.eps;
     const useInputStats = !this.runningStatsFrozen && (this.training || !this.trackRunningStats);
-    const update = useInputStats && this.training && this.trackRunningStats;
+    const update = useInputStats && this.training && this.trackRunningStats && !this.statsUpdatesSuspended;
     let momentum: number | nd.NDArray = 0;
     if (update) momentum = this.countBatch();
     const y = useInputStats

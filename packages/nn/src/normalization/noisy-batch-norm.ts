@@ -130,6 +130,11 @@ export class NoisyBatchNorm1d extends BatchNorm1d {
     this.noise = new NoiseSettings(this.constructor.name, options);
   }
 
+  /** The generator the noise is drawn from (`options.generator`, or the default generator): checkpoint it with `getState()` / `setState()`. */
+  get generator(): nd.Generator {
+    return this.noise.generator;
+  }
+
   override forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
     const y = super.forward(x, options);
     if (!this.training) return y;
@@ -152,6 +157,11 @@ export class NoisyBatchNorm2d extends BatchNorm2d {
   constructor(numFeatures: number, options: NoisyBatchNormOptions = {}) {
     super(numFeatures, options);
     this.noise = new NoiseSettings(this.constructor.name, options);
+  }
+
+  /** The generator the noise is drawn from (`options.generator`, or the default generator): checkpoint it with `getState()` / `setState()`. */
+  get generator(): nd.Generator {
+    return this.noise.generator;
   }
 
   override forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {

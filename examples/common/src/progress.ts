@@ -1,17 +1,28 @@
 /**
- * Progress of one variant's training: a bar redrawn in place when the
- * output is a TTY, plain lines (one per evaluation) otherwise, for CI logs.
+ * Progress of a training run: a bar redrawn in place when the output is a
+ * TTY, plain lines (one per evaluation) otherwise, for CI logs; nothing
+ * with 'none'.
  */
 
 export interface ProgressInfo {
   step: number;
   loss: number | null;
-  accuracy: number | null;
+  /** Test accuracy (shown as "test acc"); leave out for runs without one. */
+  accuracy?: number | null;
   stepsPerSecond: number;
+  /** Anything else to show after the loss (e.g. "ICS 0.12"). */
+  extra?: string;
 }
 
 export interface Writer {
   write(s: string): void;
+}
+
+export type ProgressMode = 'bar' | 'plain' | 'none';
+
+/** 'auto': a bar on a TTY, plain lines otherwise. */
+export function resolveProgressMode(option: ProgressMode | 'auto', out: { isTTY?: boolean }): ProgressMode {
+  return option === 'auto' ? (out.isTTY ? 'bar' : 'plain') : option;
 }
 
 export function formatDuration(seconds: number): string {
@@ -31,7 +42,7 @@ export class Progress {
 
   constructor(
     private readonly out: Writer,
-    private readonly mode: 'bar' | 'plain' | 'none',
+    private readonly mode: ProgressMode,
     private readonly label: string,
     private readonly total: number,
   ) {}
@@ -39,9 +50,11 @@ export class Progress {
   private describe(p: ProgressInfo): string {
     const remaining = (this.total - p.step) / p.stepsPerSecond;
     const loss = p.loss === null ? '   -  ' : p.loss.toFixed(4);
-    const acc = p.accuracy === null ? '   -  ' : `${(p.accuracy * 100).toFixed(2)}%`;
+    const acc = p.accuracy === undefined ? '' : `  test acc ${p.accuracy === null ? '   -  ' : `${(p.accuracy * 100).toFixed(2)}%`}`;
+    const extra = p.extra ? `  ${p.extra}` : '';
     const w = String(this.total).length;
-    return `step ${String(p.step).padStart(w)}/${this.total}  loss ${loss}  test acc ${acc}  ${p.stepsPerSecond.toFixed(0).padStart(4)} steps/s  ETA ${formatDuration(remaining)}`;
+    const rate = p.stepsPerSecond >= 10 ? p.stepsPerSecond.toFixed(0) : p.stepsPerSecond.toFixed(1);
+    return `step ${String(p.step).padStart(w)}/${this.total}  loss ${loss}${acc}${extra}  ${rate.padStart(4)} steps/s  ETA ${formatDuration(remaining)}`;
   }
 
   /** Called every step; draws at most ~10 times a second. */
@@ -79,4 +92,15 @@ export class Progress {
       this.drawn = false;
     }
   }
+}
+
+/** Steps per second since this call: `rate(step)` with the number of steps done. */
+export function rateMeter(): (step: number) => number {
+  const t0 = performance.now();
+  return (step) => step / Math.max(1e-9, (performance.now() - t0) / 1000);
+}
+
+/** Every (a, b) pair, a-major: the runs of a learning-rate x variant grid. */
+export function grid<A, B>(as: readonly A[], bs: readonly B[]): [A, B][] {
+  return as.flatMap((a) => bs.map((b): [A, B] => [a, b]));
 }

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Flags, UsageError, captureIo, flagName, formatDuration, formatTable, log10Format, logDomain, median, orList, parseFlags, quantile, runCli, toCsv,
+} from '../src/index.js';
+
+interface O {
+  n: number;
+  x: number;
+  names: string[];
+  mode: string;
+  xs: number[];
+  help: boolean;
+}
+const DEFAULTS: O = { n: 1, x: 0.5, names: ['a'], mode: 'p', xs: [1], help: false };
+const FLAGS: Flags<O> = {
+  '--n': { key: 'n', kind: 'posint' },
+  '--x': { key: 'x', kind: 'posnumber' },
+  '--names': { key: 'names', kind: { listOf: ['a', 'b', 'c'], item: 'name' } },
+  '--mode': { key: 'mode', kind: { oneOf: ['p', 'q'] } },
+  '--xs': { key: 'xs', kind: 'numbers' },
+};
+
+describe('parseFlags', () => {
+  it('parses both forms, copies the defaults, reports what was given', () => {
+    const { options, given } = parseFlags(['--n', '3', '--names=b,c', '--xs', '0.1, 2', '-h'], FLAGS, DEFAULTS);
+    expect(options).toEqual({ n: 3, x: 0.5, names: ['b', 'c'], mode: 'p', xs: [0.1, 2], help: true });
+    expect([...given].sort()).toEqual(['n', 'names', 'xs']);
+    const again = parseFlags([], FLAGS, DEFAULTS).options;
+    again.names.push('z');
+    expect(DEFAULTS.names).toEqual(['a']);
+  });
+
+  it.each([
+    [['--nope'], /unknown flag '--nope'/],
+    [['stray'], /unexpected argument 'stray'/],
+    [['--n'], /needs a value/],
+    [['--n', '0'], /positive integer/],
+    [['--x', '-1'], /must be positive/],
+    [['--names', 'a,d'], /unknown name 'd'/],
+    [['--names', 'a,a'], /lists a name twice/],
+    [['--mode', 'r'], /--mode expects p or q, got 'r'/],
+    [['--xs', '1,,2'], /comma-separated list of numbers/],
+    [['--toString', '1'], /unknown flag/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseFlags(argv, FLAGS, DEFAULTS)).toThrow(UsageError);
+    expect(() => parseFlags(argv, FLAGS, DEFAULTS)).toThrow(message);
+  });
+
+  it('names and lists', () => {
+    expect(flagName('batchSize')).toBe('--batch-size');
+    expect([orList(['a']), orList(['a', 'b']), orList(['a', 'b', 'c'])]).toEqual(['a', 'a or b', 'a, b or c']);
+  });
+});
+
+describe('runCli', () => {
+  const spec = { name: 'demo', usage: 'usage: demo\n', parse: (argv: readonly string[]) => parseFlags(argv, FLAGS, DEFAULTS) };
+  it('exit codes: 0 with the usage for --help, 2 for usage errors (at parse or in the body), 1 with the stack for other errors', async () => {
+    let c = captureIo();
+    expect(await runCli(spec, ['--help'], c.io, () => 5)).toBe(0);
+    expect(c.out()).toBe('usage: demo\n');
+    c = captureIo();
+    expect(await runCli(spec, ['--n', 'x'], c.io, () => 5)).toBe(2);
+    expect(c.err()).toBe("demo: --n expects a number, got 'x'\n\nusage: demo\n");
+    c = captureIo();
+    expect(await runCli(spec, [], c.io, () => { throw new UsageError('bad combination'); })).toBe(2);
+    expect(c.err()).toMatch(/^demo: bad combination/);
+    c = captureIo();
+    expect(await runCli(spec, [], c.io, () => { throw new Error('boom'); })).toBe(1);
+    expect(c.err()).toMatch(/^demo: Error: boom/);
+    expect(await runCli(spec, ['--n', '2'], captureIo().io, (o) => o.n)).toBe(2);
+  });
+});
+
+describe('formatting and statistics', () => {
+  it('toCsv, formatTable, formatDuration', () => {
+    expect(toCsv(['a', 'b', 'c'], [[1, null, 'x,y'], [NaN, 'q"r', true]])).toBe('a,b,c\n1,,"x,y"\n,"q""r",true\n');
+    expect(formatTable(['name', 'v'], [['ab', '1'], ['c', '10']])).toBe('name   v\n----  --\nab     1\nc     10');
+    expect([formatDuration(65), formatDuration(3725), formatDuration(NaN)]).toEqual(['01:05', '1:02:05', '--:--']);
+  });
+
+  it('quantile interpolates linearly (numpy), skipping NaN', () => {
+    expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
+    expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.15)).toBeCloseTo(2.35, 12);
+    expect(median([NaN, 3, 1])).toBe(2);
+    expect(median([])).toBeNaN();
+  });
+
+  it('log axes', () => {
+    expect(logDomain([0.012, 5, 0, -1, NaN])).toEqual([-2, 1]);
+    expect(logDomain([])).toEqual([-1, 1]);
+    expect([log10Format(-2), log10Format(0.5), log10Format(6)]).toEqual(['0.01', '3.2', '1e+6']);
+  });
+});
