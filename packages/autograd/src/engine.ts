@@ -4,6 +4,7 @@ import type { Node } from './node.js';
 import { Tensor } from './tensor.js';
 import { sumToShape } from './ops/views.js';
 
+/** Options of `Tensor.backward` and `backward`. */
 export interface BackwardOptions {
   /** Keep the saved tensors so that the graph can be differentiated again (default: createGraph). */
   retainGraph?: boolean;
@@ -11,6 +12,7 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
+/** Options of `grad`. */
 export interface GradOptions extends BackwardOptions {
   /** Gradients of the outputs (required for non-scalar outputs). */
   gradOutputs?: readonly (Tensor | null)[];

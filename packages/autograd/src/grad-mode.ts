@@ -1,6 +1,7 @@
 /** Whether ops record the graph: on by default, off inside `noGrad`. */
 let enabled = true;
 
+/** Whether ops record the graph now (false inside `noGrad`). */
 export function isGradEnabled(): boolean {
   return enabled;
 }

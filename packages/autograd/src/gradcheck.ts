@@ -2,6 +2,7 @@ import { type NDArray, fmtShape, fromTyped } from '@normlab/tensor';
 import { grad } from './engine.js';
 import { Tensor } from './tensor.js';
 
+/** Step and tolerances of `gradcheck` and `gradgradcheck` (torch.autograd.gradcheck's). */
 export interface GradcheckOptions {
   /** Finite-difference step (default 1e-6). */
   eps?: number;

@@ -7,6 +7,7 @@ import { Parameter } from './parameter.js';
 
 export type { IntPair };
 
+/** Options of `Conv2d` (torch.nn.Conv2d's, in camelCase). */
 export interface Conv2dModuleOptions {
   /** Step between windows; 1 by default. */
   stride?: IntPair;

@@ -2,6 +2,7 @@ import { Tensor, rand } from '@normlab/autograd';
 import { type Generator, div, lt } from '@normlab/tensor';
 import { Module } from './module.js';
 
+/** Options of `Dropout` and `dropout`. */
 export interface DropoutOptions {
   /** Source of the masks; the default generator (seeded by `manualSeed`) when absent. */
   generator?: Generator;

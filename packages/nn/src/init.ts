@@ -56,34 +56,42 @@ function fill(t: Tensor, sample: (i: number) => number): Tensor {
   return t;
 }
 
+/** Fills t with U(a, b) samples (in place, without recording) and returns it. */
 export function uniform(t: Tensor, a = 0, b = 1, generator: Generator = defaultGenerator): Tensor {
   if (!(a <= b)) throw new RangeError(`uniform: expected a <= b, got a=${a}, b=${b}`);
   return fill(t, () => a + (b - a) * generator.uniform());
 }
 
+/** Fills t with N(mean, std^2) samples (in place, without recording) and returns it. */
 export function normal(t: Tensor, mean = 0, std = 1, generator: Generator = defaultGenerator): Tensor {
   if (!(std >= 0)) throw new RangeError(`normal: std must be non-negative, got ${std}`);
   return fill(t, () => mean + std * generator.normal());
 }
 
+/** Fills t with `value` (in place, without recording) and returns it. */
 export function constant(t: Tensor, value: number): Tensor {
   return fill(t, () => value);
 }
 
+/** Fills t with 0 and returns it. */
 export const zeros = (t: Tensor): Tensor => constant(t, 0);
+/** Fills t with 1 and returns it. */
 export const ones = (t: Tensor): Tensor => constant(t, 1);
 
+/** U(-a, a) with a = gain * sqrt(6 / (fanIn + fanOut)), Glorot & Bengio 2010. */
 export function xavierUniform(t: Tensor, gain = 1, generator?: Generator): Tensor {
   const { fanIn, fanOut } = calculateFans(t);
   const a = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(t, -a, a, generator);
 }
 
+/** N(0, std^2) with std = gain * sqrt(2 / (fanIn + fanOut)), Glorot & Bengio 2010. */
 export function xavierNormal(t: Tensor, gain = 1, generator?: Generator): Tensor {
   const { fanIn, fanOut } = calculateFans(t);
   return normal(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)), generator);
 }
 
+/** Options of `kaimingUniform` and `kaimingNormal` (torch.nn.init.kaiming_*). */
 export interface KaimingOptions {
   /** The negative slope of the following leaky ReLU (0 for ReLU). */
   a?: number;

@@ -4,6 +4,7 @@ import * as init from './init.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 
+/** Options of `Linear`. */
 export interface LinearOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;

@@ -4,6 +4,7 @@ import {
 } from '@normlab/tensor';
 import { Module } from './module.js';
 
+/** How a loss reduces its per-element values: 'mean' (the default), 'sum', or 'none' (unreduced). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
@@ -31,6 +32,7 @@ export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Re
   return reduce('mseLoss', input.sub(target).square(), options.reduction ?? 'mean');
 }
 
+/** Options of `nllLoss` and `NLLLoss`. */
 export interface NllOptions {
   reduction?: Reduction;
   /** Targets equal to this are skipped (and left out of the mean); -100 by default. */
@@ -120,6 +122,7 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllOptions = {})
   return reduce('nllLoss', picked, reduction);
 }
 
+/** Options of `crossEntropy` and `CrossEntropyLoss`. */
 export interface CrossEntropyOptions extends NllOptions {
   /** Mixes the target with the uniform distribution over the C classes (0 by default). */
   labelSmoothing?: number;
@@ -211,6 +214,7 @@ export function l1Loss(input: Tensor, target: Tensor, options: { reduction?: Red
   return reduce('l1Loss', input.sub(target).abs(), options.reduction ?? 'mean');
 }
 
+/** Options of `binaryCrossEntropyWithLogits` and `BCEWithLogitsLoss`. */
 export interface BceWithLogitsOptions {
   /** Multiplies each element's loss; broadcast to the input's shape (none by default). */
   weight?: Tensor | null;

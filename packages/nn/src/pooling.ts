@@ -8,6 +8,7 @@ export type PoolPair = number | readonly [number, number];
 /** A pair printed as [a,b], an integer as itself (PyTorch prints the value as given). */
 const fmt = (v: PoolPair | AdaptiveSize): string => (typeof v === 'number' ? String(v) : `[${v.map(String).join(',')}]`);
 
+/** Options of `MaxPool2d` (torch.nn.MaxPool2d's, in camelCase); `returnIndices` types the result. */
 export interface MaxPool2dModuleOptions<R extends boolean = false> {
   /** Step between windows; the kernel size by default. */
   stride?: PoolPair;
@@ -66,6 +67,7 @@ export class MaxPool2d<R extends boolean = false> extends Module {
   }
 }
 
+/** Options of `AvgPool2d` (torch.nn.AvgPool2d's, in camelCase). */
 export interface AvgPool2dModuleOptions {
   /** Step between windows; the kernel size by default. */
   stride?: PoolPair;

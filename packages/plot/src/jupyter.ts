@@ -18,10 +18,12 @@ export const JUPYTER_DISPLAY: unique symbol = Symbol.for('Jupyter.display');
 /** MIME type -> content: 'image/svg+xml' holds the SVG text, 'image/png' base64, 'text/plain' a one-line description. */
 export type MimeBundle = Record<string, string>;
 
+/** What `inline` returns: an object that a Jupyter kernel (Deno's) displays through its `Symbol.for('Jupyter.display')` method. */
 export interface Displayable {
   [JUPYTER_DISPLAY](): MimeBundle;
 }
 
+/** Options of `inline`. */
 export interface InlineOptions {
   /** 'svg' (the default): the SVG text; 'png': a PNG rendered by resvg; 'both': both, the front end picks. */
   format?: 'svg' | 'png' | 'both';

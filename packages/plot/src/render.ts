@@ -44,6 +44,7 @@ export function svgToPng(svg: string, scale = 2): Uint8Array {
   return r.render().asPng();
 }
 
+/** Renders `svg` with resvg at `scale` (2 by default) and writes the PNG to `path`. */
 export function writePng(path: string, svg: string, scale = 2): void {
   writeFileSync(path, svgToPng(svg, scale));
 }

@@ -13,6 +13,7 @@ export interface CreateOptions {
   device?: Device;
 }
 
+/** Options of the random creation functions: those of every creation function, plus the generator to draw from. */
 export interface RandomOptions extends CreateOptions {
   /** Source of randomness; the default generator (seeded by `manualSeed`) when absent. */
   generator?: Generator;
@@ -92,16 +93,19 @@ function inferNestedShape(data: unknown): number[] {
   return shape;
 }
 
+/** An array of `shape` filled with `value` (float32 on 'cpu' by default). */
 export function full(shape: Shape, value: number, options: CreateOptions = {}): NDArray {
   checkShape('full', shape);
   const dtype = options.dtype ?? 'float32';
   return backendFor(options.device ?? 'cpu').fill(shape, dtype, dtype === 'bool' ? toBool(value) : value);
 }
 
+/** An array of `shape` filled with 0. */
 export function zeros(shape: Shape, options: CreateOptions = {}): NDArray {
   return full(shape, 0, options);
 }
 
+/** An array of `shape` filled with 1. */
 export function ones(shape: Shape, options: CreateOptions = {}): NDArray {
   return full(shape, 1, options);
 }
@@ -111,14 +115,17 @@ export function scalar(value: number, options: CreateOptions = {}): NDArray {
   return full([], value, options);
 }
 
+/** Zeros of x's shape, dtype and device (each overridable by `options`). */
 export function zerosLike(x: NDArray, options: CreateOptions = {}): NDArray {
   return zeros(x.shape, { dtype: x.dtype, device: x.device, ...options });
 }
 
+/** Ones of x's shape, dtype and device (each overridable by `options`). */
 export function onesLike(x: NDArray, options: CreateOptions = {}): NDArray {
   return ones(x.shape, { dtype: x.dtype, device: x.device, ...options });
 }
 
+/** `value` in x's shape, dtype and device (each overridable by `options`). */
 export function fullLike(x: NDArray, value: number, options: CreateOptions = {}): NDArray {
   return full(x.shape, value, { dtype: x.dtype, device: x.device, ...options });
 }

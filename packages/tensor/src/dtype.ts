@@ -13,10 +13,13 @@ export interface TypedArrayMap {
   bool: Uint8Array;
 }
 
+/** The typed array of any dtype: Float32Array, Float64Array, Int32Array or Uint8Array (bool). */
 export type TypedArray = TypedArrayMap[DType];
 
+/** Every dtype normlab has: float32, float64, int32, bool. */
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
 
+/** Whether `dtype` is a floating-point type (float32 or float64). */
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }

@@ -17,6 +17,7 @@ export function backendFor(device: Device): Backend {
   return b;
 }
 
+/** The device names that have a registered backend ('cpu' always). */
 export function registeredDevices(): Device[] {
   return [...backends.keys()];
 }

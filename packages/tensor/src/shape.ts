@@ -1,7 +1,9 @@
 /** Shape arithmetic shared by every op: sizes, strides, dims and broadcasting. */
 
+/** The sizes of an array's dims, outermost first ([] for a 0-D array). */
 export type Shape = readonly number[];
 
+/** The number of elements of `shape`: the product of its sizes (1 for []). */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -19,12 +21,14 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
+/** Whether two shapes have the same rank and sizes. */
 export function shapesEqual(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
+/** A shape as text, `[2,3]`, for error messages. */
 export function fmtShape(shape: Shape): string {
   return `[${shape.join(',')}]`;
 }

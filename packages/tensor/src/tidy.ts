@@ -29,6 +29,7 @@ const DISPOSED = { name: 'disposed' } as const;
  */
 export const TIDY_CHILDREN: unique symbol = Symbol.for('normlab.tidyChildren');
 
+/** A long-lived object (a module, an optimizer) whose `[TIDY_CHILDREN]()` lists the values a `tidy` scope must keep when the object is returned from it or written to during it. */
 export interface TidyHolder {
   [TIDY_CHILDREN](): Iterable<unknown>;
 }

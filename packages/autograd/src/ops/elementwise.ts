@@ -35,10 +35,14 @@ const t = (v: TensorLike, other: TensorLike): Tensor =>
 /** Whether an operand needs a gradient (rules skip the work otherwise). */
 const needs = (v: TensorLike): boolean => v instanceof Tensor && v.requiresGrad;
 
+/** a + b (broadcast); plain numbers are constants. */
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, nd.add, (g) => [g, g]);
+/** a - b (broadcast); plain numbers are constants. */
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b, nd.sub, (g) => [g, needs(b) ? g.neg() : null]);
+/** a * b (broadcast); plain numbers are constants. */
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary('mul', a, b, nd.mul, (g) => [needs(a) ? g.mul(b) : null, needs(b) ? g.mul(a) : null]);
+/** a / b (broadcast); plain numbers are constants. */
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
   binary('div', a, b, nd.div, (g) => [needs(a) ? g.div(b) : null, needs(b) ? g.mul(a).div(t(b, a).square()).neg() : null]);
 
@@ -64,32 +68,50 @@ function tieSplit(a: TensorLike, b: TensorLike, pick: 'gt' | 'lt'): [Tensor, Ten
   return [c(win), c(lose)];
 }
 
+/** The larger of a and b, elementwise; on ties the gradient is split equally, as PyTorch. */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b, nd.maximum, (g) => {
   const [wa, wb] = tieSplit(a, b, 'gt');
   return [g.mul(wa), g.mul(wb)];
 });
+/** The smaller of a and b, elementwise; on ties the gradient is split equally, as PyTorch. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b, nd.minimum, (g) => {
   const [wa, wb] = tieSplit(a, b, 'lt');
   return [g.mul(wa), g.mul(wb)];
 });
 
+/** -x; gradient -g. */
 export const neg = (x: Tensor): Tensor => unary('neg', x, nd.neg, (g) => g.neg());
+/** |x|; gradient g * sign(x) (0 at 0). */
 export const abs = (x: Tensor): Tensor => unary('abs', x, nd.abs, (g) => g.mul(c(nd.sign(x.data))));
+/** e^x; gradient g * e^x. */
 export const exp = (x: Tensor): Tensor => unary('exp', x, nd.exp, (g, out) => g.mul(out));
+/** The natural logarithm; gradient g / x. */
 export const log = (x: Tensor): Tensor => unary('log', x, nd.log, (g) => g.div(x));
+/** log(1 + x); gradient g / (1 + x). */
 export const log1p = (x: Tensor): Tensor => unary('log1p', x, nd.log1p, (g) => g.div(x.add(1)));
+/** The square root; gradient g / (2 sqrt(x)). */
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, nd.sqrt, (g, out) => g.div(out.mul(2)));
+/** 1 / sqrt(x); gradient -g / (2 x^(3/2)). */
 export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x, nd.rsqrt, (g, out) => g.mul(out.pow(3)).mul(-0.5));
+/** x^2; gradient 2 x g. */
 export const square = (x: Tensor): Tensor => unary('square', x, nd.square, (g) => g.mul(x).mul(2));
+/** 1 / x; gradient -g / x^2. */
 export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, nd.reciprocal, (g, out) => g.mul(out.square()).neg());
+/** The sine; gradient g cos(x). */
 export const sin = (x: Tensor): Tensor => unary('sin', x, nd.sin, (g) => g.mul(x.cos()));
+/** The cosine; gradient -g sin(x). */
 export const cos = (x: Tensor): Tensor => unary('cos', x, nd.cos, (g) => g.mul(x.sin()).neg());
+/** The hyperbolic tangent; gradient g (1 - tanh(x)^2). */
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(out.square().neg().add(1)));
+/** 1 / (1 + e^-x); gradient g s (1 - s). */
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(out.neg().add(1)));
 // The masks below are constants: their derivative is zero almost everywhere.
+/** max(x, 0); gradient g where x > 0, else 0. */
 export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mul(c(nd.gt(x.data, 0))));
+/** -1, 0 or 1; its gradient is 0. */
 export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0));
 
+/** x for x > 0, negativeSlope * x otherwise (torch.nn.functional.leaky_relu). */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   // where(.., 1, slope) would be float32 and round the slope; scale g in its own dtype instead.
   return unary('leakyRelu', x, (d) => nd.leakyRelu(d, negativeSlope), (g) => where(c(nd.gt(x.data, 0)), g, g.mul(negativeSlope)));
@@ -146,9 +168,15 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 // Comparisons are not differentiable: they return bool tensors without a graph.
 const compare = (op: nd.BinaryOp) => (a: TensorLike, b: TensorLike): Tensor => new Tensor(nd.binaryOp(op, arr(a), arr(b)));
+/** a == b, elementwise; a bool Tensor outside the graph. */
 export const eq = compare('eq');
+/** a != b, elementwise; a bool Tensor outside the graph. */
 export const ne = compare('ne');
+/** a < b, elementwise; a bool Tensor outside the graph. */
 export const lt = compare('lt');
+/** a <= b, elementwise; a bool Tensor outside the graph. */
 export const le = compare('le');
+/** a > b, elementwise; a bool Tensor outside the graph. */
 export const gt = compare('gt');
+/** a >= b, elementwise; a bool Tensor outside the graph. */
 export const ge = compare('ge');

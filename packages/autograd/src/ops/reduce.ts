@@ -4,11 +4,13 @@ import { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
 import { gather } from './indexing.js';
 
+/** Options of the reductions. */
 export interface ReduceOptions {
   /** Keep reduced dims as size 1 (default false). */
   keepdim?: boolean;
 }
 
+/** Options of `variance` and `std`. */
 export interface VarOptions extends ReduceOptions {
   /** Subtracted from the count in the denominator: 1 (default) unbiased, 0 biased. */
   correction?: number;
@@ -22,12 +24,14 @@ function restoreDims(g: Tensor, dims: readonly number[], keepdim: boolean): Tens
   return out;
 }
 
+/** Sum over `dim` (all dims when absent); the gradient broadcasts g back. */
 export function sum(x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   const dims = nd.normalizeDims('sum', dim, x.ndim);
   const keepdim = options.keepdim ?? false;
   return record('sum', nd.sum(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape)]);
 }
 
+/** Mean over `dim` (all dims when absent); the gradient is g / count. */
 export function mean(x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   const dims = nd.normalizeDims('mean', dim, x.ndim);
   const keepdim = options.keepdim ?? false;
@@ -72,7 +76,9 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: number | readonly number[
   });
 }
 
+/** Largest value over `dim`; the gradient is shared equally by the tied maxima, as PyTorch. */
 export const amax = (x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor => extremum('amax', x, dim, options);
+/** Smallest value over `dim`; the gradient is shared equally by the tied minima, as PyTorch. */
 export const amin = (x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor => extremum('amin', x, dim, options);
 
 /** Values and indices of the max along `dim`; the gradient goes to the chosen index only. */
@@ -80,6 +86,7 @@ export function max(x: Tensor, dim: number, options: ReduceOptions = {}): { valu
   return selectByIndex(x, dim, nd.argmax(x.data, dim, { keepdim: true }), options.keepdim ?? false);
 }
 
+/** Values and indices of the min along `dim`; the gradient goes to the chosen index only. */
 export function min(x: Tensor, dim: number, options: ReduceOptions = {}): { values: Tensor; indices: Tensor } {
   return selectByIndex(x, dim, nd.argmin(x.data, dim, { keepdim: true }), options.keepdim ?? false);
 }
@@ -95,10 +102,12 @@ function selectByIndex(x: Tensor, dim: number, idx: nd.NDArray, keepdim: boolean
   return { values, indices: new Tensor(indices) };
 }
 
+/** Index of the max along `dim` (or into the flattened tensor); int32, outside the graph. */
 export function argmax(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor {
   return new Tensor(nd.argmax(x.data, dim, options));
 }
 
+/** Index of the min along `dim` (or into the flattened tensor); int32, outside the graph. */
 export function argmin(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor {
   return new Tensor(nd.argmin(x.data, dim, options));
 }
@@ -112,12 +121,14 @@ export function logsumexp(x: Tensor, dim?: number | readonly number[], options: 
   return options.keepdim ? out : out.reshape(x.shape.filter((_, i) => !dims.includes(i)));
 }
 
+/** exp(x) / sum(exp(x)) along `dim`, composed from differentiable ops. */
 export function softmax(x: Tensor, dim: number): Tensor {
   const d = nd.normalizeDim('softmax', dim, x.ndim);
   const e = x.sub(new Tensor(nd.amax(x.data, d, { keepdim: true }))).exp();
   return e.div(sum(e, d, { keepdim: true }));
 }
 
+/** x - logsumexp(x) along `dim`. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   const d = nd.normalizeDim('logSoftmax', dim, x.ndim);
   return x.sub(logsumexp(x, d, { keepdim: true }));

@@ -6,18 +6,22 @@ import { indexAdd } from './indexing.js';
 // Views share storage with their input; their gradients reshape, permute or
 // re-embed the incoming gradient, so they are differentiable to any order.
 
+/** x with a new shape (a view when the strides allow, as PyTorch); the gradient is reshaped back. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   return record('reshape', x.data.reshape(shape), [x], (g) => [g.reshape(x.shape)]);
 }
 
+/** x with a new shape, sharing storage (throws where the strides cannot express it). */
 export function view(x: Tensor, shape: Shape): Tensor {
   return record('view', x.data.view(shape), [x], (g) => [g.reshape(x.shape)]);
 }
 
+/** Dims startDim..endDim merged into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return record('flatten', x.data.flatten(startDim, endDim), [x], (g) => [g.reshape(x.shape)]);
 }
 
+/** The dims reordered (a view); the gradient is permuted back. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const out = x.data.permute([...dims]);
   const order = dims.map((d) => normalizeDim('permute', d, x.ndim));
@@ -26,23 +30,28 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return record('permute', out, [x], (g) => [g.permute(inverse)]);
 }
 
+/** Dims dim0 and dim1 swapped (a view). */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   return record('transpose', x.data.transpose(dim0, dim1), [x], (g) => [g.transpose(dim0, dim1)]);
 }
 
+/** Size-1 dims stretched to `shape` (a stride-0 view); the engine sums the gradient back. */
 export function expand(x: Tensor, shape: Shape): Tensor {
   // The engine sums the gradient back over the expanded dims.
   return record('expand', x.data.expand([...shape]), [x], (g) => [g]);
 }
 
+/** x broadcast to `shape` (a view), NumPy's rules; the engine sums the gradient back. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   return record('broadcastTo', x.data.broadcastTo(shape), [x], (g) => [g]);
 }
 
+/** Size-1 dims removed (`dim`, or all of them). */
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
   return record('squeeze', x.data.squeeze(dim), [x], (g) => [g.reshape(x.shape)]);
 }
 
+/** A size-1 dim inserted at `dim`. */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   return record('unsqueeze', x.data.unsqueeze(dim), [x], (g) => [g.reshape(x.shape)]);
 }
@@ -61,6 +70,7 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   return record('slice', out, [x], (g) => [indexAdd(new Tensor(zeros(x.shape, { dtype: g.dtype, device: g.device })), d, new Tensor(positions), g)]);
 }
 
+/** `length` elements of `dim` from `start` (a view). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normalizeDim('narrow', dim, x.ndim);
   x.data.narrow(d, start, length); // validates
@@ -68,6 +78,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   return slice(x, d, s, s + length);
 }
 
+/** Index `index` of `dim`, which is removed (a view). */
 export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normalizeDim('select', dim, x.ndim);
   x.data.select(d, index); // validates
@@ -75,18 +86,21 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   return squeeze(slice(x, d, i, i + 1), d);
 }
 
+/** x copied to `device` (x itself when already there); the gradient goes back to x's device. */
 export function toDevice(x: Tensor, device: Device): Tensor {
   if (device === x.device) return x;
   const from = x.device;
   return record('to', x.data.to(device), [x], (g) => [g.to(from)]);
 }
 
+/** x converted to `dtype` (x itself when already of it); the gradient is converted back. */
 export function astype(x: Tensor, dtype: DType): Tensor {
   if (dtype === x.dtype) return x;
   const from = x.dtype;
   return record('astype', x.data.astype(dtype), [x], (g) => [g.astype(from)]);
 }
 
+/** A copy of x in new storage, still in the graph. */
 export function clone(x: Tensor): Tensor {
   return record('clone', x.data.clone(), [x], (g) => [g]);
 }

@@ -1,6 +1,7 @@
 import { Tensor, isGradEnabled, noGrad, record } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 
+/** Options of the functional `batchNorm`. */
 export interface BatchNormFunctionalOptions {
   /** Normalize with the batch statistics (and update the running ones, when given); default false. */
   training?: boolean;

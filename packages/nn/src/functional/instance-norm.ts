@@ -4,6 +4,7 @@ import { batchNorm, updateRunning } from './batch-norm.js';
 import { channelAffine, checkChannelVectors } from './group-norm.js';
 import { standardize } from './layer-norm.js';
 
+/** Options of the functional `instanceNorm`. */
 export interface InstanceNormFunctionalOptions {
   /**
    * Normalize with each instance's own statistics (default true); false

@@ -1,6 +1,7 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 
+/** Options of the functional `layerNorm`. */
 export interface LayerNormFunctionalOptions {
   /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number;

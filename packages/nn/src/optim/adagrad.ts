@@ -3,6 +3,7 @@ import { fullLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateNumber, stateTensor } from './optimizer.js';
 
+/** Hyper-parameters of `Adagrad` (torch.optim.Adagrad's, in camelCase, with its defaults). */
 export interface AdagradOptions {
   lr?: number;
   lrDecay?: number;

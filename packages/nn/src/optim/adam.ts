@@ -2,6 +2,7 @@ import { Tensor } from '@normlab/autograd';
 import type { Parameter } from '../parameter.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateNumber, stateTensor, zerosLikeTensor } from './optimizer.js';
 
+/** Hyper-parameters of `Adam` and `AdamW` (torch.optim.Adam's, in camelCase, with its defaults). */
 export interface AdamOptions {
   lr?: number;
   betas?: readonly [number, number];

@@ -1,6 +1,7 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import { type NDArray, abs, add, amax, cat, div, minimum, mul, pow, sqrt, sum, zeros } from '@normlab/tensor';
 
+/** Options of `clipGradNorm`. */
 export interface ClipGradNormOptions {
   /** The order of the norm: a positive number, or Infinity for the max-norm. */
   normType?: number;

@@ -165,6 +165,7 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
+/** Options of `LinearLR` (torch.optim.lr_scheduler.LinearLR's). */
 export interface LinearLROptions {
   startFactor?: number;
   endFactor?: number;
@@ -199,6 +200,7 @@ export class LinearLR extends LRScheduler {
   }
 }
 
+/** Options of `OneCycleLR` (torch.optim.lr_scheduler.OneCycleLR's). */
 export interface OneCycleLROptions {
   /** The peak lr, for all groups or one per group. */
   maxLr: number | readonly number[];
@@ -349,6 +351,7 @@ function setMomentum(o: LrOptions, useBeta1: boolean, m: number): void {
   }
 }
 
+/** Options of `ReduceLROnPlateau` (torch.optim.lr_scheduler.ReduceLROnPlateau's). */
 export interface ReduceLROnPlateauOptions {
   /** 'min': lower metrics are better (a loss); 'max': higher are (an accuracy). */
   mode?: 'min' | 'max';

@@ -3,6 +3,7 @@ import type { Parameter } from '../parameter.js';
 import { lerp } from './adam.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateNumber, stateTensor, zerosLikeTensor } from './optimizer.js';
 
+/** Hyper-parameters of `RMSprop` (torch.optim.RMSprop's, in camelCase, with its defaults). */
 export interface RMSpropOptions {
   lr?: number;
   alpha?: number;

@@ -2,6 +2,7 @@ import { Tensor } from '@normlab/autograd';
 import type { Parameter } from '../parameter.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateTensor } from './optimizer.js';
 
+/** Hyper-parameters of `SGD` (torch.optim.SGD's, in camelCase); `lr` is required. */
 export interface SGDOptions {
   lr: number;
   momentum?: number;

@@ -15,6 +15,7 @@ const FLOAT_ONLY = new Set<UnaryOp>([
   'exp', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'erf', 'softplus', 'powScalar',
 ]);
 
+/** Runs the elementwise kernel `op` of the backend on `x` (with the op's numeric `params`, e.g. a slope): the building block of every unary op below. */
 export function unaryOp(op: UnaryOp, x: NDArray, params: readonly number[] = []): NDArray {
   if (!(x instanceof NDArray)) throw new TypeError(`${op}: expected an NDArray, got ${typeof x}`);
   checkNotDisposed(op, x.storage);
@@ -47,6 +48,7 @@ export function prepareBinary(op: string, a: Operand, b: Operand): [NDArray, NDA
   return [x.expand(shape), y.expand(shape), resultType(x.dtype, x.ndim, y.dtype, y.ndim)];
 }
 
+/** Broadcasts `a` and `b`, promotes their dtypes and runs the backend's elementwise kernel `op`: the building block of every binary op below. */
 export function binaryOp(op: BinaryOp, a: Operand, b: Operand): NDArray {
   const [x, y, common] = prepareBinary(op, a, b);
   let dtype = BOOL_RESULT.has(op) ? 'bool' : common;
@@ -55,23 +57,41 @@ export function binaryOp(op: BinaryOp, a: Operand, b: Operand): NDArray {
   return backendFor(x.device).binary(op, x, y, dtype);
 }
 
+/** -x, elementwise. */
 export const neg = (x: NDArray): NDArray => unaryOp('neg', x);
+/** |x|, elementwise. */
 export const abs = (x: NDArray): NDArray => unaryOp('abs', x);
+/** e^x, elementwise. */
 export const exp = (x: NDArray): NDArray => unaryOp('exp', x);
+/** The natural logarithm, elementwise (NaN below 0, -Infinity at 0). */
 export const log = (x: NDArray): NDArray => unaryOp('log', x);
+/** log(1 + x), elementwise, accurate near 0. */
 export const log1p = (x: NDArray): NDArray => unaryOp('log1p', x);
+/** The square root, elementwise. */
 export const sqrt = (x: NDArray): NDArray => unaryOp('sqrt', x);
+/** 1 / sqrt(x), elementwise. */
 export const rsqrt = (x: NDArray): NDArray => unaryOp('rsqrt', x);
+/** x^2, elementwise. */
 export const square = (x: NDArray): NDArray => unaryOp('square', x);
+/** 1 / x, elementwise. */
 export const reciprocal = (x: NDArray): NDArray => unaryOp('reciprocal', x);
+/** The sine, elementwise (radians). */
 export const sin = (x: NDArray): NDArray => unaryOp('sin', x);
+/** The cosine, elementwise (radians). */
 export const cos = (x: NDArray): NDArray => unaryOp('cos', x);
+/** The hyperbolic tangent, elementwise. */
 export const tanh = (x: NDArray): NDArray => unaryOp('tanh', x);
+/** 1 / (1 + e^-x), elementwise. */
 export const sigmoid = (x: NDArray): NDArray => unaryOp('sigmoid', x);
+/** max(x, 0), elementwise. */
 export const relu = (x: NDArray): NDArray => unaryOp('relu', x);
+/** The error function, elementwise. */
 export const erf = (x: NDArray): NDArray => unaryOp('erf', x);
+/** -1, 0 or 1 by the sign of x, elementwise. */
 export const sign = (x: NDArray): NDArray => unaryOp('sign', x);
+/** Logical not of a bool array (any nonzero value counts as true); returns bool. */
 export const logicalNot = (x: NDArray): NDArray => unaryOp('logicalNot', x);
+/** Whether each element is NaN; returns bool. */
 export const isNan = (x: NDArray): NDArray => unaryOp('isNan', x);
 
 /** max(0, x) + negativeSlope * min(0, x); slope 0.01 by default, as in PyTorch. */
@@ -123,19 +143,33 @@ export function pow(x: Operand, exponent: Operand): NDArray {
   return binaryOp('pow', x, exponent);
 }
 
+/** a + b, broadcast and type-promoted. */
 export const add = (a: Operand, b: Operand): NDArray => binaryOp('add', a, b);
+/** a - b, broadcast and type-promoted. */
 export const sub = (a: Operand, b: Operand): NDArray => binaryOp('sub', a, b);
+/** a * b, broadcast and type-promoted. */
 export const mul = (a: Operand, b: Operand): NDArray => binaryOp('mul', a, b);
+/** a / b, broadcast; true division, so integers divide to floating point. */
 export const div = (a: Operand, b: Operand): NDArray => binaryOp('div', a, b);
+/** The larger of a and b, elementwise (broadcast). */
 export const maximum = (a: Operand, b: Operand): NDArray => binaryOp('maximum', a, b);
+/** The smaller of a and b, elementwise (broadcast). */
 export const minimum = (a: Operand, b: Operand): NDArray => binaryOp('minimum', a, b);
+/** a == b, elementwise (broadcast); returns bool. */
 export const eq = (a: Operand, b: Operand): NDArray => binaryOp('eq', a, b);
+/** a != b, elementwise (broadcast); returns bool. */
 export const ne = (a: Operand, b: Operand): NDArray => binaryOp('ne', a, b);
+/** a < b, elementwise (broadcast); returns bool. */
 export const lt = (a: Operand, b: Operand): NDArray => binaryOp('lt', a, b);
+/** a <= b, elementwise (broadcast); returns bool. */
 export const le = (a: Operand, b: Operand): NDArray => binaryOp('le', a, b);
+/** a > b, elementwise (broadcast); returns bool. */
 export const gt = (a: Operand, b: Operand): NDArray => binaryOp('gt', a, b);
+/** a >= b, elementwise (broadcast); returns bool. */
 export const ge = (a: Operand, b: Operand): NDArray => binaryOp('ge', a, b);
+/** a && b, elementwise (broadcast); returns bool. */
 export const logicalAnd = (a: Operand, b: Operand): NDArray => binaryOp('logicalAnd', a, b);
+/** a || b, elementwise (broadcast); returns bool. */
 export const logicalOr = (a: Operand, b: Operand): NDArray => binaryOp('logicalOr', a, b);
 
 /** `a` where `cond` is true, else `b`, broadcasting all three. `cond` must be bool. */

@@ -29,6 +29,7 @@ export function sum(x: NDArray, dim?: number | readonly number[], options: Reduc
   return reduceOp('sum', 'sum', x, dim, options.keepdim ?? false, x.dtype === 'bool' ? 'int32' : x.dtype);
 }
 
+/** Product over `dim` (all dims when absent). Integer and bool inputs multiply to int32. */
 export function prod(x: NDArray, dim?: number | readonly number[], options: ReduceOptions = {}): NDArray {
   return reduceOp('prod', 'prod', x, dim, options.keepdim ?? false, x.dtype === 'bool' ? 'int32' : x.dtype);
 }
@@ -91,6 +92,7 @@ export function max(x: NDArray, dim: number, options: ReduceOptions = {}): { val
   return { values: amax(x, dim, options), indices: argmax(x, dim, options) };
 }
 
+/** Values and int32 indices of the min along one dim (the first on ties). */
 export function min(x: NDArray, dim: number, options: ReduceOptions = {}): { values: NDArray; indices: NDArray } {
   return { values: amin(x, dim, options), indices: argmin(x, dim, options) };
 }
@@ -113,6 +115,7 @@ export function argmax(x: NDArray, dim?: number, options: ReduceOptions = {}): N
   return argReduce('argmax', x, dim, options.keepdim ?? false);
 }
 
+/** Index of the min along `dim`, or into the flattened array when `dim` is absent. */
 export function argmin(x: NDArray, dim?: number, options: ReduceOptions = {}): NDArray {
   return argReduce('argmin', x, dim, options.keepdim ?? false);
 }
