@@ -2,6 +2,7 @@
 // the other (so they never compete for the cores), and prints one table.
 // `pnpm bench --only=bn` (or BENCH_ONLY=bn) runs only the BatchNorm rows;
 // --only=core only matmul, conv2d and the elementwise ops.
+// `pnpm bench --device gpu` prints the @normlab/gpu table instead (device-table.mjs).
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,20 @@ const threads = Math.max(2, availableParallelism());
 const onlyArg = process.argv.slice(2).find((a) => a.startsWith('--only='));
 if (onlyArg) process.env.BENCH_ONLY = onlyArg.slice('--only='.length);
 const groups = benchGroups();
+
+// `pnpm bench --device gpu [--gpu-mode webgpu|webasm|cpu] [--sizes 256,512,...] [--budget-s 20]`:
+// the device table (gpu vs the CPU backend in the same run) instead of the tfjs one.
+const argv = process.argv.slice(2);
+function flag(name) {
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
+}
+if (flag('device') === 'gpu') {
+  const { deviceBench } = await import('./device-table.mjs');
+  deviceBench({ run, threads, gpuMode: flag('gpu-mode'), sizes: flag('sizes'), budgetS: flag('budget-s'), only: flag('only') });
+  process.exit(0);
+}
 
 function run(script, args = [], env = {}) {
   const label = [script, ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ');

@@ -4,8 +4,10 @@ import {
 } from '@normlab/tensor';
 import {
   DEVICE_BINARY, DEVICE_UNARY, MAX_ELEMENTS, type NCS, type View, argReduceKernel, binaryKernel, bnAffineKernel, bnBackwardDxKernel,
-  bnBackwardSumKernel, bnMeanKernel, bnVarKernel, bnXhatKernel, catKernel, fillKernel, gatherKernel, indexSelectKernel, matmulKernel,
-  reduceKernel, shapeKey, unaryKernel, whereKernel,
+  bnBackwardSumKernel, bnMeanKernel, bnVarKernel, bnXhatKernel, binaryScalarKernel, catKernel, col2imKernel, gatherKernel, im2colKernel, indexAddKernel,
+  indexSelectKernel, matmulKernel, maxPoolBackwardKernel, maxPoolKernel, avgPoolBackwardKernel, avgPoolKernel, reduceKernel, scatterAddKernel,
+  shapeKey, unaryKernel, whereConstKernel, whereKernel, blockPlan, reduceStage1Kernel, bnMeanStage1Kernel, bnMeanStage2Kernel, bnVarStage1Kernel,
+  bnVarStage2Kernel, bnBackwardSumStage1Kernel,
 } from './codegen.js';
 import type { DeviceClient, KernelArg, KernelDef } from './device.js';
 import { GpuStorage } from './storage.js';
@@ -21,18 +23,27 @@ function view(x: NDArray): View {
   return { strides: x.strides, offset: x.offset };
 }
 
+function geomKey(g: Conv2dGeometry): string {
+  return [g.kernel, g.stride, g.padding, g.dilation].map((p) => p.join(',')).join(';');
+}
+
 function isDense(x: NDArray): boolean {
   return x.offset === 0 && x.isContiguous() && x.size === x.storage.length;
 }
 
 /**
  * The gpu.js backend: every kernel runs on the device worker; results stay
- * there as GpuStorage buffers. Ops without a device kernel read their inputs
- * back, run on the CPU backend and upload the results, counted per op in
- * `gpu.profile()`.
+ * there as GpuStorage buffers (constants from `fill` stay on the host until
+ * a kernel needs their buffer). Reductions over long extents run in two
+ * stages. The one CPU fallback left (maxPool2dBackward with indices that
+ * this backend's maxPool2d did not produce) reads its inputs back, runs on
+ * the CPU backend and uploads the result, counted in `gpu.profile()`.
  */
 export class GpuBackend implements Backend {
   readonly device = 'gpu';
+
+  /** The window geometry of each maxPool2d's indices (the backward pass is given none). */
+  private readonly poolGeometry = new WeakMap<Storage, Conv2dGeometry>();
 
   constructor(readonly client: DeviceClient) {}
 
@@ -57,6 +68,11 @@ export class GpuBackend implements Backend {
 
   private empty(shape: Shape, dtype: DType): NDArray {
     return new NDArray(new GpuStorage(0, 0, stored(dtype), this.client), shape);
+  }
+
+  /** The value of a constant array (every element equal, known on the host), or undefined. */
+  private constantOf(x: NDArray, op: string): number | undefined {
+    return this.storageOf(x, op).constant;
   }
 
   private check(op: string, n: number): void {
@@ -119,6 +135,8 @@ export class GpuBackend implements Backend {
   /** Blocks until x is computed; the errors raised on the device since the last read surface here. */
   read(x: NDArray): TypedArray {
     if (x.size === 0) return this.fromDevice(new Float32Array(0), x.dtype);
+    const c = this.constantOf(x, 'read');
+    if (c !== undefined) return this.fromDevice(new Float32Array(x.size).fill(c), x.dtype);
     const { id, temp } = this.readable(x);
     try {
       return this.fromDevice(this.client.read(id, `a read of ${x.dtype} ${fmtShape(x.shape)}`), x.dtype);
@@ -130,6 +148,8 @@ export class GpuBackend implements Backend {
   /** The same as read, without blocking the thread. */
   async readAsync(x: NDArray): Promise<TypedArray> {
     if (x.size === 0) return this.fromDevice(new Float32Array(0), x.dtype);
+    const c = this.constantOf(x, 'readAsync');
+    if (c !== undefined) return this.fromDevice(new Float32Array(x.size).fill(c), x.dtype);
     const { id, temp } = this.readable(x);
     try {
       return this.fromDevice(await this.client.readAsync(id, `an async read of ${x.dtype} ${fmtShape(x.shape)}`), x.dtype);
@@ -143,6 +163,12 @@ export class GpuBackend implements Backend {
   copy(x: NDArray, dtype: DType): NDArray {
     if (x.size === 0) return this.empty(x.shape, dtype);
     const to = stored(dtype);
+    const c = this.constantOf(x, 'copy');
+    if (c !== undefined) {
+      // A copy of a constant is a constant (converted as the copy kernel converts).
+      const v = to === 'int32' ? (c === c ? Math.trunc(c) : 0) : to === 'bool' ? (c !== 0 && c === c ? 1 : 0) : c;
+      return new NDArray(new GpuStorage(0, x.size, to, this.client, v), x.shape, contiguousStrides(x.shape), 0);
+    }
     let expr = 'x';
     if (to === 'int32' && (x.dtype === 'float32' || x.dtype === 'float64')) expr = '(x === x ? Math.trunc(x) : 0.0)';
     else if (to === 'bool') expr = '((x !== 0.0 && x === x) ? 1.0 : 0.0)';
@@ -153,7 +179,10 @@ export class GpuBackend implements Backend {
   fill(shape: Shape, dtype: DType, value: number): NDArray {
     const n = sizeOf(shape);
     if (n === 0) return this.empty(shape, dtype);
-    return this.run('fill', `fill:${n}`, () => fillKernel(n), [value], shape, dtype);
+    // A constant storage: no buffer until a kernel needs one (binary ops take the value as a scalar).
+    const to = stored(dtype);
+    const v = to === 'float32' ? Math.fround(value) : to === 'int32' ? Math.trunc(value) : value !== 0 && value === value ? 1 : 0;
+    return new NDArray(new GpuStorage(0, n, to, this.client, v), shape, contiguousStrides(shape), 0);
   }
 
   unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray {
@@ -171,12 +200,32 @@ export class GpuBackend implements Backend {
     if (a.size === 0) return this.empty(a.shape, dtype);
     let expr = DEVICE_BINARY[op];
     if (stored(dtype) === 'int32' && op === 'pow') expr = `Math.round(${expr})`;
+    const ca = this.constantOf(a, op);
+    const cb = this.constantOf(b, op);
+    if (cb !== undefined || ca !== undefined) {
+      // A constant operand (a plain number, full(), zeros()) goes to the kernel as a scalar parameter.
+      const side = cb !== undefined ? 'b' : 'a';
+      const x = side === 'b' ? a : b;
+      const c = (side === 'b' ? cb : ca) as number;
+      const k = `bs:${side}:${expr}:${shapeKey(a.shape, [view(x)])}`;
+      return this.run(op, k, () => binaryScalarKernel(expr, a.shape, view(x), side), [this.id(x, op), c], a.shape, dtype);
+    }
     const key = `b:${expr}:${shapeKey(a.shape, [view(a), view(b)])}`;
     return this.run(op, key, () => binaryKernel(expr, a.shape, view(a), view(b)), [this.id(a, op), this.id(b, op)], a.shape, dtype);
   }
 
   where(cond: NDArray, a: NDArray, b: NDArray, dtype: DType): NDArray {
     if (a.size === 0) return this.empty(a.shape, dtype);
+    const ca = this.constantOf(a, 'where');
+    const cb = this.constantOf(b, 'where');
+    if (ca !== undefined || cb !== undefined) {
+      // where(mask, x, 0) and the like: the constant goes to the kernel as a scalar.
+      const va = ca === undefined ? view(a) : null;
+      const vb = cb === undefined ? view(b) : null;
+      const k = `whereC:${shapeKey(a.shape, [view(cond), ...(va ? [va] : []), ...(vb ? [vb] : [])])}:${!!va}:${!!vb}`;
+      const args: KernelArg[] = [this.id(cond, 'where'), va ? this.id(a, 'where') : (ca as number), vb ? this.id(b, 'where') : (cb as number)];
+      return this.run('where', k, () => whereConstKernel(a.shape, view(cond), va, vb), args, a.shape, dtype);
+    }
     const key = `where:${shapeKey(a.shape, [view(cond), view(a), view(b)])}`;
     return this.run('where', key, () => whereKernel(a.shape, view(cond), view(a), view(b)),
       [this.id(cond, 'where'), this.id(a, 'where'), this.id(b, 'where')], a.shape, dtype);
@@ -189,8 +238,24 @@ export class GpuBackend implements Backend {
     if (sizeOf(outShape) === 0) return this.empty(outShape, dtype);
     if (x.size === 0) return this.fill(outShape, dtype, op === 'prod' ? 1 : op === 'sum' ? 0 : NaN);
     this.check(op, x.size);
-    const key = `r:${op}:${dims.join(',')}:${shapeKey(x.shape, [view(x)])}`;
-    return this.run(op, key, () => reduceKernel(op, x.shape, view(x), dims), [this.id(x, op)], outShape, dtype);
+    const gk = `${op}:${dims.join(',')}:${shapeKey(x.shape, [view(x)])}`;
+    const plan = blockPlan(sizeOf(dims.map((d) => x.shape[d])), sizeOf(outShape));
+    if (!plan) return this.run(op, `r:${gk}`, () => reduceKernel(op, x.shape, view(x), dims), [this.id(x, op)], outShape, dtype);
+    // Two stages: P partials per output (one thread each), then one thread per output over its partials.
+    const O = sizeOf(outShape);
+    const { B, P } = plan;
+    const part = this.run(op, `r1:${gk}`, () => reduceStage1Kernel(op, x.shape, view(x), dims, B, P), [this.id(x, op)], [O, P], dtype);
+    const out = this.partials(op, part, outShape, dtype);
+    return out;
+  }
+
+  /** Stage 2 of a blocked reduction: reduces the [O, P] partials (freed here) over P into outShape. */
+  private partials(op: ReduceOp, part: NDArray, outShape: Shape, dtype: DType): NDArray {
+    const [O, P] = part.shape;
+    const pv: View = { strides: [P, 1], offset: 0 };
+    const out = this.run(op, `r2:${op}:${O}x${P}`, () => reduceKernel(op, [O, P], pv, [1]), [this.id(part, op)], outShape, dtype);
+    (part.storage as GpuStorage).dispose();
+    return out;
   }
 
   argReduce(op: 'argmax' | 'argmin', x: NDArray, dim: number): NDArray {
@@ -222,9 +287,23 @@ export class GpuBackend implements Backend {
   batchNormStats(x: NDArray): [NDArray, NDArray] {
     const g = this.ncs(x);
     this.check('batchNormStats', x.storage.length);
+    const op = 'batchNormStats';
     const gk = shapeKey(x.shape, [view(x)]);
-    const mean = this.run('batchNormStats', `bn.mean:${gk}`, () => bnMeanKernel(g), [this.id(x, 'batchNormStats')], [g.C], x.dtype);
-    const variance = this.run('batchNormStats', `bn.var:${gk}`, () => bnVarKernel(g), [this.id(x, 'batchNormStats'), this.id(mean, 'batchNormStats')], [g.C], x.dtype);
+    const plan = blockPlan(g.N * g.S, g.C);
+    if (!plan) {
+      const mean = this.run(op, `bn.mean:${gk}`, () => bnMeanKernel(g), [this.id(x, op)], [g.C], x.dtype);
+      const variance = this.run(op, `bn.var:${gk}`, () => bnVarKernel(g), [this.id(x, op), this.id(mean, op)], [g.C], x.dtype);
+      return [mean, variance];
+    }
+    // Blocked: per channel P partial sums (one thread each), then one thread per channel; the
+    // variance is still the second pass, relative to the mean of the first.
+    const { B, P } = plan;
+    const pm = this.run(op, `bn.mean1:${B}:${gk}`, () => bnMeanStage1Kernel(g, B, P), [this.id(x, op)], [g.C, P], x.dtype);
+    const mean = this.run(op, `bn.mean2:${P}:${gk}`, () => bnMeanStage2Kernel(g, P), [this.id(x, op), this.id(pm, op)], [g.C], x.dtype);
+    (pm.storage as GpuStorage).dispose();
+    const pv = this.run(op, `bn.var1:${B}:${gk}`, () => bnVarStage1Kernel(g, B, P), [this.id(x, op), this.id(mean, op)], [g.C, P, 2], x.dtype);
+    const variance = this.run(op, `bn.var2:${P}:${g.C}:${g.N * g.S}`, () => bnVarStage2Kernel(g, P), [this.id(pv, op)], [g.C], x.dtype);
+    (pv.storage as GpuStorage).dispose();
     return [mean, variance];
   }
 
@@ -255,8 +334,19 @@ export class GpuBackend implements Backend {
     const g: NCS = { ...h, x: view(dy) };
     const shape = [g.N, g.C, g.S];
     const key = shapeKey(shape, [view(dy), view(xhat)]);
-    const sdy = this.run(op, `bn.sdy:${shapeKey(shape, [view(dy)])}`, () => bnBackwardSumKernel(g, null), [this.id(dy, op)], [g.C], xhat.dtype);
-    const sdx = this.run(op, `bn.sdx:${key}`, () => bnBackwardSumKernel(g, view(xhat)), [this.id(dy, op), this.id(xhat, op)], [g.C], xhat.dtype);
+    const plan = blockPlan(g.N * g.S, g.C);
+    let sdy: NDArray;
+    let sdx: NDArray;
+    if (!plan) {
+      sdy = this.run(op, `bn.sdy:${shapeKey(shape, [view(dy)])}`, () => bnBackwardSumKernel(g, null), [this.id(dy, op)], [g.C], xhat.dtype);
+      sdx = this.run(op, `bn.sdx:${key}`, () => bnBackwardSumKernel(g, view(xhat)), [this.id(dy, op), this.id(xhat, op)], [g.C], xhat.dtype);
+    } else {
+      const { B, P } = plan;
+      const py = this.run(op, `bn.sdy1:${B}:${shapeKey(shape, [view(dy)])}`, () => bnBackwardSumStage1Kernel(g, null, B, P), [this.id(dy, op)], [g.C, P], xhat.dtype);
+      sdy = this.partials('sum', py, [g.C], xhat.dtype);
+      const px = this.run(op, `bn.sdx1:${B}:${key}`, () => bnBackwardSumStage1Kernel(g, view(xhat), B, P), [this.id(dy, op), this.id(xhat, op)], [g.C, P], xhat.dtype);
+      sdx = this.partials('sum', px, [g.C], xhat.dtype);
+    }
     const s = this.dense(invstd, op);
     const w = weight ? this.dense(weight, op) : null;
     const args: KernelArg[] = [this.id(dy, op), this.id(xhat, op), s.arg, this.id(sdy, op), this.id(sdx, op)];
@@ -318,35 +408,84 @@ export class GpuBackend implements Backend {
     return result;
   }
 
+  // ---- scatter, convolution and pooling ---------------------------------------
+
   scatterAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
-    return this.onCpu('scatterAdd', [index, src], ([i, s]) => cpuBackend.scatterAdd(shape, dim, i, s));
+    const dtype = stored(src.dtype);
+    if (sizeOf(shape) === 0) return this.empty(shape, dtype);
+    if (index.size === 0) return this.fill(shape, dtype, 0);
+    // Rank 0 as rank 1 (one element).
+    const sh = shape.length === 0 ? [1] : [...shape];
+    const ish = index.ndim === 0 ? [1] : [...index.shape];
+    const iv: View = index.ndim === 0 ? { strides: [0], offset: index.offset } : view(index);
+    const sv: View = src.ndim === 0 ? { strides: [0], offset: src.offset } : { strides: src.strides, offset: src.offset };
+    const key = `scatterAdd:${dim}:${sh.join('x')}:${shapeKey(ish, [iv, sv])}`;
+    return this.run('scatterAdd', key, () => scatterAddKernel(sh, dim, ish, iv, sv), [this.id(index, 'scatterAdd'), this.id(src, 'scatterAdd')], shape, dtype);
   }
 
   indexAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
-    return this.onCpu('indexAdd', [index, src], ([i, s]) => cpuBackend.indexAdd(shape, dim, i, s));
+    const dtype = stored(src.dtype);
+    if (sizeOf(shape) === 0) return this.empty(shape, dtype);
+    if (index.size === 0) return this.fill(shape, dtype, 0);
+    const sh = shape.length === 0 ? [1] : [...shape];
+    const iv: View = index.ndim === 0 ? { strides: [0], offset: index.offset } : view(index);
+    const sv: View = src.ndim === 0 ? { strides: [0], offset: src.offset } : view(src);
+    const key = `indexAdd:${dim}:${index.size}:${sh.join('x')}:${shapeKey(sh, [iv, sv])}`;
+    return this.run('indexAdd', key, () => indexAddKernel(sh, dim, index.size, iv, sv), [this.id(index, 'indexAdd'), this.id(src, 'indexAdd')], shape, dtype);
   }
 
   im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray {
-    return this.onCpu('im2col', [x], ([h]) => cpuBackend.im2col(h, g, outSize));
+    const [N, C] = x.shape;
+    const outShape = [N, C * g.kernel[0] * g.kernel[1], outSize[0] * outSize[1]];
+    if (sizeOf(outShape) === 0) return this.empty(outShape, x.dtype);
+    if (x.size === 0) return this.fill(outShape, x.dtype, 0);
+    const key = `im2col:${geomKey(g)}:${outSize.join('x')}:${shapeKey(x.shape, [view(x)])}`;
+    return this.run('im2col', key, () => im2colKernel(x.shape, view(x), g, outSize), [this.id(x, 'im2col')], outShape, x.dtype);
   }
 
   col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray {
-    return this.onCpu('col2im', [cols], ([h]) => cpuBackend.col2im(h, g, inputShape, outSize));
+    if (sizeOf(inputShape) === 0) return this.empty(inputShape, cols.dtype);
+    if (cols.size === 0) return this.fill(inputShape, cols.dtype, 0);
+    const key = `col2im:${geomKey(g)}:${outSize.join('x')}:${inputShape.join('x')}:${shapeKey(cols.shape, [view(cols)])}`;
+    return this.run('col2im', key, () => col2imKernel(inputShape, view(cols), g, outSize), [this.id(cols, 'col2im')], inputShape, cols.dtype);
   }
 
   maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
-    return this.onCpu('maxPool2d', [x], ([h]) => cpuBackend.maxPool2d(h, g));
+    const [N, C] = x.shape;
+    const outShape = [N, C, g.outSize[0], g.outSize[1]];
+    if (sizeOf(outShape) === 0) return [this.empty(outShape, x.dtype), this.empty(outShape, 'int32')];
+    const key = `${geomKey(g)}:${shapeKey(x.shape, [view(x)])}`;
+    const args = [this.id(x, 'maxPool2d')];
+    const values = this.run('maxPool2d', `maxPool.v:${key}`, () => maxPoolKernel(x.shape, view(x), g, g.outSize, 'value'), args, outShape, x.dtype);
+    const indices = this.run('maxPool2d', `maxPool.i:${key}`, () => maxPoolKernel(x.shape, view(x), g, g.outSize, 'index'), args, outShape, 'int32');
+    this.poolGeometry.set(indices.storage, g);
+    return [values, indices];
   }
 
   maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: Shape): NDArray {
-    return this.onCpu('maxPool2dBackward', [grad, indices], ([g, i]) => cpuBackend.maxPool2dBackward(g, i, inputShape));
+    const op = 'maxPool2dBackward';
+    if (sizeOf(inputShape) === 0) return this.empty(inputShape, grad.dtype);
+    if (grad.size === 0) return this.fill(inputShape, grad.dtype, 0);
+    // The interface passes no geometry: maxPool2d records it per indices storage. Indices from
+    // elsewhere (uploaded by the user) have no known windows: those run on the CPU, counted.
+    const g = this.poolGeometry.get(indices.storage);
+    if (!g) return this.onCpu(op, [grad, indices], ([gr, i]) => cpuBackend.maxPool2dBackward(gr, i, inputShape));
+    const outSize: [number, number] = [grad.shape[2], grad.shape[3]];
+    const key = `maxPoolB:${geomKey(g)}:${inputShape.join('x')}:${shapeKey(grad.shape, [view(grad), view(indices)])}`;
+    return this.run(op, key, () => maxPoolBackwardKernel(inputShape, view(grad), view(indices), g, outSize), [this.id(grad, op), this.id(indices, op)], inputShape, grad.dtype);
   }
 
   avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray {
-    return this.onCpu('avgPool2d', [x], ([h]) => cpuBackend.avgPool2d(h, g));
+    const [N, C] = x.shape;
+    const outShape = [N, C, g.outSize[0], g.outSize[1]];
+    if (sizeOf(outShape) === 0) return this.empty(outShape, x.dtype);
+    const key = `avgPool:${geomKey(g)}:${g.countIncludePad}:${shapeKey(x.shape, [view(x)])}`;
+    return this.run('avgPool2d', key, () => avgPoolKernel(x.shape, view(x), g, g.outSize), [this.id(x, 'avgPool2d')], outShape, x.dtype);
   }
 
   avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray {
-    return this.onCpu('avgPool2dBackward', [grad], ([h]) => cpuBackend.avgPool2dBackward(h, inputShape, g));
+    if (sizeOf(inputShape) === 0) return this.empty(inputShape, grad.dtype);
+    const key = `avgPoolB:${geomKey(g)}:${g.countIncludePad}:${inputShape.join('x')}:${shapeKey(grad.shape, [view(grad)])}`;
+    return this.run('avgPool2dBackward', key, () => avgPoolBackwardKernel(inputShape, view(grad), g, g.outSize), [this.id(grad, 'avgPool2dBackward')], inputShape, grad.dtype);
   }
 }

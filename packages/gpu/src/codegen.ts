@@ -498,3 +498,410 @@ export function size(shape: readonly number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+// ---- convolution and pooling -------------------------------------------------
+
+/** Geometry of conv/pool windows, as the Backend interface resolves it (height, width pairs). */
+export interface Geom2d {
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  dilation: readonly [number, number];
+  kernel: readonly [number, number];
+}
+
+/**
+ * Statements computing `${name}` = the output position o with o*s + off = v
+ * along one axis, and `${name}ok` = 1.0 when there is one in [0, n)
+ * (v - off divisible by s); float-exact division as in divmodChain.
+ */
+function inverseIndex(name: string, v: string, s: number, n: number, lines: string[]): void {
+  if (s === 1) {
+    lines.push(`const ${name} = ${v};`);
+  } else {
+    lines.push(
+      `const ${name}v = ${v};`,
+      `const ${name} = Math.floor((${name}v + 0.5) / ${s});`,
+    );
+  }
+  const exact = s === 1 ? '' : `${name}v === ${name} * ${s} && `;
+  lines.push(`const ${name}ok = (${exact}${name} >= 0 && ${name} < ${n}) ? 1.0 : 0.0;`);
+}
+
+/** x [N,C,H,W] (a view) -> columns [N, C*kh*kw, oh*ow], zero where the window covers padding. */
+export function im2colKernel(shape: readonly number[], x: View, g: Geom2d, outSize: readonly [number, number]): KernelDef {
+  const [N, C, H, W] = shape;
+  const [kh, kw] = g.kernel;
+  const [oh, ow] = outSize;
+  const lines = ['const t = this.thread.x;'];
+  const [n, c, ki, kj, r, q] = divmodChain([N, C, kh, kw, oh, ow], 't', 'i', lines);
+  lines.push(
+    `const ih = ${r} * ${g.stride[0]} - ${g.padding[0]} + ${ki} * ${g.dilation[0]};`,
+    `const iw = ${q} * ${g.stride[1]} - ${g.padding[1]} + ${kj} * ${g.dilation[1]};`,
+    `if (ih < 0 || ih >= ${H} || iw < 0 || iw >= ${W}) { return 0.0; }`,
+    `return a0[${linear(x.offset, [n, c, 'ih', 'iw'], x.strides)}];`,
+  );
+  return { src: fn(1, lines), loopMax: 0, args: ['Array'], n: N * C * kh * kw * oh * ow };
+}
+
+/**
+ * Adjoint of im2col: per input element, the sum over (ki, kj) (in the CPU
+ * backend's order, so the float32 sums agree) of the column entries that
+ * read it.
+ */
+export function col2imKernel(inputShape: readonly number[], cols: View, g: Geom2d, outSize: readonly [number, number]): KernelDef {
+  const [N, C, H, W] = inputShape;
+  const [kh, kw] = g.kernel;
+  const [oh, ow] = outSize;
+  const lines = ['const t = this.thread.x;'];
+  const [n, c, h, w] = divmodChain([N, C, H, W], 't', 'i', lines);
+  lines.push('let s = 0.0;', `for (let ki = 0; ki < ${kh}; ki++) {`, `  for (let kj = 0; kj < ${kw}; kj++) {`);
+  const inner: string[] = [];
+  inverseIndex('r', `${h} + ${g.padding[0]} - ki * ${g.dilation[0]}`, g.stride[0], oh, inner);
+  inverseIndex('q', `${w} + ${g.padding[1]} - kj * ${g.dilation[1]}`, g.stride[1], ow, inner);
+  inner.push(`if (rok * qok > 0.0) { s = s + a0[${linear(cols.offset, [n, `((${c} * ${kh} + ki) * ${kw} + kj)`, `(r * ${ow} + q)`], cols.strides)}]; }`);
+  lines.push(...inner.map((l) => `    ${l}`), '  }', '}', 'return s;');
+  return { src: fn(1, lines), loopMax: Math.max(kh, kw), args: ['Array'], n: N * C * H * W };
+}
+
+/**
+ * Max pooling of x [N,C,H,W] (a view): the max (what 'value') or the flat
+ * h*W+w index of the max within its plane (what 'index'), NaN winning (the
+ * last NaN), as the CPU backend's loop.
+ */
+export function maxPoolKernel(shape: readonly number[], x: View, g: Geom2d, outSize: readonly [number, number], what: 'value' | 'index'): KernelDef {
+  const [N, C, H, W] = shape;
+  const [kh, kw] = g.kernel;
+  const [oh, ow] = outSize;
+  const lines = ['const t = this.thread.x;'];
+  const [n, c, r, q] = divmodChain([N, C, oh, ow], 't', 'i', lines);
+  lines.push(
+    `const base = ${linear(x.offset, [n, c], x.strides.slice(0, 2))};`,
+    'let bv = 0.0;',
+    'let best = -1.0;',
+    'let have = 0.0;',
+    `for (let ki = 0; ki < ${kh}; ki++) {`,
+    `  const ih = ${r} * ${g.stride[0]} - ${g.padding[0]} + ki * ${g.dilation[0]};`,
+    `  for (let kj = 0; kj < ${kw}; kj++) {`,
+    `    const iw = ${q} * ${g.stride[1]} - ${g.padding[1]} + kj * ${g.dilation[1]};`,
+    `    if (ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W}) {`,
+    `      const v = a0[base + ${linear(0, ['ih', 'iw'], x.strides.slice(2))}];`,
+    '      if (have === 0.0 || v > bv || v !== v) { bv = v; best = ih * ' + W + ' + iw; have = 1.0; }',
+    '    }',
+    '  }',
+    '}',
+    what === 'value' ? 'return bv;' : 'return best;',
+  );
+  return { src: fn(1, lines), loopMax: Math.max(kh, kw), args: ['Array'], n: N * C * oh * ow };
+}
+
+/**
+ * Backward of max pooling: per input element, the sum of the gradients of
+ * the outputs whose recorded argmax it is, in output order (as the CPU
+ * backend adds them). Args: grad, indices (views of [N,C,oh,ow]).
+ */
+export function maxPoolBackwardKernel(inputShape: readonly number[], grad: View, indices: View, g: Geom2d, outSize: readonly [number, number]): KernelDef {
+  const [N, C, H, W] = inputShape;
+  const [kh, kw] = g.kernel;
+  const [oh, ow] = outSize;
+  const lines = ['const t = this.thread.x;'];
+  const [n, c, h, w] = divmodChain([N, C, H, W], 't', 'i', lines);
+  lines.push(`const self = ${h} * ${W} + ${w};`, 'let s = 0.0;', `for (let kk = 0; kk < ${kh}; kk++) {`, `  for (let ll = 0; ll < ${kw}; ll++) {`);
+  // ki descending gives r ascending: the outputs in row-major order.
+  const inner: string[] = [`const ki = ${kh - 1} - kk;`, `const kj = ${kw - 1} - ll;`];
+  inverseIndex('r', `${h} + ${g.padding[0]} - ki * ${g.dilation[0]}`, g.stride[0], oh, inner);
+  inverseIndex('q', `${w} + ${g.padding[1]} - kj * ${g.dilation[1]}`, g.stride[1], ow, inner);
+  inner.push(
+    'if (rok * qok > 0.0) {',
+    `  if (a1[${linear(indices.offset, [n, c, 'r', 'q'], indices.strides)}] === self) { s = s + a0[${linear(grad.offset, [n, c, 'r', 'q'], grad.strides)}]; }`,
+    '}',
+  );
+  lines.push(...inner.map((l) => `    ${l}`), '  }', '}', 'return s;');
+  return { src: fn(2, lines), loopMax: Math.max(kh, kw), args: ['Array', 'Array'], n: N * C * H * W };
+}
+
+/** Statements for the divisor of output (r, q) of average pooling, into `dv` (the CPU backend's windows()). */
+function avgDivisor(r: string, q: string, H: number, W: number, g: Geom2d & { countIncludePad: boolean }, lines: string[]): void {
+  const axis = (o: string, s: number, p: number, k: number, size: number, tag: string) => {
+    lines.push(
+      `const ${tag}s = ${o} * ${s} - ${p};`,
+      `const ${tag}e = Math.min(${tag}s + ${k}, ${size + p});`,
+      `const ${tag}n = Math.min(${tag}e, ${size}) - Math.max(${tag}s, 0);`,
+    );
+  };
+  axis(r, g.stride[0], g.padding[0], g.kernel[0], H, 'h');
+  axis(q, g.stride[1], g.padding[1], g.kernel[1], W, 'w');
+  lines.push(g.countIncludePad ? 'const dv = (he - hs) * (we - ws);' : 'const dv = hn * wn;');
+}
+
+/** Average pooling of x [N,C,H,W] (a view); an empty window gives 0. */
+export function avgPoolKernel(shape: readonly number[], x: View, g: Geom2d & { countIncludePad: boolean }, outSize: readonly [number, number]): KernelDef {
+  const [N, C, H, W] = shape;
+  const [kh, kw] = g.kernel;
+  const [oh, ow] = outSize;
+  const lines = ['const t = this.thread.x;'];
+  const [n, c, r, q] = divmodChain([N, C, oh, ow], 't', 'i', lines);
+  avgDivisor(r, q, H, W, g, lines);
+  lines.push(
+    'if (hn <= 0 || wn <= 0) { return 0.0; }',
+    `const base = ${linear(x.offset, [n, c], x.strides.slice(0, 2))};`,
+    'let s = 0.0;',
+    `for (let ki = 0; ki < ${kh}; ki++) {`,
+    '  const ih = hs + ki;',
+    `  for (let kj = 0; kj < ${kw}; kj++) {`,
+    '    const iw = ws + kj;',
+    `    if (ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W}) { s = s + a0[base + ${linear(0, ['ih', 'iw'], x.strides.slice(2))}]; }`,
+    '  }',
+    '}',
+    'return s / dv;',
+  );
+  return { src: fn(1, lines), loopMax: Math.max(kh, kw), args: ['Array'], n: N * C * oh * ow };
+}
+
+/** Adjoint of average pooling: per input element, the sum over the windows that cover it of grad / divisor, in output order. */
+export function avgPoolBackwardKernel(inputShape: readonly number[], grad: View, g: Geom2d & { countIncludePad: boolean }, outSize: readonly [number, number]): KernelDef {
+  const [N, C, H, W] = inputShape;
+  const [kh, kw] = g.kernel;
+  const [oh, ow] = outSize;
+  const lines = ['const t = this.thread.x;'];
+  const [n, c, h, w] = divmodChain([N, C, H, W], 't', 'i', lines);
+  lines.push('let s = 0.0;', `for (let kk = 0; kk < ${kh}; kk++) {`, `  for (let ll = 0; ll < ${kw}; ll++) {`);
+  const inner: string[] = [`const ki = ${kh - 1} - kk;`, `const kj = ${kw - 1} - ll;`];
+  inverseIndex('r', `${h} + ${g.padding[0]} - ki`, g.stride[0], oh, inner);
+  inverseIndex('q', `${w} + ${g.padding[1]} - kj`, g.stride[1], ow, inner);
+  inner.push('if (rok * qok > 0.0) {');
+  const div: string[] = [];
+  avgDivisor('r', 'q', H, W, g, div);
+  inner.push(...div.map((l) => `  ${l}`), `  s = s + a0[${linear(grad.offset, [n, c, 'r', 'q'], grad.strides)}] / dv;`, '}');
+  lines.push(...inner.map((l) => `    ${l}`), '  }', '}', 'return s;');
+  return { src: fn(1, lines), loopMax: Math.max(kh, kw), args: ['Array'], n: N * C * H * W };
+}
+
+// ---- scatter -----------------------------------------------------------------
+
+/**
+ * zeros(shape) with out[..index[..j..]..] += src[..j..] along dim: per
+ * output element, a loop over j along dim (in the CPU backend's order).
+ * index and src are views over index's shape (rank >= 1).
+ */
+export function scatterAddKernel(shape: readonly number[], dim: number, ishape: readonly number[], index: View, src: View): KernelDef {
+  const lines = ['const t = this.thread.x;'];
+  const names = divmodChain(shape, 't', 'i', lines);
+  const outside = names.map((nm, d) => (d === dim || ishape[d] === shape[d] ? '' : `${nm} >= ${ishape[d]}`)).filter((s) => s);
+  if (outside.length) lines.push(`if (${outside.join(' || ')}) { return 0.0; }`);
+  const local = names.map((nm, d) => (d === dim ? 'j' : nm));
+  lines.push(
+    'let s = 0.0;',
+    `for (let j = 0; j < ${ishape[dim]}; j++) {`,
+    `  if (a0[${linear(index.offset, local, index.strides)}] === ${names[dim]}) { s = s + a1[${linear(src.offset, local, src.strides)}]; }`,
+    '}',
+    'return s;',
+  );
+  return { src: fn(2, lines), loopMax: ishape[dim], args: ['Array', 'Array'], n: size(shape) };
+}
+
+/** zeros(shape) with slice t of src (a view, src.shape[dim] = k) added at index[t] along dim, t ascending. */
+export function indexAddKernel(shape: readonly number[], dim: number, k: number, index: View, src: View): KernelDef {
+  const lines = ['const t = this.thread.x;'];
+  const names = divmodChain(shape, 't', 'i', lines);
+  const local = names.map((nm, d) => (d === dim ? 'j' : nm));
+  lines.push(
+    'let s = 0.0;',
+    `for (let j = 0; j < ${k}; j++) {`,
+    `  if (a0[${linear(index.offset, ['j'], index.strides)}] === ${names[dim]}) { s = s + a1[${linear(src.offset, local, src.strides)}]; }`,
+    '}',
+    'return s;',
+  );
+  return { src: fn(2, lines), loopMax: k, args: ['Array', 'Array'], n: size(shape) };
+}
+
+// ---- blocked (two-stage) reductions ------------------------------------------
+
+/** Reduced extents at least this long are reduced in two stages (when the outputs alone give too few threads). */
+export const BLOCKED_MIN = 4096;
+/** Outputs from which one thread per output already fills a GPU. */
+const BLOCKED_MAX_OUTPUTS = 16384;
+
+/** The block length B and block count P of a two-stage reduction of R elements into O outputs, or null for one stage. */
+export function blockPlan(R: number, O: number): { B: number; P: number } | null {
+  if (R < BLOCKED_MIN || O >= BLOCKED_MAX_OUTPUTS) return null;
+  const B = Math.max(256, Math.ceil(Math.sqrt(R)));
+  return { B, P: Math.ceil(R / B) };
+}
+
+/**
+ * Stage 1 skeleton: thread t = (o, p) of [O, P]; `head(o)` sets up per
+ * output o; then a loop over block p's indices j < R, where `body(j)` adds
+ * element j. The caller's `init`/`result` wrap the accumulation.
+ */
+function blockedStage1(O: number, P: number, B: number, R: number, head: (o: string) => string[], body: (j: string) => string[], init: string[], result: string, params: number, args: KernelDef['args']): KernelDef {
+  const lines = ['const t = this.thread.x;'];
+  if (O === 1) lines.push('const o = 0;', 'const p = t;');
+  else {
+    lines.push(
+      `let o = Math.floor((t + 0.5) / ${P});`,
+      `let p = t - o * ${P};`,
+      `if (p < 0) { o = o - 1; p = p + ${P}; }`,
+      `if (p >= ${P}) { o = o + 1; p = p - ${P}; }`,
+    );
+  }
+  lines.push(...head('o'), ...init);
+  lines.push(`for (let jj = 0; jj < ${B}; jj++) {`, `  const j = p * ${B} + jj;`, `  if (j < ${R}) {`, ...body('j').map((l) => `    ${l}`), '  }', '}', `return ${result};`);
+  return { src: fn(params, lines), loopMax: B, args, n: O * P };
+}
+
+/** Statements giving `ix`, the buffer index of reduced element j (over the coalesced reduced shape and strides) from `base`. */
+function reducedIndex(shape: readonly number[], strides: readonly number[], j: string): string[] {
+  const lines: string[] = [];
+  if (shape.length === 1) {
+    lines.push(`const ix = base + ${j}${strides[0] === 1 ? '' : ` * ${strides[0]}`};`);
+    return lines;
+  }
+  const names = divmodChain(shape, j, 'k', lines);
+  lines.push(`const ix = base + ${linear(0, names, strides)};`);
+  return lines;
+}
+
+/** Stage 1 of reduce: partials [O, P] of x over `dims` (P blocks of B reduced elements each). */
+export function reduceStage1Kernel(op: ReduceOp, shape: readonly number[], x: View, dims: readonly number[], B: number, P: number): KernelDef {
+  const keptDims = shape.map((_, d) => d).filter((d) => !dims.includes(d));
+  const kept = coalesce(keptDims.map((d) => shape[d]), [{ strides: keptDims.map((d) => x.strides[d]), offset: 0 }]);
+  const red = coalesce(dims.map((d) => shape[d]), [{ strides: dims.map((d) => x.strides[d]), offset: 0 }]);
+  const R = size(red.shape);
+  const O = size(kept.shape);
+  const head = (o: string) => {
+    const lines: string[] = [];
+    const names = kept.shape.length === 0 ? [] : kept.shape.length === 1 ? [o] : divmodChain(kept.shape, o, 'i', lines);
+    lines.push(`const base = ${linear(x.offset, names, kept.strides[0] ?? [])};`);
+    return lines;
+  };
+  let init: string[];
+  let step: string[];
+  let result: string;
+  switch (op) {
+    case 'sum':
+      [init, step, result] = [KAHAN_INIT, KAHAN, KAHAN_RESULT];
+      break;
+    case 'prod':
+      [init, step, result] = [['let acc = 1.0;'], ['acc = acc * v;'], 'acc'];
+      break;
+    case 'max':
+    case 'min': {
+      // The block's first element (always < R) starts the running max/min.
+      const first = reducedIndex(red.shape, red.strides[0], `(p * ${B})`).map((l) => l.replace('const ix', 'const ix0'));
+      init = [...first, 'let acc = a0[ix0];'];
+      step = [`if (acc === acc && (v ${op === 'max' ? '>' : '<'} acc || v !== v)) { acc = v; }`];
+      result = 'acc';
+      break;
+    }
+  }
+  // divmodChain names in `first` and in the loop body would clash: give the first's its own prefix.
+  init = init.map((l) => l.replace(/\bk(q?\d+|r)\b/g, 'f$1'));
+  return blockedStage1(O, P, B, R, head, (j) => [...reducedIndex(red.shape, red.strides[0], j), 'const v = a0[ix];', ...step], init, result, 1, ['Array']);
+}
+
+/** Stage 1 of the BN mean: partial sums of x - K0 (K0 the channel's first value) per [C, P]. */
+export function bnMeanStage1Kernel(g: NCS, B: number, P: number): KernelDef {
+  return blockedStage1(g.C, P, B, g.N * g.S, (o) => [`const base = ${linear(g.x.offset, [o], [g.x.strides[1]])};`, 'const K0 = a0[base];'],
+    (j) => [...bnIndex(g, g.x, j, 'ix'), 'const v = a0[ix] - K0;', ...KAHAN], KAHAN_INIT, KAHAN_RESULT, 1, ['Array']);
+}
+
+/** Stage 2 of the BN mean: K0 + sum(partials) / m per channel; args x, partials [C, P]. */
+export function bnMeanStage2Kernel(g: NCS, P: number): KernelDef {
+  const lines = ['const c = this.thread.x;', `const K0 = a0[${linear(g.x.offset, ['c'], [g.x.strides[1]])}];`, ...KAHAN_INIT,
+    `for (let p = 0; p < ${P}; p++) {`, `  const v = a1[c * ${P} + p];`, ...KAHAN.map((l) => `  ${l}`), '}', `return K0 + ${KAHAN_RESULT} / ${g.N * g.S};`];
+  return { src: fn(2, lines), loopMax: P, args: ['Array', 'Array'], n: g.C };
+}
+
+/** Statements giving `name`, the index in view v of element m = n*S + s of channel c (`base` of v set by the caller). */
+function bnIndex(g: NCS, v: View, m: string, name: string): string[] {
+  const [sn, , ss] = v.strides;
+  if (g.S === 1) return [`const ${name} = base + ${m}${sn === 1 ? '' : ` * ${sn}`};`];
+  if (g.N === 1) return [`const ${name} = base + ${m}${ss === 1 ? '' : ` * ${ss}`};`];
+  const lines: string[] = [];
+  const [n, s] = divmodChain([g.N, g.S], m, `${name}k`, lines);
+  lines.push(`const ${name} = base + ${linear(0, [n, s], [sn, ss])};`);
+  return lines;
+}
+
+/**
+ * Stage 1 of the BN variance (two-pass: relative to the mean of the first
+ * pass): per [C, P, 2], the block's sum of (x - K)^2 (slot 0) and of x - K (slot 1).
+ */
+export function bnVarStage1Kernel(g: NCS, B: number, P: number): KernelDef {
+  const R = g.N * g.S;
+  const lines = [
+    'const t = this.thread.x;',
+    'const w = t - Math.floor((t + 0.5) / 2) * 2;',
+    'const u = (t - w) / 2;',
+    `let c = Math.floor((u + 0.5) / ${P});`,
+    `let p = u - c * ${P};`,
+    `if (p < 0) { c = c - 1; p = p + ${P}; }`,
+    `if (p >= ${P}) { c = c + 1; p = p - ${P}; }`,
+    `const base = ${linear(g.x.offset, ['c'], [g.x.strides[1]])};`,
+    'const K = a1[c];',
+    ...KAHAN_INIT,
+    `for (let jj = 0; jj < ${B}; jj++) {`,
+    `  const j = p * ${B} + jj;`,
+    `  if (j < ${R}) {`,
+    ...bnIndex(g, g.x, 'j', 'ix').map((l) => `    ${l}`),
+    '    const d = a0[ix] - K;',
+    '    let v = d;',
+    '    if (w === 0.0) { v = d * d; }',
+    ...KAHAN.map((l) => `    ${l}`),
+    '  }',
+    '}',
+    `return ${KAHAN_RESULT};`,
+  ];
+  return { src: fn(2, lines), loopMax: B, args: ['Array', 'Array'], n: g.C * P * 2 };
+}
+
+/** Stage 2 of the BN variance: mean((x - K)^2) - mean(x - K)^2 per channel from the [C, P, 2] partials. */
+export function bnVarStage2Kernel(g: NCS, P: number): KernelDef {
+  const m = g.N * g.S;
+  const lines = ['const c = this.thread.x;', ...KAHAN_INIT, 'let d1 = 0.0;', 'let e1 = 0.0;',
+    `for (let p = 0; p < ${P}; p++) {`,
+    `  const v = a0[(c * ${P} + p) * 2];`,
+    `  const d = a0[(c * ${P} + p) * 2 + 1];`,
+    ...KAHAN.map((l) => `  ${l}`),
+    '  const y1 = d - e1;', '  const t1 = d1 + y1;', '  e1 = (t1 - d1) - y1;', '  d1 = t1;',
+    '}',
+    `const mu = d1 / ${m};`, `const v2 = ${KAHAN_RESULT} / ${m} - mu * mu;`, 'return v2 > 0.0 ? v2 : 0.0;'];
+  return { src: fn(1, lines), loopMax: P, args: ['Array'], n: g.C };
+}
+
+/** Stage 1 of the BN backward sums: per [C, P], the block's sum of dy (h null) or of dy * xhat (h the xhat view). */
+export function bnBackwardSumStage1Kernel(g: NCS, h: View | null, B: number, P: number): KernelDef {
+  const head = (o: string) => {
+    const l = [`const base = ${linear(g.x.offset, [o], [g.x.strides[1]])};`];
+    if (h) l.push(`const hbase = ${linear(h.offset, [o], [h.strides[1]])};`);
+    return l;
+  };
+  const body = (j: string) => {
+    const l = bnIndex(g, g.x, j, 'ix');
+    if (!h) return [...l, 'const v = a0[ix];', ...KAHAN];
+    const hl = bnIndex(g, h, j, 'ih').map((s) => s.replace('base +', 'hbase +'));
+    return [...l, ...hl, 'const v = a0[ix] * a1[ih];', ...KAHAN];
+  };
+  return blockedStage1(g.C, P, B, g.N * g.S, head, body, KAHAN_INIT, KAHAN_RESULT, h ? 2 : 1, h ? ['Array', 'Array'] : ['Array']);
+}
+
+/** A binary op with one operand a scalar parameter (a constant array): the other operand's view is a0, the scalar a1. */
+export function binaryScalarKernel(expr: string, shape: readonly number[], x: View, scalarSide: 'a' | 'b'): KernelDef {
+  const lines: string[] = [];
+  const [ix] = elementIndex(shape, [x], lines);
+  if (scalarSide === 'b') lines.push(`const a = a0[${ix}];`, 'const b = a1;');
+  else lines.push('const a = a1;', `const b = a0[${ix}];`);
+  lines.push(`return ${expr};`);
+  return { src: fn(2, lines), loopMax: 0, args: ['Array', 'Float'], n: size(shape) };
+}
+
+/** where(cond, a, b) with a and/or b constants: each a view (an Array parameter) or null (a Float parameter), in order cond, a, b. */
+export function whereConstKernel(shape: readonly number[], c: View, a: View | null, b: View | null): KernelDef {
+  const lines: string[] = [];
+  const views = [c, ...(a ? [a] : []), ...(b ? [b] : [])];
+  const idx = elementIndex(shape, views, lines);
+  const aExpr = a ? `a1[${idx[1]}]` : 'a1';
+  const bExpr = b ? `a2[${idx[a ? 2 : 1]}]` : 'a2';
+  lines.push(`const c = a0[${idx[0]}];`, `if (c !== 0.0) { return ${aExpr}; }`, `return ${bExpr};`);
+  return { src: fn(3, lines), loopMax: 0, args: ['Array', a ? 'Array' : 'Float', b ? 'Array' : 'Float'], n: size(shape) };
+}

@@ -91,8 +91,9 @@ export class DeviceClient {
     this.worker = new Worker(new URL('../worker/device-worker.js', import.meta.url), {
       workerData: { signal: sab, replyPort: port2 },
       transferList: [port2],
-      // `node --input-type=module -e ...` would otherwise pass its flag to the worker, which then fails to load.
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '-e' && a !== '--eval'),
+      // `node --input-type=module -e ...` would otherwise pass its flag to the worker, which then fails to load;
+      // per-process flags such as --expose-gc make the Worker constructor throw (ERR_WORKER_INVALID_EXEC_ARGV).
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '-e' && a !== '--eval' && !a.startsWith('--expose-gc') && !a.startsWith('--expose_gc')),
     });
     this.worker.on('message', (r: Reply) => {
       const w = this.asyncWaiters.get(r.seq);

@@ -1,4 +1,5 @@
 import type { DType, Storage } from '@normlab/tensor';
+import { fillKernel } from './codegen.js';
 import type { DeviceClient } from './device.js';
 
 interface Held {
@@ -14,19 +15,44 @@ const registry = new FinalizationRegistry<Held>(({ id, client }) => client.free(
  * or int32/bool (indices, masks), which the device stores as exact float32
  * values (|v| <= 2^24). All views of an array share one storage object, so
  * the buffer is freed when the last view is collected, or at dispose().
+ *
+ * A constant storage (from `fill`: `full`, `zeros`, and the 0-D arrays that
+ * plain-number operands such as `mul(g, 0.001)` become) holds only its value
+ * until a kernel needs its buffer: elementwise ops pass the value to the
+ * kernel as a scalar parameter, so the common case allocates nothing and
+ * runs no fill kernel.
  */
 export class GpuStorage implements Storage {
   readonly device = 'gpu';
   private disposedFlag = false;
+  private bufferId: number;
 
   constructor(
-    /** Buffer id on the device worker; 0 for an empty storage (no buffer). */
-    readonly id: number,
+    /** Buffer id on the device worker; 0 for an empty storage (no buffer) or a constant one not yet materialized. */
+    id: number,
     readonly length: number,
     readonly dtype: DType,
     readonly client: DeviceClient,
+    /** The value of every element of a constant storage (already rounded to its dtype). */
+    readonly constant?: number,
   ) {
+    this.bufferId = id;
     if (id !== 0) registry.register(this, { id, client }, this);
+  }
+
+  /** The device buffer's id (a constant storage gets its buffer, filled on the device, on first use). */
+  get id(): number {
+    if (this.bufferId === 0 && this.constant !== undefined && this.length > 0 && !this.disposedFlag) {
+      const n = this.length;
+      this.bufferId = this.client.run(`fill:${n}`, () => fillKernel(n), 'fill', [this.constant]);
+      registry.register(this, { id: this.bufferId, client: this.client }, this);
+    }
+    return this.bufferId;
+  }
+
+  /** Whether the storage is a constant whose buffer does not exist yet. */
+  get lazy(): boolean {
+    return this.bufferId === 0 && this.constant !== undefined;
   }
 
   get disposed(): boolean {
@@ -37,9 +63,9 @@ export class GpuStorage implements Storage {
   dispose(): void {
     if (this.disposedFlag) return;
     this.disposedFlag = true;
-    if (this.id !== 0) {
+    if (this.bufferId !== 0) {
       registry.unregister(this);
-      this.client.free(this.id);
+      this.client.free(this.bufferId);
     }
   }
 }

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { backendFor, fromArray, fromTyped, matmul, randn, relu, sum } from '@normlab/tensor';
+import { backendFor, fromArray, fromTyped, full, matmul, mul, randn, relu, sub, sum } from '@normlab/tensor';
 import { type GpuBackend, GpuStorage, gpu, registerGpuBackend } from '../src/index.js';
 import { modeAvailable, useMode } from './helpers.js';
 
@@ -134,6 +134,30 @@ describe('synchronization', () => {
     step(6);
     // matmul, relu and sum have new shapes (3 kernels); w's upload needs none.
     expect(gpu.profile().kernelsCompiled).toBe(k0 + 3);
+  });
+});
+
+describe('constants', () => {
+  it('a plain-number operand (and full/zeros) allocates no device buffer until a kernel needs one; values match the CPU', () => {
+    useMode(MODE);
+    const c = randn([4, 5]);
+    const x = c.to('gpu');
+    const before = gpu.memory().buffers;
+    const k0 = gpu.profile().kernelsCompiled;
+    const ys = [0.001, 0.25, -3].map((v) => mul(x, v));
+    // One buffer per result, none for the scalars; one kernel for all three values.
+    expect(gpu.memory().buffers).toBe(before + 3);
+    expect(gpu.profile().kernelsCompiled).toBe(k0 + 1);
+    [0.001, 0.25, -3].forEach((v, i) => expect(ys[i].toArray()).toEqual(mul(c, v).toArray()));
+    const d = sub(2, x);
+    expect(d.toArray()).toEqual(sub(2, c).toArray());
+    d.dispose();
+    const z = full([2, 3], 1.5, { device: 'gpu' });
+    expect(gpu.memory().buffers).toBe(before + 3);
+    expect(z.toArray()).toEqual(full([2, 3], 1.5).toArray());
+    // A kernel that needs the buffer fills it on the device.
+    expect(relu(z).toArray()).toEqual(full([2, 3], 1.5).toArray());
+    expect(matmul(full([2, 2], 2, { device: 'gpu' }), x.slice(0, 0, 2).slice(1, 0, 2)).toArray()).toEqual(matmul(full([2, 2], 2), c.slice(0, 0, 2).slice(1, 0, 2)).toArray());
   });
 });
 

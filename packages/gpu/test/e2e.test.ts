@@ -1,11 +1,12 @@
 /**
  * End to end: the same BatchNorm MLP trained with SGD for 20 steps from the
- * same seed on 'cpu' and on 'gpu' gives the same loss at every step.
+ * same seed on 'cpu' and on 'gpu' gives the same loss at every step; and a
+ * small BN conv net trained with Adam runs entirely on the device.
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '@normlab/autograd';
-import { BatchNorm1d, Linear, ReLU, Sequential, crossEntropy, optim } from '@normlab/nn';
-import { argmax, manualSeed, matmul, randn } from '@normlab/tensor';
+import { BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy, optim } from '@normlab/nn';
+import { argmax, manualSeed, matmul, randn, tidy } from '@normlab/tensor';
 import { gpu } from '../src/index.js';
 import { modeAvailable, useMode } from './helpers.js';
 
@@ -44,6 +45,45 @@ for (const mode of ['webgpu', 'webasm'] as const) {
       for (let s = 0; s < 20; s++) expect(Math.abs(dev[s] - cpu[s])).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpu[s])));
       expect(cpu[19]).toBeLessThan(cpu[0]);
       expect(gpu.info().mode).toBe(mode);
+    });
+  });
+}
+
+/** A small BN conv net (Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d -> Linear) trained with Adam: the losses per step, and the CPU fallbacks on 'gpu'. */
+function trainConv(device: 'cpu' | 'gpu', steps: number): { losses: number[]; fallbacks: string[] } {
+  manualSeed(99);
+  const model = new Sequential(new Conv2d(2, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(4 * 4 * 4, 3));
+  const xs = Array.from({ length: steps }, () => randn([8, 2, 8, 8]));
+  const teacher = randn([2 * 8 * 8, 3]);
+  const ys = xs.map((x) => argmax(matmul(x.reshape([8, 2 * 8 * 8]), teacher), 1));
+  model.to(device);
+  model.train();
+  const opt = new optim.Adam(model.parameters(), { lr: 0.01 });
+  if (device === 'gpu') gpu.resetProfile();
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    losses.push(tidy(() => {
+      opt.zeroGrad();
+      const loss = crossEntropy(model.forward(new Tensor(xs[s].to(device))), new Tensor(ys[s].to(device)));
+      loss.backward();
+      opt.step();
+      return loss.item();
+    }));
+  }
+  return { losses, fallbacks: device === 'gpu' ? Object.keys(gpu.profile().fallbacks) : [] };
+}
+
+for (const mode of ['webgpu', 'webasm'] as const) {
+  describe(`BN conv net with Adam, cpu vs gpu (${mode})`, () => {
+    const avail = modeAvailable(mode);
+    it.skipIf(!avail.ok)(`8 Adam steps agree at every step, with no CPU fallback${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+      useMode(mode);
+      const cpu = trainConv('cpu', 8);
+      const dev = trainConv('gpu', 8);
+      console.log(`[normlab/gpu] ${mode}: conv net losses ${cpu.losses[0].toFixed(4)} -> ${cpu.losses[7].toFixed(4)} (gpu ${dev.losses[7].toFixed(4)})`);
+      expect(dev.fallbacks).toEqual([]);
+      for (let s = 0; s < 8; s++) expect(Math.abs(dev.losses[s] - cpu.losses[s])).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpu.losses[s])));
+      expect(cpu.losses[7]).toBeLessThan(cpu.losses[0]);
     });
   });
 }

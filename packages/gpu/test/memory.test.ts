@@ -27,8 +27,8 @@ for (const [mode, steps] of [['webasm', 1000], ['webgpu', 200]] as const) {
   describe(`memory (${mode})`, () => {
     it.skipIf(!avail.ok)(`a synchronous loop that disposes its intermediates keeps the buffer count flat${skip}`, () => {
       useMode(mode);
-      // Least squares by gradient descent, every temporary disposed. (A plain-number
-      // operand would allocate a hidden 0-D device array per op: pass a tensor.)
+      // Least squares by gradient descent, every temporary disposed. (The learning rate is a
+      // constant array: like a plain-number operand, it has no buffer; mul passes it as a scalar.)
       const lr = full([], 0.001, { device: 'gpu' });
       let w = randn([16, 1]).to('gpu');
       const x = randn([64, 16]).to('gpu');
@@ -102,8 +102,9 @@ for (const [mode, steps] of [['webasm', 1000], ['webgpu', 200]] as const) {
       }
       console.log(`[normlab/gpu] ${mode}: ${steps} steps, loss ${first.toFixed(3)} -> ${last.toFixed(3)}, live buffers every 50 steps: ${counts.join(' ')}`);
       expect(last).toBeLessThan(first);
-      // No growth: the count at the end is the count after the first 50 steps (finalizers may lag a step or two in between).
-      expect(counts[counts.length - 1]).toBe(counts[0]);
+      // No growth: within a few buffers of the count after the first 50 steps (finalizers may lag a
+      // step or two behind GC, and under load they do); a leak of one buffer per step would add hundreds.
+      expect(counts[counts.length - 1] - counts[0]).toBeLessThanOrEqual(6);
       expect(Math.max(...counts) - counts[0]).toBeLessThanOrEqual(10);
     });
   });

@@ -8,9 +8,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  type BinaryOp, type DType, Generator, type NDArray, type ReduceOp, type UnaryOp, backendFor, cpuBackend, fromTyped, randn,
+  type BinaryOp, type DType, Generator, type NDArray, type ReduceOp, type UnaryOp, backendFor, cpuBackend, fromTyped, pool2dGeometry, randn,
 } from '@normlab/tensor';
 import { type GpuMode, gpu } from '../src/index.js';
+import { BLOCKED_MIN } from '../src/codegen.js';
 import { modeAvailable, useMode } from './helpers.js';
 
 export interface Budget {
@@ -146,6 +147,14 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
         const cond = cpuBackend.binary('gt', c, cpuBackend.fill(shape, 'float32', 0), 'bool');
         const [c2, g2] = pair(shape, seed + 7, false);
         expectClose(dev().where(cond.to('gpu'), g, g2, 'float32'), cpuBackend.where(cond, c, c2, 'float32'), 0, 0, 'where');
+        // Constant operands (fill, plain numbers) go to the kernel as scalars.
+        const k = (v: number) => [dev().fill(shape, 'float32', v), cpuBackend.fill(shape, 'float32', v)] as const;
+        const [gz, cz] = k(0);
+        const [gh, ch] = k(-1.5);
+        expectClose(dev().where(cond.to('gpu'), g, gz, 'float32'), cpuBackend.where(cond, c, cz, 'float32'), 0, 0, 'where(c, x, 0)');
+        expectClose(dev().where(cond.to('gpu'), gh, g2, 'float32'), cpuBackend.where(cond, ch, c2, 'float32'), 0, 0, 'where(c, -1.5, y)');
+        expectClose(dev().where(cond.to('gpu'), gh, gz, 'float32'), cpuBackend.where(cond, ch, cz, 'float32'), 0, 0, 'where(c, -1.5, 0)');
+        expectClose(dev().binary('sub', gh, g, 'float32'), cpuBackend.binary('sub', ch, c, 'float32'), 0, 0, '-1.5 - x');
       }), params);
     });
 
@@ -158,6 +167,37 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
           expectClose(dev().reduce(op, g, dims, 'float32'), cpuBackend.reduce(op, c, dims, 'float32'), 2e-6, 1e-7 + scale, `${op} over [${dims}]`);
         }
       }), params);
+    });
+
+    test(`blocked (two-stage) reductions: reduce and BatchNorm sums over >= ${BLOCKED_MIN} elements${suffix}`, () => {
+      // Fixed shapes (each compiles its kernels once): a contiguous row, a transposed 2-D extent, everything.
+      const cases: [number[], number[], boolean][] = [[[2, BLOCKED_MIN + 3], [1], false], [[3, 70, 66], [1, 2], true], [[BLOCKED_MIN + 100], [0], false]];
+      const ops: ReduceOp[] = ['sum', 'max', 'min', 'prod'];
+      for (const [k, [shape, dims, strided]] of cases.entries()) {
+        // Few runs (webgpu, a compile per kernel): one op per shape, in turn.
+        for (const op of budget.runs <= 3 ? [ops[k], ops[(k + 3) % 4]] : ops) {
+          const [c, g] = op === 'prod' ? pair(shape, 5, strided, 0.01, 1) : pair(shape, 5, strided);
+          const n = dims.reduce((a, d) => a * shape[d], 1);
+          expectClose(dev().reduce(op, g, dims, 'float32'), cpuBackend.reduce(op, c, dims, 'float32'), op === 'prod' ? 1e-4 : 2e-6, op === 'sum' ? Math.sqrt(n) * 1e-6 : 0, `blocked ${op} [${shape}] over [${dims}]`);
+        }
+      }
+      const [N, C, S] = [64, 3, 70];
+      const [c, g] = pair([N, C, S], 9, true, 0.01, 1e4);
+      const [cm, cv] = cpuBackend.batchNormStats(c.contiguous());
+      const [gm, gv] = dev().batchNormStats(g);
+      expectClose(gm, cm, 1e-7, 0, 'blocked mean');
+      expectClose(gv, cv, 1e-3, 0, 'blocked variance');
+      const [cx, gx] = pair([N, C, S], 10, false, 2, 0.5);
+      const [cdy, gdy] = pair([N, C, S], 11, true);
+      const invstd = cpuBackend.fill([C], 'float32', 0.7);
+      const [, ch] = cpuBackend.batchNormForward(cx, cm, invstd, null, null);
+      const [cdx, cdw, cdb] = cpuBackend.batchNormBackward(cdy.contiguous(), ch, invstd, null);
+      const [gdx, gdw, gdb] = dev().batchNormBackward(gdy, ch.to('gpu'), invstd.to('gpu'), null);
+      const tol = 1e-5 * Math.sqrt(N * S);
+      expectClose(gdb, cdb, 1e-5, tol, 'blocked sum(dy)');
+      expectClose(gdw, cdw, 1e-5, tol, 'blocked sum(dy * xhat)');
+      expectClose(gdx, cdx, 1e-4, 1e-4, 'blocked dx');
+      void gx;
     });
 
     test(`argmax/argmin (first on ties)${suffix}`, () => {
@@ -218,8 +258,8 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
       }), params);
     });
 
-    test(`cat, gather, indexSelect on the device; im2col falls back to the CPU, counted${suffix}`, () => {
-      fc.assert(fc.property(shapeArb(3, 5), seedArb, fc.nat(), (shape, seed, d) => {
+    test(`cat, gather, indexSelect, scatterAdd, indexAdd${suffix}`, () => {
+      fc.assert(fc.property(shapeArb(3, 5), seedArb, fc.nat(), fc.integer({ min: 1, max: 4 }), (shape, seed, d, k) => {
         const dim = d % shape.length;
         const [c1, g1] = pair(shape, seed, true);
         const s2 = shape.map((n, i) => (i === dim ? n + 1 : n));
@@ -232,12 +272,63 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
         expectClose(dev().gather(g2, dim, index.to('gpu')), cpuBackend.gather(c2, dim, index), 0, 0, 'gather');
         const sel = fromTyped(Int32Array.from([0, s2[dim] - 1, 0]), [3]);
         expectClose(dev().indexSelect(g2, dim, sel.to('gpu')), cpuBackend.indexSelect(c2, dim, sel), 0, 0, 'indexSelect');
+        // scatterAdd into s2 with an index (and src, a strided view) of `shape`: repeated targets add up, in the CPU's order.
+        // Sums: gpu.js's cpu mode adds in float64 and rounds once; the CPU backend rounds each addition to float32.
+        expectClose(dev().scatterAdd(s2, dim, index.to('gpu'), g1), cpuBackend.scatterAdd(s2, dim, index, c1), 1e-6, 1e-6, 'scatterAdd');
+        // indexAdd of k slices (repeats included) into s2.
+        const ids = fromTyped(Int32Array.from({ length: k }, () => g.int(0, s2[dim])), [k]);
+        const [cs, gs] = pair(s2.map((n, i) => (i === dim ? k : n)), seed + 2, true);
+        expectClose(dev().indexAdd(s2, dim, ids.to('gpu'), gs), cpuBackend.indexAdd(s2, dim, ids, cs), 1e-6, 1e-6, 'indexAdd');
       }), params);
+    });
+
+    test(`im2col / col2im (stride, padding, dilation)${suffix}`, () => {
+      const small = fc.integer({ min: 1, max: 3 });
+      fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), small, fc.integer({ min: 3, max: 7 }), fc.integer({ min: 3, max: 7 }), small, small, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 2 }), seedArb, fc.boolean(),
+        (N, C, H, W, kh, kw, s, p, dl, seed, strided) => {
+          const g = { kernel: [kh, kw] as [number, number], stride: [s, 1] as [number, number], padding: [p, p] as [number, number], dilation: [dl, 1] as [number, number] };
+          const oh = Math.floor((H + 2 * p - dl * (kh - 1) - 1) / s) + 1;
+          const ow = Math.floor((W + 2 * p - (kw - 1) - 1) / 1) + 1;
+          if (oh < 1 || ow < 1) return;
+          const [cx, gx] = pair([N, C, H, W], seed, strided);
+          expectClose(dev().im2col(gx, g, [oh, ow]), cpuBackend.im2col(cx, g, [oh, ow]), 0, 0, 'im2col');
+          const [cc, gc] = pair([N, C * kh * kw, oh * ow], seed + 1, false);
+          expectClose(dev().col2im(gc, g, [N, C, H, W], [oh, ow]), cpuBackend.col2im(cc, g, [N, C, H, W], [oh, ow]), 1e-6, 1e-6, 'col2im');
+        }), params);
+    });
+
+    test(`maxPool2d / avgPool2d and their backward passes (ceil mode, padding, ties)${suffix}`, () => {
+      fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 7 }), fc.integer({ min: 2, max: 7 }),
+        fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1 }), fc.boolean(), fc.boolean(), fc.boolean(), seedArb,
+        (N, C, H, W, k, s, p, ceilMode, countIncludePad, ties, seed) => {
+          const pad = Math.min(p, Math.floor(k / 2));
+          const dilation = ties ? 1 : 2 - (k % 2);
+          if ((k - 1) * dilation + 1 > Math.min(H, W) + 2 * pad) return;
+          const geo = pool2dGeometry([N, C, H, W], k, { stride: s, padding: pad, dilation, ceilMode, countIncludePad });
+          let [cx, gx] = pair([N, C, H, W], seed, !ties);
+          if (ties) {
+            cx = cpuBackend.unary('step', cx, 'float32', []);
+            gx = dev().unary('step', gx, 'float32', []);
+          }
+          const [cv, ci] = cpuBackend.maxPool2d(cx, geo);
+          const [gv, gi] = dev().maxPool2d(gx, geo);
+          expectClose(gv, cv, 0, 0, 'maxPool2d values');
+          expectClose(gi, ci, 0, 0, 'maxPool2d indices');
+          const [cg, gg] = pair(cv.shape, seed + 1, false);
+          expectClose(dev().maxPool2dBackward(gg, gi, [N, C, H, W]), cpuBackend.maxPool2dBackward(cg, ci, [N, C, H, W]), 1e-6, 1e-6, 'maxPool2dBackward');
+          expectClose(dev().avgPool2d(gx, geo), cpuBackend.avgPool2d(cx, geo), 1e-6, 1e-7, 'avgPool2d');
+          expectClose(dev().avgPool2dBackward(gg, [N, C, H, W], geo), cpuBackend.avgPool2dBackward(cg, [N, C, H, W], geo), 1e-6, 1e-7, 'avgPool2dBackward');
+        }), params);
+    });
+
+    test(`no CPU fallbacks: a maxPool2dBackward with foreign indices is the only one, counted${suffix}`, () => {
       gpu.resetProfile();
-      const x = randn([1, 2, 5, 5]);
-      const geom = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], kernel: [3, 3] as [number, number] };
-      expectClose(dev().im2col(x.to('gpu'), geom, [5, 5]), cpuBackend.im2col(x, geom, [5, 5]), 0, 0, 'im2col');
-      expect(gpu.profile().fallbacks.im2col).toEqual({ calls: 1, bytesRead: 200, bytesUploaded: 2 * 9 * 25 * 4 });
+      const geo = pool2dGeometry([1, 1, 4, 4], 2);
+      const grad = randn([1, 1, 2, 2]);
+      const idx = fromTyped(Int32Array.from([0, 3, 9, 15]), [1, 1, 2, 2]);
+      expectClose(dev().maxPool2dBackward(grad.to('gpu'), idx.to('gpu'), [1, 1, 4, 4]), cpuBackend.maxPool2dBackward(grad, idx, [1, 1, 4, 4]), 0, 0, 'foreign indices');
+      expect(gpu.profile().fallbacks).toEqual({ maxPool2dBackward: { calls: 1, bytesRead: 32, bytesUploaded: 64 } });
+      expect(geo.outSize).toEqual([2, 2]);
     });
   });
 }
