@@ -7,6 +7,7 @@
  */
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 
+/** A gpu.js mode: WebGPU (Dawn), WebAssembly, plain JavaScript, or WebGL through headless-gl. */
 export type GpuMode = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl';
 export const GPU_MODES: readonly GpuMode[] = ['webgpu', 'webasm', 'cpu', 'headlessgl'];
 

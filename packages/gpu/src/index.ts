@@ -18,6 +18,7 @@ export { GpuStorage } from './storage.js';
 export { MAX_ELEMENTS } from './codegen.js';
 export type { FallbackCount, GpuMode } from './device.js';
 
+/** Options of `registerGpuBackend`. */
 export interface GpuOptions {
   /** The gpu.js mode: 'webgpu' (default; Dawn), 'webasm', 'cpu', or 'headlessgl' (needs the optional 'gl' package). Env: NORMLAB_GPU_MODE. */
   mode?: GpuMode;
@@ -28,6 +29,7 @@ export interface GpuOptions {
   fallback?: boolean;
 }
 
+/** What `gpu.info()` reports: the mode and adapter that actually run. */
 export interface GpuInfo {
   /** The gpu.js mode that actually runs. */
   mode: GpuMode;

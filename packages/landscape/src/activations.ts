@@ -5,6 +5,7 @@ import type * as nd from '@normlab/tensor';
 /** Which layers to watch: modules of the model, their dotted names, or a map from labels of your choice to modules. */
 export type LayerSelection = Module | readonly Module[] | readonly string[] | Readonly<Record<string, Module>>;
 
+/** Options of `activationStats`: which percentiles, and whether to watch layer outputs or inputs. */
 export interface ActivationStatsOptions {
   /** Percentiles to report, in [0, 100]; [15, 50, 85] by default (the BN paper's figure 1). */
   percentiles?: readonly number[];
@@ -29,6 +30,7 @@ export interface ActivationRow {
   percentiles: number[];
 }
 
+/** What `activationStats` returns: `record(step)` after a forward pass, `rows()` for the table, `remove()` to detach the hooks. */
 export interface ActivationRecorder {
   readonly percentiles: readonly number[];
   /** The labels of the watched layers, in order. */

@@ -86,6 +86,7 @@ export interface HessianQuadraticFormOptions extends ProbeOptions {
   direction?: Tensor | nd.NDArray;
 }
 
+/** The result of `hessianQuadraticForm`: g^T H g along the gradient (or a given direction), and its normalized form. */
 export interface HessianQuadraticForm {
   loss: number;
   /** ||g||_2. */

@@ -5,6 +5,7 @@ import * as init from '../init.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 
+/** Options of BatchNorm1d/2d (PyTorch's defaults: eps 1e-5, momentum 0.1, affine, trackRunningStats). */
 export interface BatchNormOptions {
   /** Added to the variance for stability; 1e-5 by default. */
   eps?: number;

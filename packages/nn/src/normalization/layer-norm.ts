@@ -5,6 +5,7 @@ import * as init from '../init.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 
+/** Options of LayerNorm (eps 1e-5, elementwiseAffine). */
 export interface LayerNormOptions {
   /** Added to the variance for stability; 1e-5 by default. */
   eps?: number;

@@ -5,6 +5,7 @@ import { BatchNorm1d, BatchNorm2d, type BatchNormForwardOptions, type BatchNormO
 /** A range [lo, hi] for a uniform draw, or one number for the symmetric default range of the option. */
 export type NoiseRange = number | readonly [number, number];
 
+/** Options of NoisyBatchNorm1d/2d: BatchNorm's, plus the ranges of the injected noise and its generator. */
 export interface NoisyBatchNormOptions extends BatchNormOptions {
   /**
    * Where the mean of the additive noise is drawn from, per channel and

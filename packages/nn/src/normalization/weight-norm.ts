@@ -3,6 +3,7 @@ import * as nd from '@normlab/tensor';
 import type { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 
+/** Options of `weightNorm`: which parameter to reparametrize and the dim kept by the norm. */
 export interface WeightNormOptions<N extends string = 'weight'> {
   /** The parameter to reparameterize; 'weight' by default. */
   name?: N;

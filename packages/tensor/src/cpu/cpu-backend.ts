@@ -222,4 +222,5 @@ export class CpuBackend implements Backend {
   }
 }
 
+/** The CPU backend (device 'cpu'), registered by default; other backends may delegate to it. */
 export const cpuBackend = new CpuBackend();
