@@ -13,12 +13,11 @@
 // dependency resolves from the project that installs TypeDoc, so the root
 // cannot give TypeDoc another TypeScript than its own (pnpm's `overrides` and
 // `packageExtensions` do not change a peer that the root satisfies). So
-// docs/tools/typedoc-env is a package of its own, installed by the root as a
-// `file:` devDependency, whose dependencies are TypeDoc 0.28.20 and
+// docs/tools/typedoc-env is a workspace package of its own, a devDependency
+// of the root (`workspace:*`), whose dependencies are TypeDoc 0.28.20 and
 // TypeScript 6.0.3: there TypeDoc's peer resolves to 6.0, and nothing else in
 // the workspace sees that TypeScript. 6.0 reads the same tsconfig as 7.0
-// (tsconfig.typedoc.json). (This script lives outside that package: inside
-// it, `@normlab/docs-tools` would resolve to the uninstalled source folder.)
+// (tsconfig.typedoc.json).
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
