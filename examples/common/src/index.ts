@@ -2,7 +2,8 @@
  * @normlab/example-kit: what the examples (mnist-bn, noisy-bn, ics,
  * landscape) share: flag parsing with clear usage errors, the CLI wrapper
  * (--help, exit codes), progress bars and lines, run directories, CSV/JSON,
- * figures as SVG + PNG, summary tables, percentile bands and log axes.
+ * figures as SVG + PNG, summary tables, percentile bands and log axes;
+ * `--device gpu` (registering @normlab/gpu, data in device chunks, memory traces).
  */
 export {
   UsageError, parseFlags, parseValue, flagName, orList, commonFlags, dataFlags, checkBatch, checkLearningRates, commonUsage, PROGRESS_MODES,
@@ -18,3 +19,7 @@ export {
   buildMnistNet, loadMnistTensors, takeRows, evaluate, permutation, batchIndices, trainSgd, MODEL_VARIANTS, ARCHS,
   type SgdRunOptions, type SgdHooks, type ModelVariant, type Arch, type MnistNet, type MnistNetOptions, type MnistTensors,
 } from './mnist.js';
+export {
+  useDevice, describeDevice, gpuModeAvailable, deviceMemory, maxRowsPerArray, toDeviceChunks, batchTo, moveModule, disposeModule, formatMemory, MemoryTrace,
+  DeviceUnavailableError, DEVICES, type DeviceName, type DeviceInfo, type DataChunk, type MemorySummary,
+} from './device.js';

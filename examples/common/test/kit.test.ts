@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { Tensor } from '@normlab/autograd';
+import { zeros } from '@normlab/tensor';
 import {
+  DeviceUnavailableError, MemoryTrace, deviceMemory, describeDevice, formatMemory, maxRowsPerArray, toDeviceChunks, useDevice,
   type Flags, UsageError, captureIo, flagName, formatDuration, formatTable, log10Format, logDomain, median, orList, parseFlags, quantile, runCli, toCsv,
 } from '../src/index.js';
 
@@ -89,5 +92,37 @@ describe('formatting and statistics', () => {
     expect(logDomain([0.012, 5, 0, -1, NaN])).toEqual([-2, 1]);
     expect(logDomain([])).toEqual([-1, 1]);
     expect([log10Format(-2), log10Format(0.5), log10Format(6)]).toEqual(['0.01', '3.2', '1e+6']);
+  });
+});
+
+describe('device', () => {
+  it("'cpu' needs no backend; chunks are views within 2^24 elements; memory summaries", () => {
+    const info = useDevice('cpu');
+    expect(info).toMatchObject({ device: 'cpu', mode: null, name: 'cpu' });
+    expect(describeDevice(info)).toBe('device: cpu (the CPU backend)');
+    expect(deviceMemory('cpu')).toBeNull();
+    expect(maxRowsPerArray(784)).toBe(Math.floor(2 ** 24 / 784));
+    const x = new Tensor(zeros([5, 3]));
+    const y = new Tensor(zeros([5], { dtype: 'int32' }));
+    const chunks = toDeviceChunks(x, y, 'cpu', 2);
+    expect(chunks.map((c) => [c.start, c.x.shape[0], c.y.shape[0]])).toEqual([[0, 2, 2], [2, 2, 2], [4, 1, 1]]);
+    const trace = new MemoryTrace('cpu');
+    trace.sample();
+    expect(trace.summary()).toBeNull();
+    expect(formatMemory(null)).toBe('-');
+    expect(formatMemory({ samples: 3, buffersAfterFirstStep: 18, buffersAfterLastStep: 18, buffersMin: 18, buffersMax: 18, bytesAfterFirstStep: 0, bytesAfterLastStep: 2 ** 20, bytesMax: 2 ** 20, grew: 0 }))
+      .toBe('18 -> 18, 1.0 MiB');
+  });
+
+  it("'gpu' with a NORMLAB_GPU_MODE that does not exist throws DeviceUnavailableError, saying why", () => {
+    const before = process.env.NORMLAB_GPU_MODE;
+    process.env.NORMLAB_GPU_MODE = 'no-such-mode';
+    try {
+      expect(() => useDevice('gpu')).toThrow(DeviceUnavailableError);
+      expect(() => useDevice('gpu')).toThrow(/device 'gpu' is not available: unknown mode 'no-such-mode'.*NORMLAB_GPU_MODE=no-such-mode asks for that mode only/);
+    } finally {
+      if (before === undefined) delete process.env.NORMLAB_GPU_MODE;
+      else process.env.NORMLAB_GPU_MODE = before;
+    }
   });
 });

@@ -76,7 +76,9 @@ flags:
                         (default ${DEFAULTS.initStd}: "small random Gaussian values")
   --seed N              seed of the init, the data order and the BN noise (default ${DEFAULTS.seed});
                         every variant starts from the same weights and sees the same batches
-  --device cpu|gpu      (default cpu; no GPU backend exists yet)
+  --device cpu|gpu      where the model, the batches and the test set live (default cpu);
+                        gpu: @normlab/gpu in the mode NORMLAB_GPU_MODE names, else webgpu,
+                        falling back to webasm, cpu (the mode and adapter are printed)
   --variants LIST       comma-separated subset of ${VARIANTS.join(',')} (default ${DEFAULTS.variants.join(',')})
   --out DIR             run directory (default runs/mnist-bn/<timestamp> at the repository root)
   --eval-every N        evaluate every N steps (default ${DEFAULTS.evalEvery}): test accuracy on the
@@ -84,7 +86,8 @@ flags:
                         of a last-layer sigmoid input
   --checkpoint-every N  checkpoint every N steps, 0 = only at the end (default ${DEFAULTS.checkpointEvery})
   --resume DIR          continue the run in DIR from its latest checkpoints (its config.json
-                        fixes everything but --steps, --eval-every, --checkpoint-every, --progress)
+                        fixes everything but --steps, --eval-every, --checkpoint-every, --progress,
+                        --device)
   --unit N              which sigmoid of the last hidden layer to track (default ${DEFAULTS.unit})
   --percentile-images N the percentiles are over the first N test images (default ${DEFAULTS.percentileImages})
   --train-limit N       use only the first N training images (default: all 60000)

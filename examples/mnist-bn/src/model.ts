@@ -53,26 +53,43 @@ export function buildNet(variant: Variant, options: { seed: number; initStd: num
   return { model: new Sequential(...layers), tracked: tracked!, noiseGenerator };
 }
 
-/** Records the output of `module` (a [N, 100] tensor) while `capturing` is on. */
+/**
+ * Records column `unit` of the output of `module` (a [N, 100] tensor) over
+ * the first `rows` rows that pass through it between `start` and `stop`:
+ * the hook reads (downloads from the device) only while recording, i.e. at
+ * evaluation time, never during training steps. An evaluation in chunks
+ * records across chunks, in order.
+ */
 export class ActivationRecorder {
-  capturing = false;
-  last: Tensor | null = null;
+  private wanted = 0;
+  private unit = 0;
+  private values: number[] = [];
   private readonly handle: { remove(): void };
 
   constructor(module: Module) {
     this.handle = module.registerForwardHook((_m, _inputs, output) => {
-      if (this.capturing) this.last = output as Tensor;
+      const need = this.wanted - this.values.length;
+      if (need <= 0) return;
+      const out = output as Tensor;
+      const k = Math.min(need, out.shape[0]);
+      const column = out.narrow(0, 0, k).select(1, this.unit).contiguous().toTypedArray();
+      for (let i = 0; i < k; i++) this.values.push(column[i]);
     });
   }
 
-  /** Column `unit` of the first `rows` rows of the last recorded output. */
-  column(unit: number, rows: number): Float64Array {
-    if (!this.last) throw new Error('ActivationRecorder: nothing recorded');
-    const [n, width] = this.last.shape;
-    const data = this.last.contiguous().toTypedArray();
-    const m = Math.min(rows, n);
-    const out = new Float64Array(m);
-    for (let i = 0; i < m; i++) out[i] = data[i * width + unit];
+  /** Starts recording column `unit` of the next outputs, up to `rows` rows in all. */
+  start(unit: number, rows: number): void {
+    this.unit = unit;
+    this.wanted = rows;
+    this.values = [];
+  }
+
+  /** Stops recording; returns the values recorded since `start`. */
+  stop(): Float64Array {
+    this.wanted = 0;
+    const out = Float64Array.from(this.values);
+    this.values = [];
+    if (out.length === 0) throw new Error('ActivationRecorder: nothing recorded');
     return out;
   }
 

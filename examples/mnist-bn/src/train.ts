@@ -3,17 +3,25 @@
  * every `evalEvery` steps (test accuracy with the running statistics, and
  * the 15/50/85th percentiles of one last-layer sigmoid input over a fixed
  * set of test images), checkpointing every `checkpointEvery` steps.
+ *
+ * On `--device gpu` the model, each mini-batch (uploaded inside its step)
+ * and the test set (once, in chunks of at most 2^24 elements) are on the
+ * device; every training step and every evaluation chunk runs in a `tidy`
+ * scope, so the live device buffers stay flat (traced per step).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, type Tensor, noGrad } from '@normlab/autograd';
 import { DataLoader, type TensorDataset, loadMnist } from '@normlab/data';
 import { crossEntropy, optim } from '@normlab/nn';
+import { tidy } from '@normlab/tensor';
 import type { Options, Variant } from './args.js';
 import { type TrainingState, checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ActivationRecorder, buildNet } from './model.js';
 import { percentiles } from './percentile.js';
-import { Progress, type Writer } from '@normlab/example-kit';
+import {
+  type DataChunk, type MemorySummary, MemoryTrace, Progress, type Writer, batchTo, disposeModule, moveModule, toDeviceChunks,
+} from '@normlab/example-kit';
 
 export interface MetricsRow {
   variant: Variant;
@@ -45,6 +53,8 @@ export interface VariantSummary {
   wallSeconds: number;
   /** The step this invocation resumed from (null: trained from scratch or already complete). */
   resumedFrom: number | null;
+  /** The live device buffers after each training step of this invocation (null on the CPU backend). */
+  deviceMemory: MemorySummary | null;
 }
 
 export interface RunContext {
@@ -59,16 +69,23 @@ export interface RunContext {
 }
 
 export interface Data {
+  /** The training images on the host: each mini-batch moves to the device inside its step. */
   train: TensorDataset;
+  /** The test images and labels on the host. */
   testX: Tensor;
   testY: Tensor;
+  /** The test set in chunks of `EVAL_CHUNK` rows, on the run's device (moved once). */
+  test: DataChunk[];
 }
+
+/** Rows per evaluation chunk (2000 x 784 float32: 6.3 MB, far below gpu.js's 2^24 elements per array). */
+export const EVAL_CHUNK = 2000;
 
 export function loadData(options: Options): Data {
   const train = loadMnist({ split: 'train', limit: options.trainLimit || undefined });
   const test = loadMnist({ split: 'test', limit: options.testLimit || undefined });
   const [testX, testY] = test.tensors;
-  return { train, testX, testY };
+  return { train, testX, testY, test: toDeviceChunks(testX, testY, options.device, EVAL_CHUNK) };
 }
 
 export function toCsv(rows: readonly MetricsRow[]): string {
@@ -85,7 +102,8 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   const o = ctx.options;
   const net = buildNet(variant, { seed: o.seed, initStd: o.initStd });
   const model = net.model;
-  if (o.device !== 'cpu') model.to(o.device);
+  moveModule(model, o.device);
+  const memory = new MemoryTrace(o.device);
   const optimizer = new optim.SGD(model.parameters(), { lr: o.lr });
   const recorder = new ActivationRecorder(net.tracked);
   const dataGenerator = new Generator(o.seed);
@@ -101,7 +119,8 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   const rows = allRows;
   const latest = o.resume ? latestCheckpoint(ckptDir, variant) : null;
   if (latest) {
-    state = loadCheckpoint(latest.path, model, optimizer);
+    // In a scope, as moveModule: the loaded arrays are held by the model, freed when the first step replaces them.
+    state = tidy(() => loadCheckpoint(latest.path, model, optimizer));
     if (net.noiseGenerator && state.noiseRng) net.noiseGenerator.setState(state.noiseRng);
     // Keep the rows of this variant up to the checkpoint; later ones are recomputed.
     for (const r of ctx.previousRows) if (r.variant === variant && r.step <= state.step) rows.push(r);
@@ -121,17 +140,24 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
 
   const evaluate = (): void => {
     model.eval();
-    recorder.capturing = true;
-    const { loss, accuracy } = noGrad(() => {
-      const logits = model.forward(data.testX) as Tensor;
-      return {
-        loss: crossEntropy(logits, data.testY).item(),
-        accuracy: logits.argmax(1).eq(data.testY).float().mean().item(),
-      };
+    recorder.start(o.unit, o.percentileImages);
+    let lossSum = 0;
+    let correct = 0;
+    noGrad(() => {
+      for (const chunk of data.test) {
+        // Each chunk's activations are freed at the end of its scope (on the device: at once).
+        const [l, c] = tidy(() => {
+          const logits = model.forward(chunk.x) as Tensor;
+          return [crossEntropy(logits, chunk.y, { reduction: 'sum' }).item(), logits.argmax(1).eq(chunk.y).float().sum().item()];
+        });
+        lossSum += l;
+        correct += c;
+      }
     });
-    recorder.capturing = false;
-    const [p15, p50, p85] = percentiles(recorder.column(o.unit, o.percentileImages), [15, 50, 85]);
-    recorder.last = null;
+    const n = data.testX.shape[0];
+    const loss = lossSum / n;
+    const accuracy = correct / n;
+    const [p15, p50, p85] = percentiles(recorder.stop(), [15, 50, 85]);
     model.train();
     const row: MetricsRow = {
       variant, step: state.step, epoch: state.epoch, trainLoss: state.lossCount > 0 ? state.lossSum / state.lossCount : null,
@@ -168,13 +194,18 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
       next = epochIterator.next();
     }
     state.batchInEpoch++;
-    let [x, y] = next.value as Tensor[];
-    if (o.device !== 'cpu') [x, y] = [x.to(o.device), y.to(o.device)];
-    const loss = crossEntropy(model.forward(x) as Tensor, y);
-    optimizer.zeroGrad();
-    loss.backward();
-    optimizer.step();
-    const lossValue = loss.item();
+    const [x, y] = next.value as Tensor[];
+    // One scope per step: the uploaded batch, the activations and the intermediate
+    // gradients are freed at its end; parameters, gradients and BN buffers stay.
+    const lossValue = tidy(() => {
+      const [xb, yb] = batchTo(o.device, x, y);
+      const loss = crossEntropy(model.forward(xb) as Tensor, yb);
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+      return loss.item();
+    });
+    memory.sample();
     if (!Number.isFinite(lossValue)) throw new Error(`${variant}: the training loss is ${lossValue} at step ${state.step + 1}; try a smaller --lr`);
     state.step++;
     state.lossSum += lossValue;
@@ -192,12 +223,15 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   if (latest && latest.step >= o.steps && !rows.some((r) => r.variant === variant && r.step === state.step)) evaluate();
   progress.finish({ step: state.step, loss: rows.at(-1)?.trainLoss ?? null, accuracy: lastAccuracy, stepsPerSecond: sps() });
   recorder.remove();
+  // Free the device buffers of this variant now rather than whenever the garbage collector runs.
+  if (o.device !== 'cpu') disposeModule(model);
 
   const mine = rows.filter((r) => r.variant === variant);
   const best = mine.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a));
   return {
     variant, steps: state.step, finalAccuracy: mine.at(-1)!.testAccuracy, bestAccuracy: best.testAccuracy, bestStep: best.step,
     stepsPerSecond: state.trainSeconds > 0 ? state.step / state.trainSeconds : 0, wallSeconds: wall(), resumedFrom,
+    deviceMemory: memory.summary(),
   };
 }
 

@@ -5,7 +5,8 @@ import { deserialize } from '@normlab/nn';
 import { svgSize } from '@normlab/plot';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, USAGE, UsageError, parseArgs } from '../src/args.js';
-import { GPU_UNAVAILABLE, run } from '../src/cli.js';
+import { gpuModeAvailable } from '@normlab/example-kit';
+import { run } from '../src/cli.js';
 import { percentile, percentiles } from '../src/percentile.js';
 import { CSV_COLUMNS } from '../src/train.js';
 
@@ -98,12 +99,6 @@ describe('the CLI', () => {
     }
   });
 
-  it('--device gpu fails clearly while no GPU backend is registered', async () => {
-    const c = capture();
-    expect(await run(['--device', 'gpu', '--out', join(tmp, 'gpu'), ...TINY], c.io)).toBe(1);
-    expect(c.err()).toContain(GPU_UNAVAILABLE);
-  });
-
   it('runs a tiny configuration end to end', async () => {
     const dir = join(tmp, 'run');
     const c = capture();
@@ -147,5 +142,137 @@ describe('the CLI', () => {
     const bad = capture();
     expect(await run(['--resume', split, '--lr', '0.1'], bad.io)).toBe(2);
     expect(bad.err()).toContain('--lr');
+  });
+});
+
+/** Runs `fn` with NORMLAB_GPU_MODE set to `mode`, restoring the variable afterwards. */
+async function withGpuMode<T>(mode: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.NORMLAB_GPU_MODE;
+  process.env.NORMLAB_GPU_MODE = mode;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.NORMLAB_GPU_MODE;
+    else process.env.NORMLAB_GPU_MODE = before;
+  }
+}
+
+/** The gpu.js mode the --device gpu tests use: NORMLAB_GPU_MODE when set, else webasm (fastest without a GPU), else webgpu. */
+function pickGpuMode(): { mode: string | null; reason: string } {
+  const asked = process.env.NORMLAB_GPU_MODE;
+  const candidates = asked ? [asked] : ['webasm', 'webgpu'];
+  const reasons: string[] = [];
+  for (const m of candidates) {
+    const a = gpuModeAvailable(m as Parameters<typeof gpuModeAvailable>[0]);
+    if (a.ok) return { mode: m, reason: '' };
+    reasons.push(`${m}: ${a.reason}`);
+  }
+  const reason = reasons.join('; ');
+  console.warn(`[mnist-bn] skipping the --device gpu runs: ${reason}`);
+  return { mode: null, reason };
+}
+
+type Row = Record<(typeof CSV_COLUMNS)[number], string>;
+const readRows = (dir: string): Row[] => {
+  const [header, ...lines] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+  const cols = header.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])) as Row);
+};
+/** The largest |a - b| over the elements of two tensors of the same shape. */
+const maxAbsDiff = (a: { toTypedArray(): ArrayLike<number> }, b: { toTypedArray(): ArrayLike<number> }): number => {
+  const x = a.toTypedArray();
+  const y = b.toTypedArray();
+  expect(y.length).toBe(x.length);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(y[i] - x[i]));
+  return worst;
+};
+const readCheckpoint = (dir: string, variant: string, step: number) => (
+  deserialize(readFileSync(join(dir, 'checkpoints', `${variant}-step${String(step).padStart(6, '0')}.safetensors`))).tensors
+);
+
+describe('--device gpu', () => {
+  it('fails clearly, with exit code 1, when the gpu mode asked for does not work', async () => {
+    const dir = join(tmp, 'gpu-bad');
+    const c = capture();
+    expect(await withGpuMode('no-such-mode', () => run(['--device', 'gpu', '--steps', '10', '--out', dir, ...TINY], c.io))).toBe(1);
+    expect(c.err()).toMatch(/^mnist-bn: device 'gpu' is not available: unknown mode 'no-such-mode'/);
+    expect(c.err()).toContain('NORMLAB_GPU_MODE');
+    expect(existsSync(dir)).toBe(false);
+    // A real mode that does not work here: headless-gl (the optional 'gl' package, not installed by the workspace).
+    if (!gpuModeAvailable('headlessgl').ok) {
+      const h = capture();
+      expect(await withGpuMode('headlessgl', () => run(['--device', 'gpu', '--steps', '10', '--out', dir, ...TINY], h.io))).toBe(1);
+      expect(h.err()).toMatch(/^mnist-bn: device 'gpu' is not available: gpu\.js mode 'headlessgl' does not work here: \S/);
+    }
+  });
+
+  const pick = pickGpuMode();
+  const GPU_RUN = [...TINY, '--steps', '10', '--eval-every', '5', '--checkpoint-every', '5', '--variants', 'baseline,bn,noisy-bn'];
+  const close = (a: number, b: number, tol: number): boolean => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
+
+  it.skipIf(!pick.mode)(`10 steps on 600 images agree with --device cpu at every evaluation, memory flat, checkpoints portable${pick.mode ? ` (${pick.mode})` : ` (skipped: ${pick.reason})`}`, async () => {
+    const mode = pick.mode!;
+    const cpuDir = join(tmp, 'cpu-ref');
+    const gpuDir = join(tmp, 'gpu-run');
+    expect(await run([...GPU_RUN, '--out', cpuDir], capture().io)).toBe(0);
+    const c = capture();
+    const code = await withGpuMode(mode, () => run([...GPU_RUN, '--device', 'gpu', '--out', gpuDir, '--progress', 'plain'], c.io));
+    expect(c.err().replace(/^Warning: .*\n/gm, '')).toBe('');
+    expect(code).toBe(0);
+    expect(c.out()).toContain(`device: gpu (${mode} / `);
+    expect(c.out()).toMatch(new RegExp(`steps/s \\(${mode} / `));
+    for (const f of ['config.json', 'metrics.csv', 'metrics.json', 'figure1a.svg', 'figure1a.png', 'figure1bc.svg', 'figure1bc.png']) {
+      expect(existsSync(join(gpuDir, f)), f).toBe(true);
+    }
+    const config = JSON.parse(readFileSync(join(gpuDir, 'config.json'), 'utf8'));
+    expect(config.device.mode).toBe(mode);
+    expect(config.device.name).toMatch(new RegExp(`^${mode} / `));
+    expect(config.options.device).toBe('gpu');
+
+    // The same rows, the losses and percentiles within float32 tolerance (the device computes in float32).
+    const cpuRows = readRows(cpuDir);
+    const gpuRows = readRows(gpuDir);
+    expect(gpuRows.map((r) => `${r.variant}@${r.step}`)).toEqual(cpuRows.map((r) => `${r.variant}@${r.step}`));
+    expect(gpuRows).toHaveLength(9);
+    for (const [i, g] of gpuRows.entries()) {
+      const r = cpuRows[i];
+      const at = `${g.variant} step ${g.step}`;
+      if (r.train_loss !== '') expect(close(Number(g.train_loss), Number(r.train_loss), 1e-4), `${at} train loss ${g.train_loss} vs ${r.train_loss}`).toBe(true);
+      expect(close(Number(g.test_loss), Number(r.test_loss), 1e-4), `${at} test loss ${g.test_loss} vs ${r.test_loss}`).toBe(true);
+      // At most one of the 200 test images may flip on a near tie of two logits.
+      expect(Math.abs(Number(g.test_accuracy) - Number(r.test_accuracy)), `${at} accuracy`).toBeLessThanOrEqual(1 / 200 + 1e-9);
+      for (const p of ['sigmoid_input_p15', 'sigmoid_input_p50', 'sigmoid_input_p85'] as const) {
+        expect(close(Number(g[p]), Number(r[p]), 1e-4), `${at} ${p} ${g[p]} vs ${r[p]}`).toBe(true);
+      }
+    }
+
+    // Device memory is flat: every step frees what it made (tidy).
+    const summary = JSON.parse(readFileSync(join(gpuDir, 'metrics.json'), 'utf8')).summary as { variant: string; deviceMemory: { grew: number; buffersMin: number; buffersMax: number; samples: number } }[];
+    for (const s of summary) {
+      expect(s.deviceMemory.samples, s.variant).toBe(10);
+      expect(s.deviceMemory.grew, s.variant).toBe(0);
+      expect(s.deviceMemory.buffersMax, s.variant).toBe(s.deviceMemory.buffersMin);
+    }
+
+    // Checkpoints saved from the device hold host copies: they read anywhere and match the CPU run's.
+    for (const v of ['baseline', 'bn', 'noisy-bn']) {
+      const a = readCheckpoint(cpuDir, v, 10);
+      const b = readCheckpoint(gpuDir, v, 10);
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [k, t] of a) expect(maxAbsDiff(t, b.get(k)!), `${v} ${k}`).toBeLessThan(1e-5);
+    }
+
+    // A CPU run resumed onto the gpu (--device may change on resume) ends where the CPU run ends.
+    const split = join(tmp, 'cpu-then-gpu');
+    expect(await run([...GPU_RUN, '--steps', '5', '--out', split], capture().io)).toBe(0);
+    const r = capture();
+    expect(await withGpuMode(mode, () => run(['--resume', split, '--steps', '10', '--device', 'gpu'], r.io))).toBe(0);
+    expect(JSON.parse(readFileSync(join(split, 'config.json'), 'utf8')).deviceHistory).toEqual(['cpu', config.device.name]);
+    for (const v of ['baseline', 'bn', 'noisy-bn']) {
+      const a = readCheckpoint(cpuDir, v, 10);
+      const b = readCheckpoint(split, v, 10);
+      for (const [k, t] of a) expect(maxAbsDiff(t, b.get(k)!), `${v} ${k}`).toBeLessThan(1e-5);
+    }
   });
 });
