@@ -6,7 +6,7 @@ export { Adam, AdamW, type AdamOptions, type AdamState, adamUpdate, adamwUpdate 
 export { Adagrad, type AdagradOptions, type AdagradState, adagradUpdate, adagradInitialState } from './adagrad.js';
 export { RMSprop, type RMSpropOptions, type RMSpropState, rmspropUpdate } from './rmsprop.js';
 export {
-  LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau,
+  Scheduler, LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau,
   type LrOptions, type SchedulerStateDict, type LinearLROptions, type OneCycleLROptions, type ReduceLROnPlateauOptions,
 } from './lr-scheduler.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-grad.js';

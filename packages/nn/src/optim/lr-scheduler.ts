@@ -14,6 +14,41 @@ export type SchedulerStateDict = Record<string, unknown>;
 const initialLrs = new WeakMap<ParamGroup<LrOptions>, number>();
 
 /**
+ * What every scheduler shares (the epoch-driven ones and ReduceLROnPlateau):
+ * the lrs its last step set, and a state dict of every field but the
+ * optimizer (as torch's `__dict__`).
+ */
+export abstract class Scheduler {
+  protected lastLr: number[];
+
+  constructor(readonly optimizer: Optimizer<LrOptions>) {
+    this.lastLr = this.groupLrs();
+  }
+
+  /** The lr of every group now. */
+  protected groupLrs(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.options.lr);
+  }
+
+  /** The lrs the last `step()` (or the constructor) set, one per group. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** Every field but the optimizer (as torch's `__dict__`), deep-copied. */
+  stateDict(): SchedulerStateDict {
+    const out: SchedulerStateDict = {};
+    for (const [k, v] of Object.entries(this)) if (k !== 'optimizer') out[k] = structuredClone(v);
+    return out;
+  }
+
+  /** Restores a `stateDict()`; the optimizer's lrs are restored by its own `loadStateDict`. */
+  loadStateDict(sd: SchedulerStateDict): void {
+    for (const [k, v] of Object.entries(sd)) if (k !== 'optimizer') Reflect.set(this, k, structuredClone(v));
+  }
+}
+
+/**
  * Base of the epoch-driven learning-rate schedulers, as
  * torch.optim.lr_scheduler.LRScheduler. Constructing one records each
  * group's lr as `baseLrs` and sets the lr of step 0 (`lastEpoch` becomes 0);
@@ -25,15 +60,15 @@ const initialLrs = new WeakMap<ParamGroup<LrOptions>, number>();
  * rather than multiplying the current one: unlike torch's recursive forms,
  * two schedulers on one optimizer do not compose.
  */
-export abstract class LRScheduler {
+export abstract class LRScheduler extends Scheduler {
   /** The number of `step()` calls so far minus one: 0 right after construction. */
   lastEpoch = -1;
   /** Each group's lr when the scheduler was attached. */
   baseLrs: number[];
-  protected lastLr: number[] = [];
   protected stepCount = 0;
 
-  constructor(readonly optimizer: Optimizer<LrOptions>) {
+  constructor(optimizer: Optimizer<LrOptions>) {
+    super(optimizer);
     this.baseLrs = optimizer.paramGroups.map((g) => {
       if (!initialLrs.has(g)) initialLrs.set(g, g.options.lr);
       return initialLrs.get(g)!;
@@ -56,33 +91,8 @@ export abstract class LRScheduler {
     this.optimizer.paramGroups.forEach((g, i) => {
       g.options.lr = lrs[i];
     });
-    this.lastLr = this.optimizer.paramGroups.map((g) => g.options.lr);
+    this.lastLr = this.groupLrs();
   }
-
-  /** The lrs the last `step()` (or the constructor) set, one per group. */
-  getLastLr(): number[] {
-    return [...this.lastLr];
-  }
-
-  /** Every field but the optimizer (as torch's `__dict__`), deep-copied. */
-  stateDict(): SchedulerStateDict {
-    return schedulerState(this);
-  }
-
-  /** Restores a `stateDict()`; the optimizer's lrs are restored by its own `loadStateDict`. */
-  loadStateDict(sd: SchedulerStateDict): void {
-    loadSchedulerState(this, sd);
-  }
-}
-
-function schedulerState(s: object): SchedulerStateDict {
-  const out: SchedulerStateDict = {};
-  for (const [k, v] of Object.entries(s)) if (k !== 'optimizer') out[k] = structuredClone(v);
-  return out;
-}
-
-function loadSchedulerState(s: object, sd: SchedulerStateDict): void {
-  for (const [k, v] of Object.entries(sd)) if (k !== 'optimizer') Reflect.set(s, k, structuredClone(v));
 }
 
 function positiveInteger(name: string, what: string, v: number): void {
@@ -383,7 +393,7 @@ export interface ReduceLROnPlateauOptions {
  *
  * It does not change the lr when constructed.
  */
-export class ReduceLROnPlateau {
+export class ReduceLROnPlateau extends Scheduler {
   mode: 'min' | 'max';
   factor: number;
   patience: number;
@@ -397,9 +407,9 @@ export class ReduceLROnPlateau {
   best: number;
   numBadEpochs = 0;
   cooldownCounter = 0;
-  protected lastLr: number[];
 
-  constructor(readonly optimizer: Optimizer<LrOptions>, options: ReduceLROnPlateauOptions = {}) {
+  constructor(optimizer: Optimizer<LrOptions>, options: ReduceLROnPlateauOptions = {}) {
+    super(optimizer);
     this.mode = options.mode ?? 'min';
     this.factor = options.factor ?? 0.1;
     this.patience = options.patience ?? 10;
@@ -415,7 +425,6 @@ export class ReduceLROnPlateau {
     if (typeof minLr !== 'number' && minLr.length !== groups.length) throw new RangeError(`ReduceLROnPlateau: expected ${groups.length} minLr values, got ${minLr.length}`);
     this.minLrs = typeof minLr === 'number' ? groups.map(() => minLr) : [...minLr];
     this.best = this.modeWorse();
-    this.lastLr = groups.map((g) => g.options.lr);
   }
 
   private modeWorse(): number {
@@ -450,18 +459,6 @@ export class ReduceLROnPlateau {
       this.cooldownCounter = this.cooldown;
       this.numBadEpochs = 0;
     }
-    this.lastLr = this.optimizer.paramGroups.map((g) => g.options.lr);
-  }
-
-  getLastLr(): number[] {
-    return [...this.lastLr];
-  }
-
-  stateDict(): SchedulerStateDict {
-    return schedulerState(this);
-  }
-
-  loadStateDict(sd: SchedulerStateDict): void {
-    loadSchedulerState(this, sd);
+    this.lastLr = this.groupLrs();
   }
 }
