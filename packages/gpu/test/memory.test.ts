@@ -8,24 +8,12 @@
  * does not pass --expose-gc).
  */
 import { describe, expect, it } from 'vitest';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Tensor } from '@normlab/autograd';
 import { BatchNorm1d, Linear, ReLU, Sequential, crossEntropy, optim } from '@normlab/nn';
 import { type NDArray, argmax, full, manualSeed, matmul, mul, randn, sub, tidy } from '@normlab/tensor';
 import { GpuStorage, gpu } from '../src/index.js';
 import { modeAvailable, useMode } from './helpers.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Rounds of garbage collection, each followed by a pause in which queued finalizers run. */
-async function settle(rounds: number): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { settle } from '../../tensor/test/gc.js';
 
 const free = (...xs: NDArray[]) => xs.forEach((x) => (x.storage as GpuStorage).dispose());
 

@@ -4,12 +4,15 @@
  * y must be the float32 roundings of the float64 expressions (as the JS loops
  * give), the statistics float64-accurate, and the results the same on one and
  * on two threads. Shapes cover runs not a multiple of 4 long, runs longer than
- * a staged piece, and offset views.
+ * a staged piece, and offset views. Each value test runs on host inputs (the
+ * kernels stage them) and on resident ones (wasm memory, read in place).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NDArray, batchNormBackward, batchNormForward, batchNormStats, fromTyped } from '../src/index.js';
 import { WASM_BN_MIN_RUN, WASM_BN_MIN_SIZE } from '../src/cpu/wasm/batch-norm.js';
+import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
+import { residentAddress } from '../src/cpu/wasm/resident.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
 import { randomData } from './helpers.js';
 
@@ -32,13 +35,20 @@ function same(got: Float32Array, want: Float32Array, what: string): void {
 }
 const vals = (a: NDArray): Float32Array => a.toTypedArray() as Float32Array;
 
-function data(shape: number[], seed: number, offset = 0): { x: NDArray; v: Float32Array } {
+const isResident = (a: NDArray): boolean => residentAddress(cpuData(a)) >= 0;
+
+/** Host inputs (fromTyped wraps the array), then resident ones (a large float32 clone lives in wasm memory). */
+const VARIANTS = [false, true];
+
+function data(shape: number[], seed: number, offset = 0, resident = false): { x: NDArray; v: Float32Array } {
   const n = shape.reduce((a, b) => a * b, 1);
   const r = randomData(n + 3, seed);
   const all = new Float32Array(n + 3);
   for (let i = 0; i < all.length; i++) all[i] = offset + 3 * r[i];
   // an offset view: narrow keeps the storage and moves the offset
-  const x = fromTyped(all, [n + 3]).narrow(0, 3, n).reshape(shape);
+  const t = fromTyped(all, [n + 3]);
+  const x = (resident ? t.clone() : t).narrow(0, 3, n).reshape(shape);
+  if (isResident(x) !== resident) throw new Error(`data(${shape}): expected ${resident ? 'a resident' : 'a host'} array`);
   return { x, v: all.subarray(3) };
 }
 
@@ -65,12 +75,13 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
     }
   });
 
-  it('statistics are float64-accurate, also for a large offset', () => {
+  it.each(VARIANTS)('statistics are float64-accurate, also for a large offset (resident input: %s)', (resident) => {
     for (const [i, shape] of SHAPES.entries()) {
       for (const offset of [0, 1e4]) {
         const [N, C] = shape;
         const S = shape.slice(2).reduce((a, b) => a * b, 1);
-        const { x, v } = data(shape, 10 + i, offset);
+        const { x, v } = data(shape, 10 + i, offset, resident);
+        expect(isResident(x)).toBe(resident);
         const ref = refStats(v, N, C, S);
         for (const t of [1, 2]) {
           setNumThreads(t);
@@ -87,11 +98,12 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
     }
   });
 
-  it('xhat and y are the float32 roundings of the float64 expressions; one and two threads agree', () => {
+  it.each(VARIANTS)('xhat and y are the float32 roundings of the float64 expressions; one and two threads agree (resident input: %s)', (resident) => {
     for (const [i, shape] of SHAPES.entries()) {
       const [N, C] = shape;
       const S = shape.slice(2).reduce((a, b) => a * b, 1);
-      const { x, v } = data(shape, 20 + i);
+      const { x, v } = data(shape, 20 + i, 0, resident);
+      expect(isResident(x)).toBe(resident);
       const mu = Float32Array.from(randomData(C, 30 + i));
       const is = Float32Array.from(randomData(C, 40 + i), (e) => 1.5 + e);
       const w = Float32Array.from(randomData(C, 50 + i));
@@ -108,6 +120,8 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
       for (const t of [1, 2]) {
         setNumThreads(t);
         const [y, xhat] = batchNormForward(x, vec(mu), vec(is), vec(w), vec(b));
+        // large float32 outputs are resident either way; with a resident input nothing is staged
+        expect(isResident(xhat) && isResident(y)).toBe(true);
         same(vals(xhat), refH, 'xhat');
         same(vals(y), refY, 'y');
         const [y0, xhat0] = batchNormForward(x, vec(mu), vec(is));
@@ -118,13 +132,14 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
     }
   });
 
-  it('backward: dx, dweight and dbias against float64 sums; one and two threads agree bit for bit', () => {
+  it.each(VARIANTS)('backward: dx, dweight and dbias against float64 sums; one and two threads agree bit for bit (resident inputs: %s)', (resident) => {
     for (const [i, shape] of SHAPES.entries()) {
       const [N, C] = shape;
       const S = shape.slice(2).reduce((a, b) => a * b, 1);
       const m = N * S;
-      const { x: dy, v: gv } = data(shape, 70 + i);
-      const { x: xhat, v: hv } = data(shape, 80 + i);
+      const { x: dy, v: gv } = data(shape, 70 + i, 0, resident);
+      const { x: xhat, v: hv } = data(shape, 80 + i, 0, resident);
+      expect(isResident(dy) && isResident(xhat)).toBe(resident);
       const is = Float32Array.from(randomData(C, 90 + i), (e) => 1.5 + e);
       const w = Float32Array.from(randomData(C, 95 + i));
       const sdy = new Array<number>(C).fill(0);
@@ -138,6 +153,7 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
       for (const t of [1, 2]) {
         setNumThreads(t);
         const [dx, dw, db] = batchNormBackward(dy, xhat, fromTyped(is, [C]), fromTyped(w, [C]));
+        expect(isResident(dx)).toBe(true);
         const d = vals(dx);
         for (let k = 0; k < gv.length; k++) {
           const c = Math.floor(k / S) % C;

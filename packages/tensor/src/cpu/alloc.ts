@@ -3,8 +3,11 @@
  * typed array costs as much as a third of a fast elementwise op (a memset of
  * the whole buffer, or page faults on fresh memory), so on Node large outputs
  * come from Buffer.allocUnsafeSlow: its own uninitialized ArrayBuffer.
+ * Large float32 outputs first try wasm memory (resident arrays, see
+ * wasm/resident.ts), which the SIMD kernels read and write in place.
  */
 import { type DType, type TypedArrayMap, allocTyped } from '../dtype.js';
+import { allocResident } from './wasm/resident.js';
 
 /** Outputs below this many bytes are zero-filled as usual (cheap, and no malloc per op). */
 const UNINIT_MIN_BYTES = 1 << 16;
@@ -21,7 +24,12 @@ const allocUnsafeSlow = (globalThis as { Buffer?: { allocUnsafeSlow?: AllocUnsaf
 export function allocUninit<D extends DType>(dtype: D, size: number): TypedArrayMap[D];
 export function allocUninit(dtype: DType, size: number): TypedArrayMap[DType] {
   const bytes = size * BYTES[dtype];
-  if (allocUnsafeSlow === undefined || bytes < UNINIT_MIN_BYTES) return allocTyped(dtype, size);
+  if (bytes < UNINIT_MIN_BYTES) return allocTyped(dtype, size);
+  if (dtype === 'float32') {
+    const resident = allocResident(size);
+    if (resident) return resident;
+  }
+  if (allocUnsafeSlow === undefined) return allocTyped(dtype, size);
   // A Buffer is a Uint8Array subclass with other slice() semantics: view its ArrayBuffer instead.
   const { buffer, byteOffset } = allocUnsafeSlow(bytes);
   switch (dtype) {

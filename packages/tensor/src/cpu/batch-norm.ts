@@ -2,6 +2,7 @@ import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
 import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
+import { releaseResident } from './wasm/resident.js';
 import { WASM_BN_MIN_RUN, WASM_BN_MIN_SIZE, wasmBatchNormBackward, wasmBatchNormForward, wasmBatchNormStats } from './wasm/batch-norm.js';
 
 // BatchNorm kernels over contiguous x [N, C, S]: channel c's elements are the
@@ -157,8 +158,10 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
   if (useWasm(d, N, C, S)) {
     const y = w || b ? allocUninit('float32', N * C * S) : null;
     if (wasmBatchNormForward(d, o, N, C, S, mu, is, w, b, xhat as Float32Array, y)) {
-      return [wrap(y ?? xhat, [N, C, S]), wrap(xhat, [N, C, S])];
+      const h = wrap(xhat, [N, C, S]);
+      return [y ? wrap(y, [N, C, S]) : h, h];
     }
+    releaseResident(y);
   }
   if (!w && !b) {
     for (let n = 0; n < N; n++) {
@@ -170,7 +173,8 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
         for (let s = 0; s < S; s++) xhat[base + s] = (d[ib + s] - m0) * k;
       }
     }
-    return [wrap(xhat, [N, C, S]), wrap(xhat, [N, C, S])];
+    const h = wrap(xhat, [N, C, S]);
+    return [h, h];
   }
   const y = allocUninit(x.dtype, N * C * S);
   for (let n = 0; n < N; n++) {

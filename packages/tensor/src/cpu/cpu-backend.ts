@@ -11,6 +11,7 @@ import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { MARK } from '../tidy.js';
 import { type Operand, mapStrided, reduceStrided } from './strided.js';
+import { claimResident, releaseResident } from './wasm/resident.js';
 import { WASM_ELEMENTWISE_MIN, hasWasmBinary, wasmBinaryF32, wasmExpF32 } from './wasm/elementwise.js';
 
 /** Host memory: a typed array. */
@@ -22,6 +23,7 @@ export class CpuStorage implements Storage {
   /** The tidy mark, declared so that setting it keeps the object's shape. */
   [MARK]: unknown = undefined;
   constructor(data: TypedArray) {
+    claimResident(data);
     this._data = data;
     this.dtype = dtypeOfTyped(data);
     this.length = data.length;
@@ -34,8 +36,9 @@ export class CpuStorage implements Storage {
     return d;
   }
 
-  /** Drops the typed array (the garbage collector frees it). */
+  /** Frees a resident array's wasm memory now; otherwise drops the typed array (the garbage collector frees it). */
   dispose(): void {
+    releaseResident(this._data);
     this._data = null;
   }
 }
@@ -72,7 +75,11 @@ export class CpuBackend implements Backend {
   }
 
   read(x: NDArray): TypedArray {
-    return cpuData(this.copy(x, x.dtype)).slice();
+    // The copy is a temporary (resident when large): free it now, not at the next GC.
+    const c = this.copy(x, x.dtype);
+    const out = cpuData(c).slice();
+    c.dispose();
+    return out;
   }
 
   copy(x: NDArray, dtype: DType): NDArray {

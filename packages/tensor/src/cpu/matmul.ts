@@ -1,7 +1,9 @@
 import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
+import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
-import { GEMM_MR, GEMM_NR, type Kernels, ensureMemory, getKernels } from './wasm/kernels.js';
+import { GEMM_MR, GEMM_NR, type Kernels, getKernels } from './wasm/kernels.js';
+import { releaseResident, residentAddress } from './wasm/resident.js';
 import { JOB_WORDS, MAX_JOBS, ensureWorkers, getNumThreads, runJobs, scratchAddress } from './wasm/thread-pool.js';
 
 export { getNumThreads, setNumThreads } from './wasm/thread-pool.js';
@@ -25,8 +27,9 @@ export function batchedMatmul(a: NDArray, b: NDArray): NDArray {
   if (a.dtype === 'float32' && B * M * N > 0 && K > 0) {
     const k = getKernels();
     if (k) {
-      const out = new Float32Array(B * M * N);
+      const out = allocUninit('float32', B * M * N);
       if (wasmMatmul(k, a, b, out)) return wrap(out, [B, M, N]);
+      releaseResident(out);
     }
   }
   return jsMatmul(a, b);
@@ -59,21 +62,40 @@ function wasmMatmul(k: Kernels, a0: NDArray, b0: NDArray, out: Float32Array): bo
   const flops = 2 * B * M * N * K;
   let threads = flops >= PARALLEL_MIN_FLOPS ? getNumThreads() : 1;
   if (threads > 1) threads = ensureWorkers(k, threads);
-  // Scratch of every thread that may exist stays reserved, since workers hold their addresses.
-  const base = scratchAddress(Math.max(threads, getNumThreads()));
-  const bytesFor = (g: number): number => {
-    const ea = extent(a.slice(0, 0, g));
-    const eb = extent(b.slice(0, 0, g));
-    return base + align16(ea * 4) + align16(eb * 4) + g * M * N * 4;
-  };
+  const aData = cpuData(a) as Float32Array;
+  const bData = cpuData(b) as Float32Array;
+  // Resident operands (in wasm memory already) are read in place, a resident output written in place.
+  const aRes = residentAddress(aData);
+  const bRes = residentAddress(bData);
+  const cRes = residentAddress(out);
+  const bytesFor = (g: number): number =>
+    (aRes < 0 ? align16(extent(a.slice(0, 0, g)) * 4) : 0) + (bRes < 0 ? align16(extent(b.slice(0, 0, g)) * 4) : 0) + (cRes < 0 ? g * M * N * 4 : 0);
   let group = B;
-  if (!ensureMemory(k, bytesFor(group))) {
+  let base = k.arena.alloc(bytesFor(group));
+  if (base < 0) {
     group = Math.max(1, Math.floor(B / Math.ceil(bytesFor(B) / (bytesFor(1) * 4))));
-    while (group > 1 && !ensureMemory(k, bytesFor(group))) group >>= 1;
-    if (!ensureMemory(k, bytesFor(group))) return false;
+    base = k.arena.alloc(bytesFor(group));
+    while (base < 0 && group > 1) {
+      group >>= 1;
+      base = k.arena.alloc(bytesFor(group));
+    }
+    if (base < 0) return false;
   }
-  const aData = cpuData(a);
-  const bData = cpuData(b);
+  try {
+    gemmGroups(k, a, b, aData, bData, aRes, bRes, cRes, out, group, base, threads);
+  } finally {
+    k.arena.release(base);
+  }
+  return true;
+}
+
+/** The batches of `a @ b` in groups of `group`, staging what is not resident at `base`. */
+function gemmGroups(
+  k: Kernels, a: NDArray, b: NDArray, aData: Float32Array, bData: Float32Array,
+  aRes: number, bRes: number, cRes: number, out: Float32Array, group: number, base: number, threads: number,
+): void {
+  const [B, M, K] = a.shape;
+  const N = b.shape[2];
   const [sa0, sa1, sa2] = a.strides;
   const [sb0, sb1, sb2] = b.strides;
   for (let t0 = 0; t0 < B; t0 += group) {
@@ -82,23 +104,31 @@ function wasmMatmul(k: Kernels, a0: NDArray, b0: NDArray, out: Float32Array): bo
     const bg = b.slice(0, t0, t0 + g);
     const ea = extent(ag);
     const eb = extent(bg);
-    const aPtr = base;
-    const bPtr = aPtr + align16(ea * 4);
-    const cPtr = bPtr + align16(eb * 4);
+    let next = base;
     const mem = new Float32Array(k.memory.buffer);
-    mem.set(aData.subarray(ag.offset, ag.offset + ea), aPtr / 4);
-    mem.set(bData.subarray(bg.offset, bg.offset + eb), bPtr / 4);
+    let aPtr = aRes + ag.offset * 4;
+    if (aRes < 0) {
+      aPtr = next;
+      next += align16(ea * 4);
+      mem.set(aData.subarray(ag.offset, ag.offset + ea), aPtr / 4);
+    }
+    let bPtr = bRes + bg.offset * 4;
+    if (bRes < 0) {
+      bPtr = next;
+      next += align16(eb * 4);
+      mem.set(bData.subarray(bg.offset, bg.offset + eb), bPtr / 4);
+    }
+    const cPtr = cRes < 0 ? next : cRes + t0 * M * N * 4;
     if (threads === 1 || 2 * g * M * N * K < PARALLEL_MIN_FLOPS) {
-      const scratch = scratchAddress(0);
+      const scratch = scratchAddress(k, 0);
       for (let t = 0; t < g; t++) {
         k.gemm(M, N, K, aPtr + t * sa0 * 4, sa1, sa2, bPtr + t * sb0 * 4, sb1, sb2, cPtr + t * M * N * 4, N, 0, scratch);
       }
     } else {
       dispatch(k, threads, g, M, N, K, aPtr, sa0, sa1, sa2, bPtr, sb0, sb1, sb2, cPtr);
     }
-    out.set(new Float32Array(k.memory.buffer, cPtr, g * M * N), t0 * M * N);
+    if (cRes < 0) out.set(new Float32Array(k.memory.buffer, cPtr, g * M * N), t0 * M * N);
   }
-  return true;
 }
 
 let jobBuf = new Int32Array(0);

@@ -11,12 +11,19 @@
  * and piece i+1 in (only it can touch the caller's arrays), then helps with
  * what is left of piece i. On one thread the same loop runs the jobs itself.
  *
+ * When the arrays are resident (in wasm memory already, see resident.ts)
+ * nothing is staged: the kernels read and write them in place, each phase
+ * one dispatch over the threads (runs for the statistics and the forward,
+ * channels for the backward, whose kernel reads a channel's strided runs
+ * twice, the second time from cache).
+ *
  * Each function returns false (having written nothing the caller keeps) where
  * the kernels or the memory are unavailable; the caller then runs the JS loops.
  */
-import { type Kernels, ensureMemory, getKernels } from './kernels.js';
+import { type Kernels, getKernels } from './kernels.js';
+import { residentAddress, withStaging } from './resident.js';
 import {
-  EW_BN_CHAN, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, scratchAddress, startJobs,
+  EW_BN_CHAN, EW_BN_CHAN_STRIDED, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staged piece on one thread (64 KiB): input and outputs stay in L2. */
@@ -37,8 +44,10 @@ export const WASM_BN_MIN_SIZE = 1 << 15;
 const MAX_STAGING_BYTES = 1 << 28;
 
 const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
-/** Whether the pipelines below use the worker pool (measured slower on 2 cores; see setup). */
+/** Whether the staged pipelines below use the worker pool (measured slower on 2 cores; see staging). */
 const BN_USE_WORKERS = false;
+/** Jobs per thread of an in-place phase: enough to balance when one core is also busy elsewhere. */
+const JOBS_PER_THREAD = 4;
 
 /** Runs the first `count` jobs of jobBuf on this thread, without the pool's control block. */
 function runHere(k: Kernels, count: number): void {
@@ -47,7 +56,8 @@ function runHere(k: Kernels, count: number): void {
     const a = jobBuf;
     if (a[o] === -EW_BN_STATS) k.bn_stats_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
     else if (a[o] === -EW_BN_FWD) k.bn_fwd_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9]);
-    else k.bn_bwd_chan_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
+    else if (a[o] === -EW_BN_CHAN) k.bn_bwd_chan_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
+    else k.bn_bwd_chan_strided_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7]);
   }
 }
 
@@ -68,21 +78,79 @@ interface Setup {
   chunk: number;
 }
 
-/** The kernels, the first free byte of wasm memory (`bytes(chunk)` of it made available) and the thread count. */
-function setup(bytes: (chunk: number) => number): Setup | null {
+/**
+ * Runs `fn` with the kernels, a staging block of `bytes(chunk)` bytes at
+ * `base`, and the thread count; false where the kernels or the memory are
+ * unavailable.
+ */
+function staging(bytes: (chunk: number) => number, fn: (at: Setup) => void): boolean {
   const k = getKernels();
-  if (!k) return null;
+  if (!k) return false;
   // Workers are off by default (BN_USE_WORKERS): on the 2-core VM the ~200
   // hand-offs of one forward + backward (a futex wake-up each, tens of
   // microseconds or more when the other core is busy) cost more than the
   // kernels they overlap; the calling thread's copies are the bottleneck.
   const threads = BN_USE_WORKERS ? getNumThreads() : 1;
-  // Past every thread's GEMM scratch, as the elementwise staging.
-  const base = scratchAddress(getNumThreads());
   const chunk = threads > 1 ? CHUNK_PARALLEL : CHUNK_SERIAL;
-  if (bytes(chunk) > MAX_STAGING_BYTES || !ensureMemory(k, base + bytes(chunk))) return null;
+  if (bytes(chunk) > MAX_STAGING_BYTES) return false;
   if (threads > 1) ensureWorkers(k, threads);
-  return { k, base, threads, chunk };
+  return withStaging(k, bytes(chunk), (base) => {
+    fn({ k, base, threads, chunk });
+    return true;
+  }) ?? false;
+}
+
+/** The threads of an in-place phase (one dispatch, so the pool pays even on 2 cores). */
+function inPlaceThreads(k: Kernels): number {
+  const t = getNumThreads();
+  return t > 1 ? ensureWorkers(k, t) : 1;
+}
+
+/** Runs the first `count` jobs of jobBuf on `threads` threads and waits for them. */
+function runAll(k: Kernels, threads: number, count: number): void {
+  if (threads > 1) {
+    startJobs(k, jobBuf, count);
+    finishJobs(k);
+  } else {
+    runHere(k, count);
+  }
+}
+
+/**
+ * Splits `runs` runs into at most `threads * JOBS_PER_THREAD` jobs of whole
+ * runs, writes each with `job(word, firstRun, count)` and runs them.
+ */
+function runOverRuns(k: Kernels, runs: number, job: (w: number, first: number, count: number) => void): void {
+  const threads = inPlaceThreads(k);
+  const per = Math.ceil(runs / Math.min(MAX_JOBS, threads * JOBS_PER_THREAD));
+  let count = 0;
+  for (let r = 0; r < runs; r += per, count++) job(count * JOB_WORDS, r, Math.min(per, runs - r));
+  runAll(k, threads, count);
+}
+
+/**
+ * Merges `count` runs' (mean, M2) pairs, f64 words from `at64` of `f64`, into
+ * the per-channel accumulators (values so far in `cnt`), with Chan et al.'s
+ * pairwise update; the first run is in channel `c`.
+ */
+function mergeRuns(f64: Float64Array, at64: number, count: number, len: number, c: number, C: number, mu: Float64Array, m2: Float64Array, cnt: Float64Array): void {
+  for (let r = 0; r < count; r++) {
+    const rm = f64[at64 + 2 * r];
+    const sq = f64[at64 + 2 * r + 1];
+    const na = cnt[c];
+    if (na === 0) {
+      mu[c] = rm;
+      m2[c] = sq;
+    } else {
+      // Merge (na values, mean mu, M2 m2) with (len values, mean rm, M2 sq).
+      const delta = rm - mu[c];
+      const tot = na + len;
+      mu[c] += (delta * len) / tot;
+      m2[c] += sq + ((delta * delta * na) * len) / tot;
+    }
+    cnt[c] = na + len;
+    if (++c === C) c = 0;
+  }
 }
 
 /**
@@ -125,62 +193,68 @@ function splitRuns(p: Piece, parts: number, job: (w: number, first: number, runs
  * order with Chan et al.'s pairwise update.
  */
 export function wasmBatchNormStats(d: Float32Array, o: number, N: number, C: number, S: number, mu: Float64Array, m2: Float64Array): boolean {
+  const k = getKernels();
+  if (!k) return false;
+  const cnt = new Float64Array(C);
+  const xAt = residentAddress(d);
+  if (xAt >= 0) {
+    const x = xAt + o * 4;
+    return withStaging(k, N * C * 16, (out) => {
+      runOverRuns(k, N * C, (w, first, count) => {
+        jobBuf[w] = -EW_BN_STATS;
+        jobBuf[w + 1] = x + first * S * 4;
+        jobBuf[w + 2] = count;
+        jobBuf[w + 3] = S;
+        jobBuf[w + 4] = out + first * 16;
+      });
+      mergeRuns(new Float64Array(k.memory.buffer), out >> 3, N * C, S, 0, C, mu, m2, cnt);
+      return true;
+    }) ?? false;
+  }
   // Per slot: the piece's floats, then its runs' (mean, M2) pairs.
   const slotBytes = (chunk: number): number => chunk * 4 + Math.max(1, Math.floor(chunk / S)) * 16;
-  const at = setup((chunk) => 2 * slotBytes(chunk));
-  if (!at) return false;
-  const { k, base, threads, chunk } = at;
-  const slot = slotBytes(chunk);
-  const ps = pieces(N, C, S, chunk);
-  const heap = new Float32Array(k.memory.buffer);
-  const f64 = new Float64Array(k.memory.buffer);
-  const xAddr = (i: number): number => base + (i & 1) * slot;
-  const outAddr = (i: number): number => xAddr(i) + chunk * 4;
-  const copyIn = (i: number): void => {
-    const { start, count, len } = ps[i];
-    heap.set(d.subarray(o + start, o + start + count * len), xAddr(i) >> 2);
-  };
-  const cnt = new Float64Array(C);
-  const merge = (i: number): void => {
-    const { count, len } = ps[i];
-    const at64 = outAddr(i) >> 3;
-    let c = ps[i].c;
-    for (let r = 0; r < count; r++) {
-      const rm = f64[at64 + 2 * r];
-      const sq = f64[at64 + 2 * r + 1];
-      const na = cnt[c];
-      if (na === 0) {
-        mu[c] = rm;
-        m2[c] = sq;
-      } else {
-        // Merge (na values, mean mu, M2 m2) with (len values, mean rm, M2 sq).
-        const delta = rm - mu[c];
-        const tot = na + len;
-        mu[c] += (delta * len) / tot;
-        m2[c] += sq + ((delta * delta * na) * len) / tot;
-      }
-      cnt[c] = na + len;
-      if (++c === C) c = 0;
+  return staging((chunk) => 2 * slotBytes(chunk), (at) => {
+    const { base, threads, chunk } = at;
+    const slot = slotBytes(chunk);
+    const ps = pieces(N, C, S, chunk);
+    const heap = new Float32Array(k.memory.buffer);
+    const f64 = new Float64Array(k.memory.buffer);
+    const xAddr = (i: number): number => base + (i & 1) * slot;
+    const outAddr = (i: number): number => xAddr(i) + chunk * 4;
+    const copyIn = (i: number): void => {
+      const { start, count, len } = ps[i];
+      heap.set(d.subarray(o + start, o + start + count * len), xAddr(i) >> 2);
+    };
+    const merge = (i: number): void => mergeRuns(f64, outAddr(i) >> 3, ps[i].count, ps[i].len, ps[i].c, C, mu, m2, cnt);
+    const parts = threads > 1 ? JOBS_PER_PIECE : 1;
+    copyIn(0);
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i];
+      const jobs = splitRuns(p, parts, (w, first, runs) => {
+        jobBuf[w] = -EW_BN_STATS;
+        jobBuf[w + 1] = xAddr(i) + first * p.len * 4;
+        jobBuf[w + 2] = runs;
+        jobBuf[w + 3] = p.len;
+        jobBuf[w + 4] = outAddr(i) + first * 16;
+      });
+      start(at, jobs);
+      if (i > 0) merge(i - 1);
+      if (i + 1 < ps.length) copyIn(i + 1);
+      finish(at);
     }
-  };
-  const parts = threads > 1 ? JOBS_PER_PIECE : 1;
-  copyIn(0);
-  for (let i = 0; i < ps.length; i++) {
-    const p = ps[i];
-    const jobs = splitRuns(p, parts, (w, first, runs) => {
-      jobBuf[w] = -EW_BN_STATS;
-      jobBuf[w + 1] = xAddr(i) + first * p.len * 4;
-      jobBuf[w + 2] = runs;
-      jobBuf[w + 3] = p.len;
-      jobBuf[w + 4] = outAddr(i) + first * 16;
-    });
-    start(at, jobs);
-    if (i > 0) merge(i - 1);
-    if (i + 1 < ps.length) copyIn(i + 1);
-    finish(at);
+    merge(ps.length - 1);
+  });
+}
+
+/** The per-channel f64 constants (mean, invstd, scale, shift) of the forward kernel, at `base`. */
+function writeParams(k: Kernels, base: number, C: number, mu: Float64Array, is: Float64Array, w: Float64Array | null, b: Float64Array | null): void {
+  const params = new Float64Array(k.memory.buffer, base, C * 4);
+  for (let c = 0; c < C; c++) {
+    params[4 * c] = mu[c];
+    params[4 * c + 1] = is[c];
+    params[4 * c + 2] = w ? w[c] : 1;
+    params[4 * c + 3] = b ? b[c] : 0;
   }
-  merge(ps.length - 1);
-  return true;
 }
 
 /**
@@ -192,57 +266,75 @@ export function wasmBatchNormForward(
   mu: Float64Array, is: Float64Array, w: Float64Array | null, b: Float64Array | null,
   xhat: Float32Array, y: Float32Array | null,
 ): boolean {
+  const k = getKernels();
+  if (!k) return false;
   const paramBytes = C * 32;
-  const at = setup((chunk) => paramBytes + 2 * 3 * chunk * 4);
-  if (!at) return false;
-  const { k, base, threads, chunk } = at;
-  const params = new Float64Array(k.memory.buffer, base, C * 4);
-  for (let c = 0; c < C; c++) {
-    params[4 * c] = mu[c];
-    params[4 * c + 1] = is[c];
-    params[4 * c + 2] = w ? w[c] : 1;
-    params[4 * c + 3] = b ? b[c] : 0;
-  }
-  const ps = pieces(N, C, S, chunk);
-  const heap = new Float32Array(k.memory.buffer);
-  const xAddr = (i: number): number => base + paramBytes + (i & 1) * 3 * chunk * 4;
-  const hAddr = (i: number): number => xAddr(i) + chunk * 4;
-  const yAddr = (i: number): number => hAddr(i) + chunk * 4;
-  const copyIn = (i: number): void => {
-    const { start, count, len } = ps[i];
-    heap.set(d.subarray(o + start, o + start + count * len), xAddr(i) >> 2);
-  };
-  const copyOut = (i: number): void => {
-    const { start, count, len } = ps[i];
-    const m = count * len;
-    xhat.set(heap.subarray(hAddr(i) >> 2, (hAddr(i) >> 2) + m), start);
-    if (y) y.set(heap.subarray(yAddr(i) >> 2, (yAddr(i) >> 2) + m), start);
-  };
   const affine = y ? 1 : 0;
-  const parts = threads > 1 ? JOBS_PER_PIECE : 1;
-  copyIn(0);
-  for (let i = 0; i < ps.length; i++) {
-    const p = ps[i];
-    const jobs = splitRuns(p, parts, (wd, first, runs) => {
-      const off = first * p.len * 4;
-      jobBuf[wd] = -EW_BN_FWD;
-      jobBuf[wd + 1] = xAddr(i) + off;
-      jobBuf[wd + 2] = yAddr(i) + off;
-      jobBuf[wd + 3] = hAddr(i) + off;
-      jobBuf[wd + 4] = runs;
-      jobBuf[wd + 5] = p.len;
-      jobBuf[wd + 6] = base;
-      jobBuf[wd + 7] = C;
-      jobBuf[wd + 8] = (p.c + first) % C;
-      jobBuf[wd + 9] = affine;
-    });
-    start(at, jobs);
-    if (i > 0) copyOut(i - 1);
-    if (i + 1 < ps.length) copyIn(i + 1);
-    finish(at);
+  const xAt = residentAddress(d);
+  const hAt = residentAddress(xhat);
+  const yAt = y ? residentAddress(y) : hAt;
+  if (xAt >= 0 && hAt >= 0 && yAt >= 0) {
+    const x = xAt + o * 4;
+    return withStaging(k, paramBytes, (params) => {
+      writeParams(k, params, C, mu, is, w, b);
+      runOverRuns(k, N * C, (wd, first, count) => {
+        const off = first * S * 4;
+        jobBuf[wd] = -EW_BN_FWD;
+        jobBuf[wd + 1] = x + off;
+        jobBuf[wd + 2] = yAt + off;
+        jobBuf[wd + 3] = hAt + off;
+        jobBuf[wd + 4] = count;
+        jobBuf[wd + 5] = S;
+        jobBuf[wd + 6] = params;
+        jobBuf[wd + 7] = C;
+        jobBuf[wd + 8] = first % C;
+        jobBuf[wd + 9] = affine;
+      });
+      return true;
+    }) ?? false;
   }
-  copyOut(ps.length - 1);
-  return true;
+  return staging((chunk) => paramBytes + 2 * 3 * chunk * 4, (at) => {
+    const { base, threads, chunk } = at;
+    writeParams(k, base, C, mu, is, w, b);
+    const ps = pieces(N, C, S, chunk);
+    const heap = new Float32Array(k.memory.buffer);
+    const xAddr = (i: number): number => base + paramBytes + (i & 1) * 3 * chunk * 4;
+    const hAddr = (i: number): number => xAddr(i) + chunk * 4;
+    const yAddr = (i: number): number => hAddr(i) + chunk * 4;
+    const copyIn = (i: number): void => {
+      const { start, count, len } = ps[i];
+      heap.set(d.subarray(o + start, o + start + count * len), xAddr(i) >> 2);
+    };
+    const copyOut = (i: number): void => {
+      const { start, count, len } = ps[i];
+      const m = count * len;
+      xhat.set(heap.subarray(hAddr(i) >> 2, (hAddr(i) >> 2) + m), start);
+      if (y) y.set(heap.subarray(yAddr(i) >> 2, (yAddr(i) >> 2) + m), start);
+    };
+    const parts = threads > 1 ? JOBS_PER_PIECE : 1;
+    copyIn(0);
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i];
+      const jobs = splitRuns(p, parts, (wd, first, runs) => {
+        const off = first * p.len * 4;
+        jobBuf[wd] = -EW_BN_FWD;
+        jobBuf[wd + 1] = xAddr(i) + off;
+        jobBuf[wd + 2] = yAddr(i) + off;
+        jobBuf[wd + 3] = hAddr(i) + off;
+        jobBuf[wd + 4] = runs;
+        jobBuf[wd + 5] = p.len;
+        jobBuf[wd + 6] = base;
+        jobBuf[wd + 7] = C;
+        jobBuf[wd + 8] = (p.c + first) % C;
+        jobBuf[wd + 9] = affine;
+      });
+      start(at, jobs);
+      if (i > 0) copyOut(i - 1);
+      if (i + 1 < ps.length) copyIn(i + 1);
+      finish(at);
+    }
+    copyOut(ps.length - 1);
+  });
 }
 
 /**
@@ -250,55 +342,92 @@ export function wasmBatchNormForward(
  * are gathered into wasm memory once, reduced, turned into dx there (over the
  * staged dy) and scattered back, so each input is read from memory once. With
  * workers, a worker runs channel c while the calling thread scatters channel
- * c-1 and gathers channel c+1.
+ * c-1 and gathers channel c+1. Resident arrays skip the gathering: the
+ * strided kernel reads them in place.
  */
 export function wasmBatchNormBackward(
   g: Float32Array, go: number, h: Float32Array, ho: number, N: number, C: number, S: number,
   is: Float64Array, w: Float64Array | null, dx: Float32Array, dWeight: Float32Array, dBias: Float32Array,
 ): boolean {
-  const per = N * S;
+  const k = getKernels();
+  if (!k) return false;
+  const m = N * S;
+  // dx = k (m dy - sum(dy) - xhat sum(dy xhat)) with k = weight * invstd / m.
+  const kc = (c: number): number => ((w ? w[c] : 1) * is[c]) / m;
+  const gAt = residentAddress(g);
+  const hAt = residentAddress(h);
+  const dxAt = residentAddress(dx);
+  if (gAt >= 0 && hAt >= 0 && dxAt >= 0) {
+    // Per channel 48 bytes: (kc, m, sum(dy), sum(dy xhat)) and the kernel's scratch.
+    return withStaging(k, C * 48, (p) => {
+      const f64 = new Float64Array(k.memory.buffer);
+      const threads = inPlaceThreads(k);
+      for (let c0 = 0; c0 < C; c0 += MAX_JOBS) {
+        const count = Math.min(MAX_JOBS, C - c0);
+        for (let j = 0; j < count; j++) {
+          const c = c0 + j;
+          const pc = p + c * 48;
+          f64[pc >> 3] = kc(c);
+          f64[(pc >> 3) + 1] = m;
+          const wd = j * JOB_WORDS;
+          jobBuf[wd] = -EW_BN_CHAN_STRIDED;
+          jobBuf[wd + 1] = gAt + (go + c * S) * 4;
+          jobBuf[wd + 2] = hAt + (ho + c * S) * 4;
+          jobBuf[wd + 3] = dxAt + c * S * 4;
+          jobBuf[wd + 4] = N;
+          jobBuf[wd + 5] = S;
+          jobBuf[wd + 6] = C * S * 4;
+          jobBuf[wd + 7] = pc;
+        }
+        runAll(k, threads, count);
+      }
+      for (let c = 0; c < C; c++) {
+        dBias[c] = f64[((p + c * 48) >> 3) + 2];
+        dWeight[c] = f64[((p + c * 48) >> 3) + 3];
+      }
+      return true;
+    }) ?? false;
+  }
+  const per = m;
   // Per slot: 32 bytes of (kc, m, sum(dy), sum(dy xhat)), then the channel's dy and xhat.
   const slot = 32 + 2 * per * 4;
-  const at = setup(() => 2 * slot);
-  if (!at) return false;
-  const { k, base } = at;
-  const heap = new Float32Array(k.memory.buffer);
-  const f64 = new Float64Array(k.memory.buffer);
-  const pAddr = (c: number): number => base + (c & 1) * slot;
-  const gAddr = (c: number): number => pAddr(c) + 32;
-  const hAddr = (c: number): number => gAddr(c) + per * 4;
-  const m = per;
-  const stride = C * S;
-  const gather = (c: number): void => {
-    const gi = gAddr(c) >> 2;
-    const hi = hAddr(c) >> 2;
-    for (let n = 0; n < N; n++) {
-      const src = n * stride + c * S;
-      heap.set(g.subarray(go + src, go + src + S), gi + n * S);
-      heap.set(h.subarray(ho + src, ho + src + S), hi + n * S);
+  return staging(() => 2 * slot, (at) => {
+    const { base } = at;
+    const heap = new Float32Array(k.memory.buffer);
+    const f64 = new Float64Array(k.memory.buffer);
+    const pAddr = (c: number): number => base + (c & 1) * slot;
+    const gAddr = (c: number): number => pAddr(c) + 32;
+    const hAddr = (c: number): number => gAddr(c) + per * 4;
+    const stride = C * S;
+    const gather = (c: number): void => {
+      const gi = gAddr(c) >> 2;
+      const hi = hAddr(c) >> 2;
+      for (let n = 0; n < N; n++) {
+        const src = n * stride + c * S;
+        heap.set(g.subarray(go + src, go + src + S), gi + n * S);
+        heap.set(h.subarray(ho + src, ho + src + S), hi + n * S);
+      }
+      f64[pAddr(c) >> 3] = kc(c);
+      f64[(pAddr(c) >> 3) + 1] = m;
+    };
+    const scatter = (c: number): void => {
+      dBias[c] = f64[(pAddr(c) >> 3) + 2];
+      dWeight[c] = f64[(pAddr(c) >> 3) + 3];
+      const gi = gAddr(c) >> 2;
+      for (let n = 0; n < N; n++) dx.set(heap.subarray(gi + n * S, gi + (n + 1) * S), n * stride + c * S);
+    };
+    gather(0);
+    for (let c = 0; c < C; c++) {
+      jobBuf[0] = -EW_BN_CHAN;
+      jobBuf[1] = gAddr(c);
+      jobBuf[2] = hAddr(c);
+      jobBuf[3] = per;
+      jobBuf[4] = pAddr(c);
+      start(at, 1);
+      if (c > 0) scatter(c - 1);
+      if (c + 1 < C) gather(c + 1);
+      finish(at);
     }
-    // dx = k (m dy - sum(dy) - xhat sum(dy xhat)) with k = weight * invstd / m.
-    f64[pAddr(c) >> 3] = ((w ? w[c] : 1) * is[c]) / m;
-    f64[(pAddr(c) >> 3) + 1] = m;
-  };
-  const scatter = (c: number): void => {
-    dBias[c] = f64[(pAddr(c) >> 3) + 2];
-    dWeight[c] = f64[(pAddr(c) >> 3) + 3];
-    const gi = gAddr(c) >> 2;
-    for (let n = 0; n < N; n++) dx.set(heap.subarray(gi + n * S, gi + (n + 1) * S), n * stride + c * S);
-  };
-  gather(0);
-  for (let c = 0; c < C; c++) {
-    jobBuf[0] = -EW_BN_CHAN;
-    jobBuf[1] = gAddr(c);
-    jobBuf[2] = hAddr(c);
-    jobBuf[3] = per;
-    jobBuf[4] = pAddr(c);
-    start(at, 1);
-    if (c > 0) scatter(c - 1);
-    if (c + 1 < C) gather(c + 1);
-    finish(at);
-  }
-  scatter(C - 1);
-  return true;
+    scatter(C - 1);
+  });
 }

@@ -10,11 +10,16 @@
  * the kernel on chunk c, the calling thread copies chunk c-1 out and chunk
  * c+1 in, then helps with what is left of chunk c. Only the calling thread
  * can touch the caller's arrays (they need not be shared memory).
+ *
+ * When the output and every input are resident (in wasm memory already, see
+ * resident.ts) nothing is staged: the kernels run in place, exp split
+ * across the threads in one dispatch.
  */
 import type { BinaryOp } from '../../backend.js';
-import { EXP_CONSTS, type Kernels, ensureMemory, getKernels } from './kernels.js';
+import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
+import { residentAddress, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, scratchAddress, startJobs,
+  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -25,6 +30,8 @@ const CHUNK_PARALLEL = 131072;
 const PIECE = 16384;
 /** Bytes kept for the exp constants before the staging buffers. */
 const CONSTS_BYTES = 64;
+/** Jobs per thread of an in-place exp: enough to balance when one core is also busy elsewhere. */
+const JOBS_PER_THREAD = 4;
 
 /**
  * Smallest arrays sent to the wasm kernels; below, the call and copies cost
@@ -66,17 +73,82 @@ function run(k: Kernels, kind: number, o: number, a: number, b: number, n: numbe
   else k.div_f32(o, a, b, n);
 }
 
+/** Address of a permanent copy of EXP_CONSTS (for the in-place path). */
+let expConsts = -1;
+function expConstsAddress(k: Kernels): number {
+  if (expConsts < 0) {
+    const addr = k.arena.alloc(CONSTS_BYTES);
+    if (addr < 0) return -1;
+    new Float32Array(k.memory.buffer).set(EXP_CONSTS, addr >> 2);
+    expConsts = addr;
+  }
+  return expConsts;
+}
+
 function staged(kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads = getNumThreads()): boolean {
   const k = getKernels();
   if (!k) return false;
+  const outAt = residentAddress(out);
+  const inAt = ins.map((a, i) => {
+    const r = residentAddress(a);
+    return r < 0 ? -1 : r + offs[i] * 4;
+  });
+  if (outAt >= 0 && inAt.every((r) => r >= 0) && inPlace(k, kind, out, outAt, ins, offs, inAt, threads)) return true;
+  const nin = ins.length;
+  const parallel = kind === EW_EXP && threads > 1 && out.length >= PARALLEL_ELEMENTWISE_MIN;
+  const chunk = parallel ? CHUNK_PARALLEL : CHUNK_SERIAL;
+  const bytes = CONSTS_BYTES + 2 * (nin + 1) * chunk * 4;
+  return withStaging(k, bytes, (base) => {
+    stagedAt(k, base, kind, out, ins, offs, parallel ? threads : 1, chunk);
+    return true;
+  }) ?? false;
+}
+
+/** The kernel over resident arrays at their addresses (false, having written nothing the caller keeps, where memory runs out). */
+function inPlace(k: Kernels, kind: number, out: Float32Array, outAt: number, ins: Float32Array[], offs: number[], inAt: number[], threads: number): boolean {
   const n = out.length;
-  const parallel = kind === EW_EXP && threads > 1 && n >= PARALLEL_ELEMENTWISE_MIN;
-  const CHUNK = parallel ? CHUNK_PARALLEL : CHUNK_SERIAL;
-  // Past every thread's GEMM scratch: no worker writes there during these jobs.
-  const base = scratchAddress(Math.max(threads, getNumThreads()));
+  const n4 = n & ~3;
+  const consts = kind === EW_EXP ? expConstsAddress(k) : 0;
+  if (consts < 0) return false;
+  const a = inAt[0];
+  const b = inAt[inAt.length - 1];
+  if (kind === EW_EXP && threads > 1 && n >= PARALLEL_ELEMENTWISE_MIN) {
+    threads = ensureWorkers(k, threads);
+    const jobs = Math.min(MAX_JOBS, threads * JOBS_PER_THREAD);
+    const per = Math.ceil(n4 / jobs / 4) * 4;
+    let count = 0;
+    for (let p = 0; p < n4; p += per, count++) {
+      const w = count * JOB_WORDS;
+      jobBuf[w] = -kind;
+      jobBuf[w + 1] = outAt + p * 4;
+      jobBuf[w + 2] = a + p * 4;
+      jobBuf[w + 3] = b + p * 4;
+      jobBuf[w + 4] = Math.min(per, n4 - p);
+      jobBuf[w + 5] = consts;
+    }
+    startJobs(k, jobBuf, count);
+    finishJobs(k);
+  } else if (n4 > 0) {
+    run(k, kind, outAt, a, b, n4, consts);
+  }
+  if (n4 === n) return true;
+  // The last n mod 4 elements through one staged vector: the kernel reads and writes whole
+  // vectors, which in place could pass the end of a block (and the same kernel keeps exp's bits).
+  return withStaging(k, 16 * (ins.length + 1), (t) => {
+    const heap = new Float32Array(k.memory.buffer);
+    for (let i = 0; i < ins.length; i++) heap.set(ins[i].subarray(offs[i] + n4, offs[i] + n), (t >> 2) + 4 * i);
+    const o = t + 16 * ins.length;
+    run(k, kind, o, t, t + 16 * (ins.length - 1), n - n4, consts);
+    out.set(heap.subarray(o >> 2, (o >> 2) + (n - n4)), n4);
+    return true;
+  }) ?? false;
+}
+
+/** The chunked, staged loop of the header comment, with its buffers at `base`. */
+function stagedAt(k: Kernels, base: number, kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads: number, CHUNK: number): void {
+  const n = out.length;
   const nin = ins.length;
   const slotBytes = (nin + 1) * CHUNK * 4;
-  if (!ensureMemory(k, base + CONSTS_BYTES + 2 * slotBytes)) return false;
   const heap = new Float32Array(k.memory.buffer);
   if (kind === EW_EXP) heap.set(EXP_CONSTS, base >> 2);
   const inAddr = (slot: number, i: number): number => base + CONSTS_BYTES + slot * slotBytes + i * CHUNK * 4;
@@ -92,13 +164,13 @@ function staged(kind: number, out: Float32Array, ins: Float32Array[], offs: numb
     out.set(heap.subarray(outAddr(slot) >> 2, (outAddr(slot) >> 2) + m), start);
   };
   const chunks = Math.ceil(n / CHUNK);
-  if (!parallel) {
+  if (threads === 1) {
     for (let c = 0; c < chunks; c++) {
       copyIn(c, 0);
       run(k, kind, outAddr(0), inAddr(0, 0), inAddr(0, nin - 1), Math.min(CHUNK, n - c * CHUNK), base);
       copyOut(c, 0);
     }
-    return true;
+    return;
   }
   ensureWorkers(k, threads);
   copyIn(0, 0);
@@ -121,5 +193,4 @@ function staged(kind: number, out: Float32Array, ins: Float32Array[], offs: numb
     finishJobs(k);
   }
   copyOut(chunks - 1, (chunks - 1) & 1);
-  return true;
 }

@@ -469,6 +469,38 @@ function batchNormWat() {
       (f64.mul (f64.neg (local.get $kc)) (local.get $sdx))
       (f64.mul (f64.neg (local.get $kc)) (local.get $sdy))))
 
+  ;; One channel of the fused backward read in place: $N runs of $len floats,
+  ;; $stride bytes apart, of g = dy (from $g) and h = xhat (from $h); dx goes to
+  ;; the same places under $dx. The channel's values are read twice, the second
+  ;; time from cache. As bn_bwd_chan_f32 for the f64 words at $p (kc, m, then
+  ;; sdy and sdx written); $p + 32 holds each run's partial sums.
+  (func (export "bn_bwd_chan_strided_f32") (param $g i32) (param $h i32) (param $dx i32) (param $N i32) (param $len i32)
+      (param $stride i32) (param $p i32)
+    (local $i i32) (local $off i32) (local $kc f64) (local $sdy f64) (local $sdx f64)
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $i) (local.get $N)))
+      (local.set $off (i32.mul (local.get $i) (local.get $stride)))
+      (call $bn_bwd_sums (i32.add (local.get $g) (local.get $off)) (i32.add (local.get $h) (local.get $off)) (local.get $len)
+        (i32.add (local.get $p) (i32.const 32)))
+      (local.set $sdy (f64.add (local.get $sdy) (f64.load offset=32 (local.get $p))))
+      (local.set $sdx (f64.add (local.get $sdx) (f64.load offset=40 (local.get $p))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l1)))
+    (f64.store offset=16 (local.get $p) (local.get $sdy))
+    (f64.store offset=24 (local.get $p) (local.get $sdx))
+    (local.set $kc (f64.load (local.get $p)))
+    (local.set $i (i32.const 0))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $i) (local.get $N)))
+      (local.set $off (i32.mul (local.get $i) (local.get $stride)))
+      (call $bn_bwd_dx (i32.add (local.get $dx) (local.get $off)) (i32.add (local.get $g) (local.get $off)) (i32.add (local.get $h) (local.get $off))
+        (local.get $len)
+        (f64.mul (local.get $kc) (f64.load offset=8 (local.get $p)))
+        (f64.mul (f64.neg (local.get $kc)) (local.get $sdx))
+        (f64.mul (f64.neg (local.get $kc)) (local.get $sdy)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l2))))
+
   ;; sum(g) and sum(g * h) over $len floats, as two f64 at $out.
   (func $bn_bwd_sums (param $g i32) (param $h i32) (param $len i32) (param $out i32)
     (local $e i32) (local $v v128) (local $w v128) (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)

@@ -2,8 +2,10 @@
  * Loads the WebAssembly kernels (built from `kernels-wat.mjs` by
  * `scripts/build-wasm.mjs`) over one shared memory, which the GEMM thread pool
  * shares too. Layout of the memory: a control block (the pool's job table),
- * then one packing scratch area per thread, then per-call operand data.
+ * then the blocks of an `Arena`: each thread's packing scratch, per-call
+ * staging, and resident arrays (see resident.ts).
  */
+import { Arena } from './arena.js';
 import { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 
 export { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES };
@@ -44,11 +46,19 @@ export type BnForwardFn = (x: number, y: number, h: number, count: number, len: 
  * and dx = kc (m dy - sum(dy) - xhat sum(dy xhat)) over dy.
  */
 export type BnBackwardChannelFn = (g: number, h: number, len: number, p: number) => void;
+/**
+ * One channel of the fused backward in place: `N` runs of `len` floats, `stride`
+ * bytes apart, of dy (at g) and xhat (at h); dx to the same places under `dx`.
+ * The f64 words at p as for BnBackwardChannelFn; p + 32 is 16 bytes of scratch.
+ */
+export type BnBackwardChannelStridedFn = (g: number, h: number, dx: number, N: number, len: number, stride: number, p: number) => void;
 
 export interface Kernels {
   /** The compiled module, sent to workers to instantiate over the same memory. */
   readonly module: object;
   readonly memory: WasmMemory;
+  /** Allocator of everything above the control block. */
+  readonly arena: Arena;
   readonly gemm: GemmFn;
   readonly add_f32: BinaryF32Fn;
   readonly sub_f32: BinaryF32Fn;
@@ -58,6 +68,7 @@ export interface Kernels {
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
+  readonly bn_bwd_chan_strided_f32: BnBackwardChannelStridedFn;
 }
 
 const PAGE = 65536;
@@ -80,32 +91,23 @@ export function getKernels(): Kernels | null {
     if (!wasm) throw new Error('no WebAssembly');
     const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
     const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
-    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
+    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
     if (!isFn<GemmFn>(gemm)) throw new Error('kernels: gemm export missing');
     if (!isFn<BinaryF32Fn>(add_f32) || !isFn<BinaryF32Fn>(sub_f32) || !isFn<BinaryF32Fn>(mul_f32) || !isFn<BinaryF32Fn>(div_f32)) {
       throw new Error('kernels: elementwise exports missing');
     }
     if (!isFn<ExpF32Fn>(exp_f32)) throw new Error('kernels: exp_f32 export missing');
-    if (!isFn<BnStatsFn>(bn_stats_f32) || !isFn<BnForwardFn>(bn_fwd_f32) || !isFn<BnBackwardChannelFn>(bn_bwd_chan_f32)) {
+    if (!isFn<BnStatsFn>(bn_stats_f32) || !isFn<BnForwardFn>(bn_fwd_f32) || !isFn<BnBackwardChannelFn>(bn_bwd_chan_f32)
+      || !isFn<BnBackwardChannelStridedFn>(bn_bwd_chan_strided_f32)) {
       throw new Error('kernels: batch norm exports missing');
     }
-    kernels = { module, memory, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32 };
+    const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;
   }
   return kernels;
-}
-
-/** Grows the memory to at least `bytes` (false when that exceeds MAX_MEMORY_BYTES). */
-export function ensureMemory(k: Kernels, bytes: number): boolean {
-  if (bytes > MAX_MEMORY_BYTES) return false;
-  const have = k.memory.buffer.byteLength;
-  if (have >= bytes) return true;
-  // Grow with headroom so a sequence of slightly larger calls doesn't grow every time.
-  const want = Math.min(MAX_MEMORY_BYTES, Math.max(bytes, have * 1.5));
-  k.memory.grow(Math.ceil((want - have) / PAGE));
-  return true;
 }
 
 function base64ToBytes(b64: string): Uint8Array {

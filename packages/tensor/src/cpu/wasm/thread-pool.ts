@@ -28,6 +28,7 @@ export const EW_DIV = 5;
 export const EW_BN_STATS = 6;
 export const EW_BN_FWD = 7;
 export const EW_BN_CHAN = 8;
+export const EW_BN_CHAN_STRIDED = 9;
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
@@ -36,8 +37,8 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 // Not 'module': Deno's worker_threads wrapper already declares that name.
 const { module: wasmModule, memory, scratch } = workerData;
-const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
-const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32];
+const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
+const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32];
 const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -92,9 +93,17 @@ export function setNumThreads(n: number): void {
   numThreads = n;
 }
 
+/** Each thread's packing scratch, allocated on first use and kept (workers hold their address). */
+const scratch: number[] = [];
+
 /** Byte address of thread `tid`'s packing scratch (thread 0 is the caller). */
-export function scratchAddress(tid: number): number {
-  return CONTROL_BYTES + tid * GEMM_SCRATCH_BYTES;
+export function scratchAddress(k: Kernels, tid: number): number {
+  while (scratch.length <= tid) {
+    const addr = k.arena.alloc(GEMM_SCRATCH_BYTES);
+    if (addr < 0) throw new Error('thread pool: wasm memory exhausted allocating GEMM scratch');
+    scratch.push(addr);
+  }
+  return scratch[tid];
 }
 
 /**
@@ -107,7 +116,7 @@ export function ensureWorkers(k: Kernels, threads: number): number {
   if (!wt) return 1 + workers.length;
   while (workers.length < threads - 1) {
     const tid = workers.length + 1;
-    const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module: k.module, memory: k.memory, scratch: scratchAddress(tid) } });
+    const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module: k.module, memory: k.memory, scratch: scratchAddress(k, tid) } });
     w.unref();
     workers.push(w);
   }
@@ -143,14 +152,14 @@ export function startJobs(k: Kernels, jobs: Int32Array, count: number): void {
 export function finishJobs(k: Kernels): void {
   const ctl = new Int32Array(k.memory.buffer, 0, CONTROL_BYTES / 4);
   const count = Atomics.load(ctl, NJOBS);
-  const scratch = scratchAddress(0);
+  const scratch0 = scratchAddress(k, 0);
   for (;;) {
     const j = Atomics.load(ctl, NEXT);
     if (j >= count) break;
     if (Atomics.compareExchange(ctl, NEXT, j, j + 1) !== j) continue;
     const o = JOB_BASE + j * JOB_WORDS;
     if (ctl[o] < 0) elementwiseJob(k, ctl, o);
-    else k.gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
+    else k.gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch0);
     Atomics.add(ctl, DONE, 1);
   }
   for (let d = Atomics.load(ctl, DONE); d < count; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
@@ -175,5 +184,7 @@ function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
       return k.bn_fwd_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9]);
     case EW_BN_CHAN:
       return k.bn_bwd_chan_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
+    case EW_BN_CHAN_STRIDED:
+      return k.bn_bwd_chan_strided_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7]);
   }
 }

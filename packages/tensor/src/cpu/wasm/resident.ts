@@ -1,0 +1,109 @@
+/**
+ * Resident arrays: float32 kernel outputs allocated in the kernels' wasm
+ * memory (an `Arena` block viewed as a Float32Array), so that the wasm
+ * kernels read and write them in place: no staging copies, and no fresh
+ * pages (a new 16 MB ArrayBuffer costs thousands of page faults; a reused
+ * block none).
+ *
+ * Ownership: the typed array returned by `allocResident` is the handle. Its
+ * one CpuStorage frees the block on dispose (`releaseResident`); otherwise a
+ * FinalizationRegistry frees it once the array is collected. So nothing may
+ * keep a derived view (`subarray`, another typed array on its buffer) beyond
+ * the life of the array itself, and no two storages may share it
+ * (`claimResident` enforces the second).
+ */
+import { type Kernels, getKernels } from './kernels.js';
+
+/** Default cap on the bytes that resident arrays hold at once (wasm memory never shrinks). */
+const DEFAULT_CAP_MB = 256;
+
+function capFromEnv(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NORMLAB_WASM_RESIDENT_MB;
+  const mb = env === undefined || env === '' ? NaN : Number(env);
+  return (Number.isFinite(mb) && mb >= 0 ? mb : DEFAULT_CAP_MB) * 2 ** 20;
+}
+
+let capBytes = capFromEnv();
+let residentBytes = 0;
+/** Block address of each live resident array. */
+const addresses = new WeakMap<Float32Array, number>();
+/** Resident arrays already wrapped by a storage. */
+const claimed = new WeakSet<Float32Array>();
+
+function free(k: Kernels, addr: number): void {
+  residentBytes -= k.arena.blockSize(addr) ?? 0;
+  k.arena.release(addr);
+}
+
+const registry = new FinalizationRegistry<number>((addr) => {
+  const k = getKernels();
+  if (k) free(k, addr);
+});
+
+/** A float32 array of `n` elements in wasm memory (contents unspecified), or null where the kernels or the cap do not allow it. */
+export function allocResident(n: number): Float32Array | null {
+  const bytes = n * 4;
+  if (residentBytes + bytes > capBytes) return null;
+  const k = getKernels();
+  if (!k) return null;
+  const addr = k.arena.alloc(bytes);
+  if (addr < 0) return null;
+  residentBytes += k.arena.blockSize(addr)!;
+  const arr = new Float32Array(k.memory.buffer, addr, n);
+  addresses.set(arr, addr);
+  registry.register(arr, addr, arr);
+  return arr;
+}
+
+/** The byte address of `arr`'s first element in wasm memory, or -1 when `arr` is not resident. */
+export function residentAddress(arr: unknown): number {
+  return arr instanceof Float32Array ? (addresses.get(arr) ?? -1) : -1;
+}
+
+/** Frees `arr`'s block now (nothing when `arr` is not resident); `arr` must not be used afterwards. */
+export function releaseResident(arr: unknown): void {
+  if (!(arr instanceof Float32Array)) return;
+  const addr = addresses.get(arr);
+  if (addr === undefined) return;
+  addresses.delete(arr);
+  registry.unregister(arr);
+  free(getKernels()!, addr);
+}
+
+/**
+ * Records that a storage took `arr` over; throws when another storage did
+ * already (the first one's dispose would free the second's memory).
+ */
+export function claimResident(arr: unknown): void {
+  if (!(arr instanceof Float32Array) || !addresses.has(arr)) return;
+  if (claimed.has(arr)) throw new Error('cpu backend: internal error: a wasm-resident array was wrapped by two storages');
+  claimed.add(arr);
+}
+
+/** Bytes held by resident arrays now, and the cap. */
+export function residentMemory(): { bytes: number; capBytes: number } {
+  return { bytes: residentBytes, capBytes };
+}
+
+/** Sets the cap on resident bytes (0 turns resident outputs off); returns the previous cap. For tests and benchmarks. */
+export function setResidentCapBytes(bytes: number): number {
+  if (!(bytes >= 0)) throw new RangeError(`setResidentCapBytes: expected a non-negative number of bytes, got ${bytes}`);
+  const prev = capBytes;
+  capBytes = bytes;
+  return prev;
+}
+
+/**
+ * Runs `fn` with a staging block of `bytes` bytes (its address), freed when
+ * `fn` returns or throws; returns null without calling `fn` where the
+ * memory cannot hold it.
+ */
+export function withStaging<T>(k: Kernels, bytes: number, fn: (addr: number) => T): T | null {
+  const addr = k.arena.alloc(bytes);
+  if (addr < 0) return null;
+  try {
+    return fn(addr);
+  } finally {
+    k.arena.release(addr);
+  }
+}
