@@ -72,6 +72,10 @@ if (groups.has('core')) {
     const [a, b, c, d] = [nl1, nlT, tcpu, twasm].map((r) => g(r[op]));
     rows.push([`${op} f32 4M elements`, 'GB/s', f1(a), f1(b), f1(c), f1(d), f2(a / d), f2(b / d), f2(b / c)]);
   }
+  for (const [op, bytesPerElem] of [['add', 12], ['exp', 8]]) {
+    const g = (ms) => (ms ? (ELEMENTWISE_SIZE * bytesPerElem) / (ms * 1e6) : null);
+    rows.push([`  (${op}, host arrays, no tidy)`, 'GB/s', f1(g(nl1[`${op}Gc`])), f1(g(nlT[`${op}Gc`])), '', '', '', '', '']);
+  }
 }
 if (groups.has('bn')) {
   // Times (lower is better): the ratio columns give wasm / normlab, so above 1 means normlab is faster.
@@ -80,6 +84,7 @@ if (groups.has('bn')) {
   const ok = (u, v) => u && v;
   rows.push([`BatchNorm2d fwd+bwd [${n},${c},${h},${w}] train`, 'ms', f1(a), f1(b), f1(cc), f1(d),
     ok(a, d) ? f2(d / a) : 'n/a', ok(b, d) ? f2(d / b) : 'n/a', ok(b, cc) ? f2(cc / b) : 'n/a']);
+  rows.push(['  (same, host arrays, no tidy)', 'ms', f1(nl1.bn2dGc), f1(nlT.bn2dGc), '', '', '', '', '']);
   const [sa, sb, sc, sd] = [nl1, nlT, tcpu, twasm].map((r) => r.bnMlp);
   rows.push([`BN-paper MLP step ${BN_MLP.sizes.join('-')} sigmoid+BN batch ${BN_MLP.batch} SGD`, 'steps/s', f1(sa), f1(sb), f1(sc), f1(sd),
     ok(sa, sd) ? f2(sa / sd) : 'n/a', ok(sb, sd) ? f2(sb / sd) : 'n/a', ok(sb, sc) ? f2(sb / sc) : 'n/a']);
@@ -89,6 +94,7 @@ const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].len
 const line = (r) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
 console.log(`\nnormlab vs TensorFlow.js 4.22 — ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} threads, Node ${process.versions.node}`);
 console.log('medians after warm-up; GB/s counts bytes read + written (add 12 B/element, exp 8 B/element)');
+console.log('every timed call runs in tidy (tf.tidy / nl.tidy) on inputs made by an op; "host arrays, no tidy": normlab on fromTyped inputs, outputs left to the GC');
 console.log('ratio columns: normlab / tfjs for rates (GFLOP/s, GB/s, steps/s), tfjs / normlab for times (ms): above 1, normlab is faster\n');
 console.log(line(cols));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));

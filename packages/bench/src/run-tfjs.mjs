@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
-import { BN2D, BN_MLP, CONV, ELEMENTWISE_SIZE, MATMUL_SIZES, benchGroups, medianMs, randomFloats, randomLabels } from './timing.mjs';
+import { BN2D, BN_MLP, BN_MLP_TIMING, CONV, ELEMENTWISE_SIZE, MATMUL_SIZES, benchGroups, medianMs, randomFloats, randomLabels } from './timing.mjs';
 
 const backend = process.argv[2];
 if (backend === 'wasm') tfwasm.setThreadsCount(1);
@@ -115,7 +115,7 @@ async function batchNorm() {
     const ms = medianMs(() => {
       tf.tidy(() => opt.minimize(loss));
       layers.at(-1).b.dataSync();
-    }, { warmup: 20, minRuns: 50 });
+    }, BN_MLP_TIMING);
     results.bnMlp = 1000 / ms;
   }
 }

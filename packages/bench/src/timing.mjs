@@ -23,6 +23,11 @@ export const ELEMENTWISE_SIZE = 4 * 1024 * 1024;
 export const BN2D = { n: 64, c: 64, h: 32, w: 32, eps: 1e-5 };
 /** Ioffe & Szegedy's MNIST MLP: 3 hidden sigmoid layers with BN before each sigmoid, SGD. */
 export const BN_MLP = { sizes: [784, 100, 100, 100, 10], batch: 60, lr: 0.1 };
+/**
+ * Timing of one MLP step: small kernels, so the JIT needs ~100 steps to
+ * settle (the first tens run at 2/3 speed); every library gets the same.
+ */
+export const BN_MLP_TIMING = { warmup: 100, minRuns: 100 };
 
 /**
  * Which benchmark groups to run: BENCH_ONLY=bn (or core, or a comma list);
