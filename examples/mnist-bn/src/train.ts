@@ -13,12 +13,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, type Tensor, noGrad } from '@normlab/autograd';
 import { DataLoader, type TensorDataset, loadMnist } from '@normlab/data';
+import { percentile } from '@normlab/landscape';
 import { crossEntropy, optim } from '@normlab/nn';
 import { tidy } from '@normlab/tensor';
 import type { Options, Variant } from './args.js';
 import { type TrainingState, checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ActivationRecorder, buildNet } from './model.js';
-import { percentiles } from './percentile.js';
 import {
   type DataChunk, type MemorySummary, MemoryTrace, Progress, type Writer, batchTo, disposeModule, moveModule, toDeviceChunks,
 } from '@normlab/example-kit';
@@ -157,7 +157,7 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
     const n = data.testX.shape[0];
     const loss = lossSum / n;
     const accuracy = correct / n;
-    const [p15, p50, p85] = percentiles(recorder.stop(), [15, 50, 85]);
+    const [p15, p50, p85] = percentile(recorder.stop(), [15, 50, 85]);
     model.train();
     const row: MetricsRow = {
       variant, step: state.step, epoch: state.epoch, trainLoss: state.lossCount > 0 ? state.lossSum / state.lossCount : null,

@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, USAGE, UsageError, parseArgs } from '../src/args.js';
 import { gpuModeAvailable } from '@normlab/example-kit';
 import { run } from '../src/cli.js';
-import { percentile, percentiles } from '../src/percentile.js';
 import { CSV_COLUMNS } from '../src/train.js';
 
 /** Collects what the CLI writes. */
@@ -25,29 +24,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'mnist-bn-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const TINY = ['--eval-every', '10', '--train-limit', '600', '--test-limit', '200', '--percentile-images', '100', '--progress', 'none'];
-
-describe('percentile', () => {
-  it('interpolates linearly between ranks, as numpy.percentile', () => {
-    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
-    expect(percentile([3, 1, 2], 50)).toBe(2);
-    // numpy.percentile(range(1, 11), [15, 50, 85]) == [2.35, 5.5, 8.65]
-    const [p15, p50, p85] = percentiles([10, 9, 8, 7, 6, 5, 4, 3, 2, 1], [15, 50, 85]);
-    expect(p15).toBeCloseTo(2.35, 12);
-    expect(p50).toBeCloseTo(5.5, 12);
-    expect(p85).toBeCloseTo(8.65, 12);
-    expect(percentile([5, -1, 7], 0)).toBe(-1);
-    expect(percentile([5, -1, 7], 100)).toBe(7);
-    expect(percentile([4], 85)).toBe(4);
-    expect(percentile(new Float32Array([0.5, 0.25]), 50)).toBe(0.375);
-  });
-
-  it('rejects empty input, NaN and q outside [0, 100]', () => {
-    expect(() => percentile([], 50)).toThrow(/no values/);
-    expect(() => percentile([1, NaN], 50)).toThrow(/NaN/);
-    expect(() => percentile([1, 2], 101)).toThrow(/q must be/);
-    expect(() => percentile([1, 2], -1)).toThrow(/q must be/);
-  });
-});
 
 describe('parseArgs', () => {
   it('gives the defaults and parses both --flag value and --flag=value', () => {

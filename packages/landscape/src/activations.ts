@@ -157,9 +157,11 @@ export function summarize(values: Float64Array, percentiles: readonly number[]):
  * numpy.percentile(values, q) with the default 'linear' method: the value
  * at rank (n - 1) q / 100 of the sorted values, interpolated between the two
  * order statistics around it (as numpy's _lerp, exact at both ends). NaN
- * when any value is NaN, as numpy.
+ * when any value is NaN, as numpy, and for no values; a q outside [0, 100]
+ * throws.
  */
 export function percentile(values: ArrayLike<number>, q: readonly number[]): number[] {
+  for (const p of q) if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile: q must be in [0, 100], got ${p}`);
   const sorted = Float64Array.from(values).sort();
   const n = sorted.length;
   if (n === 0 || Number.isNaN(sorted[n - 1])) return q.map(() => NaN);

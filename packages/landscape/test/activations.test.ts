@@ -19,6 +19,14 @@ describe('percentile (numpy.percentile, linear)', () => {
     expect(percentile([5], [15, 85])).toEqual([5, 5]);
     expect(percentile([1, NaN, 2], [50])[0]).toBeNaN();
     expect(percentile([], [50])[0]).toBeNaN();
+    // a single Float32Array value, between two ranks
+    expect(percentile(new Float32Array([0.5, 0.25]), [50])).toEqual([0.375]);
+  });
+
+  it('rejects q outside [0, 100] (and NaN q), naming it', () => {
+    expect(() => percentile([1, 2], [101])).toThrow(/q must be in \[0, 100\], got 101/);
+    expect(() => percentile([1, 2], [50, -1])).toThrow(/got -1/);
+    expect(() => percentile([1, 2], [NaN])).toThrow(/got NaN/);
   });
 
   it('summarize gives numpy mean and population variance', () => {

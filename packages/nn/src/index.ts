@@ -38,6 +38,6 @@ export { InstanceNorm, InstanceNorm1d, InstanceNorm2d, type InstanceNormOptions 
 export { weightNorm, removeWeightNorm, isWeightNormed, type WeightNormOptions, type WeightNormed } from './normalization/weight-norm.js';
 export { WeightStandardizedConv2d, standardizeWeight, type WeightStandardizedConv2dOptions } from './normalization/weight-standardization.js';
 export {
-  NoisyBatchNorm1d, NoisyBatchNorm2d, type NoisyBatchNormOptions, type NoiseRange, type InjectedNoise,
+  NoisyBatchNorm1d, NoisyBatchNorm2d, type NoisyBatchNormMembers, type NoisyBatchNormOptions, type NoiseRange, type InjectedNoise,
 } from './normalization/noisy-batch-norm.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './optim/clip-grad.js';

@@ -1,6 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { BatchNorm1d, BatchNorm2d, type BatchNormForwardOptions, type BatchNormOptions } from './batch-norm.js';
+import { type BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormForwardOptions, type BatchNormOptions } from './batch-norm.js';
 
 /** A range [lo, hi] for a uniform draw, or one number for the symmetric default range of the option. */
 export type NoiseRange = number | readonly [number, number];
@@ -99,6 +99,49 @@ class NoiseSettings {
 }
 
 
+/** What NoisyBatchNorm1d and NoisyBatchNorm2d add to their BatchNorm base. */
+export interface NoisyBatchNormMembers {
+  /** The noise of the last training forward (null before one, and never set in eval mode). */
+  lastNoise: InjectedNoise | null;
+  /** The generator the noise is drawn from (`options.generator`, or the default generator): checkpoint it with `getState()` / `setState()`. */
+  readonly generator: nd.Generator;
+}
+
+/**
+ * The noisy subclass of a BatchNorm class, written once for both. The
+ * result is typed by the signature: an anonymous class type would put the
+ * base's protected members into the declarations, which TypeScript refuses.
+ */
+function withNoise<T extends BatchNorm>(Base: new (numFeatures: number, options?: BatchNormOptions) => T): new (numFeatures: number, options?: NoisyBatchNormOptions) => T & NoisyBatchNormMembers {
+  // Seen as BatchNorm1d inside: a class expression needs a concrete base, and both bases are.
+  const Noisy = class extends (Base as unknown as typeof BatchNorm1d) implements NoisyBatchNormMembers {
+    lastNoise: InjectedNoise | null = null;
+    private readonly noise: NoiseSettings;
+
+    constructor(numFeatures: number, options: NoisyBatchNormOptions = {}) {
+      super(numFeatures, options);
+      this.noise = new NoiseSettings(this.constructor.name, options);
+    }
+
+    get generator(): nd.Generator {
+      return this.noise.generator;
+    }
+
+    override forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
+      const y = super.forward(x, options);
+      if (!this.training) return y;
+      const { out, noise } = this.noise.inject(y);
+      this.lastNoise = noise;
+      return out;
+    }
+
+    override extraRepr(): string {
+      return `${super.extraRepr()}, ${noiseRepr(this.noise)}`;
+    }
+  };
+  return Noisy as unknown as new (numFeatures: number, options?: NoisyBatchNormOptions) => T & NoisyBatchNormMembers;
+}
+
 /**
  * BatchNorm1d followed, in training mode only, by the time-varying noise of
  * Santurkar et al. 2018 ("How Does Batch Normalization Help Optimization?",
@@ -121,62 +164,10 @@ class NoiseSettings {
  * BatchNorm's, of the noiseless BN input. Pass a seeded `generator` for
  * reproducible noise.
  */
-export class NoisyBatchNorm1d extends BatchNorm1d {
-  /** The noise of the last training forward (null before one, and never set in eval mode). */
-  lastNoise: InjectedNoise | null = null;
-  private readonly noise: NoiseSettings;
-
-  constructor(numFeatures: number, options: NoisyBatchNormOptions = {}) {
-    super(numFeatures, options);
-    this.noise = new NoiseSettings(this.constructor.name, options);
-  }
-
-  /** The generator the noise is drawn from (`options.generator`, or the default generator): checkpoint it with `getState()` / `setState()`. */
-  get generator(): nd.Generator {
-    return this.noise.generator;
-  }
-
-  override forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
-    const y = super.forward(x, options);
-    if (!this.training) return y;
-    const { out, noise } = this.noise.inject(y);
-    this.lastNoise = noise;
-    return out;
-  }
-
-  override extraRepr(): string {
-    return `${super.extraRepr()}, ${noiseRepr(this.noise)}`;
-  }
-}
+export class NoisyBatchNorm1d extends withNoise(BatchNorm1d) {}
 
 /** BatchNorm2d followed, in training mode only, by Santurkar et al.'s noise: see NoisyBatchNorm1d. */
-export class NoisyBatchNorm2d extends BatchNorm2d {
-  /** The noise of the last training forward (null before one, and never set in eval mode). */
-  lastNoise: InjectedNoise | null = null;
-  private readonly noise: NoiseSettings;
-
-  constructor(numFeatures: number, options: NoisyBatchNormOptions = {}) {
-    super(numFeatures, options);
-    this.noise = new NoiseSettings(this.constructor.name, options);
-  }
-
-  /** The generator the noise is drawn from (`options.generator`, or the default generator): checkpoint it with `getState()` / `setState()`. */
-  get generator(): nd.Generator {
-    return this.noise.generator;
-  }
-
-  override forward(x: Tensor, options: BatchNormForwardOptions = {}): Tensor {
-    const y = super.forward(x, options);
-    if (!this.training) return y;
-    const { out, noise } = this.noise.inject(y);
-    this.lastNoise = noise;
-    return out;
-  }
-
-  override extraRepr(): string {
-    return `${super.extraRepr()}, ${noiseRepr(this.noise)}`;
-  }
-}
+export class NoisyBatchNorm2d extends withNoise(BatchNorm2d) {}
 
 function noiseRepr(s: NoiseSettings): string {
   return `noiseMean=[${s.noiseMean.join(', ')}], noiseStd=[${s.noiseStd.join(', ')}], shiftStd=${s.shiftStd}, noiseGranularity=${s.granularity}`;
