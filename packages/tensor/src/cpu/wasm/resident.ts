@@ -30,8 +30,13 @@ const addresses = new WeakMap<Float32Array, number>();
 /** Resident arrays already wrapped by a storage. */
 const claimed = new WeakSet<Float32Array>();
 
+/** Whether freed blocks are filled with NaN (see setResidentPoison). */
+let poison = false;
+
 function free(k: Kernels, addr: number): void {
-  residentBytes -= k.arena.blockSize(addr) ?? 0;
+  const size = k.arena.blockSize(addr) ?? 0;
+  if (poison) new Float32Array(k.memory.buffer, addr, size >> 2).fill(NaN);
+  residentBytes -= size;
   k.arena.release(addr);
 }
 
@@ -90,6 +95,17 @@ export function setResidentCapBytes(bytes: number): number {
   if (!(bytes >= 0)) throw new RangeError(`setResidentCapBytes: expected a non-negative number of bytes, got ${bytes}`);
   const prev = capBytes;
   capBytes = bytes;
+  return prev;
+}
+
+/**
+ * For tests: fill every resident block with NaN as it is freed, so that
+ * reading an array after its storage was disposed shows as NaN instead of
+ * as the values of whatever reuses the block. Returns the previous setting.
+ */
+export function setResidentPoison(on: boolean): boolean {
+  const prev = poison;
+  poison = on;
   return prev;
 }
 
