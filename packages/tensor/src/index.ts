@@ -18,6 +18,7 @@ export * from './ops/reduce.js';
 export * from './ops/linalg.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
 export { getNumThreads, setNumThreads } from './cpu/matmul.js';
+export { type CpuMemoryInfo, cpuMemory } from './cpu/wasm/resident.js';
 export * from './ops/conv.js';
 export * from './ops/pool.js';
 export * from './ops/join.js';

@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  CpuStorage, type NDArray, add, batchNormBackward, batchNormForward, batchNormStats, div, exp, fromTyped, matmul, mul, sub, tidy,
+  CpuStorage, type NDArray, add, cpuMemory, batchNormBackward, batchNormForward, batchNormStats, div, exp, fromTyped, matmul, mul, sub, tidy,
 } from '../src/index.js';
 import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
@@ -522,5 +522,26 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     expect(getKernels()!.arena.usedBytes).toBeLessThanOrEqual(used);
     expect(isResident(x)).toBe(true); // still reachable: kept
     expect(f32(x)[0]).toBe(Math.fround(randomData(1, 50)[0]));
+  });
+});
+
+describe('cpuMemory', () => {
+  it('reports the resident bytes, the cap and the wasm memory, and a tidy loop keeps the bytes flat', () => {
+    const m0 = cpuMemory();
+    const k = getKernels();
+    expect(m0.wasmMemoryBytes).toBe(k ? k.memory.buffer.byteLength : 0);
+    expect(m0.residentCapBytes).toBe(k ? residentMemory().capBytes : 0);
+    expect(m0.residentBytes).toBe(residentMemory().bytes);
+    const x = exp(fromTyped(new Float32Array(1 << 18), [1 << 18]));
+    const held = cpuMemory().residentBytes;
+    if (k) expect(held - m0.residentBytes).toBe(1 << 20);
+    for (let i = 0; i < 5; i++) {
+      tidy(() => {
+        exp(add(x, x));
+      });
+    }
+    expect(cpuMemory().residentBytes).toBe(held);
+    x.dispose();
+    expect(cpuMemory().residentBytes).toBe(m0.residentBytes);
   });
 });

@@ -90,6 +90,26 @@ export function residentMemory(): { bytes: number; capBytes: number } {
   return { bytes: residentBytes, capBytes };
 }
 
+/** What `cpuMemory()` reports. */
+export interface CpuMemoryInfo {
+  /** Bytes of the float32 outputs that live in the kernels' wasm memory now (resident arrays). */
+  residentBytes: number;
+  /** The most bytes resident arrays may hold at once (`NORMLAB_WASM_RESIDENT_MB`; 0 when the kernels are unavailable). */
+  residentCapBytes: number;
+  /** Size of the kernels' wasm memory (it grows, never shrinks; 0 when the kernels are unavailable). */
+  wasmMemoryBytes: number;
+}
+
+/**
+ * The CPU backend's wasm memory, as `gpu.memory()` reports the device's:
+ * in a loop of `tidy(step)` `residentBytes` stays flat. Arrays in ordinary
+ * JS memory (small ones, float64, `fromTyped` inputs) are not counted.
+ */
+export function cpuMemory(): CpuMemoryInfo {
+  const k = getKernels();
+  return { residentBytes, residentCapBytes: k ? capBytes : 0, wasmMemoryBytes: k ? k.memory.buffer.byteLength : 0 };
+}
+
 /** Sets the cap on resident bytes (0 turns resident outputs off); returns the previous cap. For tests and benchmarks. */
 export function setResidentCapBytes(bytes: number): number {
   if (!(bytes >= 0)) throw new RangeError(`setResidentCapBytes: expected a non-negative number of bytes, got ${bytes}`);
