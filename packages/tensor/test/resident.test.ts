@@ -9,11 +9,13 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  CpuStorage, type NDArray, add, cpuMemory, batchNormBackward, batchNormForward, batchNormStats, div, exp, fromTyped, matmul, mul, sub, tidy,
+  CpuStorage, type NDArray, add, avgPool2d, avgPool2dBackward, batchNormBackward, batchNormForward, batchNormStats, cat, conv2d,
+  conv2dBackwardInput, conv2dBackwardWeight, cpuMemory, div, exp, fromTyped, gather, indexAdd, indexSelect, matmul, maxPool2d,
+  maxPool2dBackward, mul, scatterAdd, sub, tidy,
 } from '../src/index.js';
 import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
-import { residentAddress, residentMemory, setResidentCapBytes } from '../src/cpu/wasm/resident.js';
+import { residentAddress, residentMemory, setResidentCapBytes, setResidentPoison } from '../src/cpu/wasm/resident.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
 import { randomData } from './helpers.js';
 import { settle } from './gc.js';
@@ -543,5 +545,77 @@ describe('cpuMemory', () => {
     expect(cpuMemory().residentBytes).toBe(held);
     x.dispose();
     expect(cpuMemory().residentBytes).toBe(m0.residentBytes);
+  });
+});
+
+/**
+ * Allocates and frees 64 MiB of resident arrays with poisoning on, so that
+ * the outputs that follow land on NaN-filled memory (a block freed at the
+ * top of the arena lowers the top, and the next blocks start there).
+ */
+function poisonArena(): void {
+  tidy(() => void exp(fromTyped(new Float32Array(1 << 24), [1 << 24])));
+}
+
+describe.skipIf(getKernels() === null)('uninitialized resident outputs are written in full', () => {
+  it('im2col and col2im: conv2d and its gradients on poisoned (NaN-filled) blocks equal the cap-0 results bit for bit', () => {
+    const prev = setResidentPoison(true);
+    try {
+      const x = fromTyped(Float32Array.from(randomData(4 * 5 * 23 * 19, 71)), [4, 5, 23, 19]);
+      const w = fromTyped(Float32Array.from(randomData(6 * 5 * 3 * 3, 72)), [6, 5, 3, 3]);
+      const cases = [
+        { padding: 1 }, // stride 1, outW == W: the block-copy path
+        { padding: 2, stride: 2 }, // strided rows
+        { padding: [0, 3] as [number, number], dilation: 2 }, // windows wholly in the padding
+      ];
+      const run = (): Float32Array[] => cases.flatMap((o) => {
+        const y = conv2d(x, w, null, o);
+        const gy = mul(y, 0.5);
+        return [y, conv2dBackwardInput(gy, w, x.shape, o), conv2dBackwardWeight(gy, x, w.shape, o)].map((a) => a.toTypedArray() as Float32Array);
+      });
+      poisonArena();
+      const resident = run();
+      setResidentCapBytes(0);
+      const host = run();
+      for (const [i, r] of resident.entries()) {
+        expect(r.some(Number.isNaN)).toBe(false);
+        sameBits(r, host[i], `output ${i}`);
+      }
+    } finally {
+      setResidentPoison(prev);
+    }
+  });
+
+  it('pooling, cat, gather, indexSelect, scatterAdd and indexAdd on poisoned blocks equal the cap-0 results bit for bit', () => {
+    const prev = setResidentPoison(true);
+    try {
+      const x = fromTyped(Float32Array.from(randomData(8 * 6 * 41 * 37, 81)), [8, 6, 41, 37]);
+      const idx = (n: number, hi: number, seed: number): NDArray => fromTyped(Int32Array.from(randomData(n, seed), (v) => Math.floor(Math.abs(v) * 1e6) % hi), [n]);
+      const run = (): Float32Array[] => {
+        const outs: NDArray[] = [];
+        const { values, indices } = maxPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true, returnIndices: true });
+        outs.push(values, maxPool2dBackward(values, indices, x.shape));
+        // ceil mode with padding: some windows start past the input (empty, 0)
+        const a = avgPool2d(x, 2, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false });
+        outs.push(a, avgPool2dBackward(a, x.shape, 2, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }));
+        outs.push(cat([x, mul(x, 2)], 1), cat([x, x, x], 3));
+        const flat = x.reshape([8 * 6 * 41, 37]);
+        const rows = idx(20000, 8 * 6 * 41, 82);
+        outs.push(indexSelect(flat, 0, rows), indexAdd(flat, 0, rows, indexSelect(flat, 0, rows)));
+        const g = fromTyped(Int32Array.from({ length: flat.size }, (_, i) => (i * 7919) % 37), flat.shape);
+        outs.push(gather(flat, 1, g), scatterAdd(flat, 1, g, flat));
+        return outs.map((o) => Float32Array.from(o.toTypedArray() as ArrayLike<number>));
+      };
+      poisonArena();
+      const resident = run();
+      setResidentCapBytes(0);
+      const host = run();
+      for (const [i, r] of resident.entries()) {
+        expect(r.some(Number.isNaN)).toBe(false);
+        sameBits(r, host[i], `output ${i}`);
+      }
+    } finally {
+      setResidentPoison(prev);
+    }
   });
 });

@@ -7,9 +7,9 @@
  * reads the input contiguously.
  */
 import type { Conv2dGeometry } from '../backend.js';
-import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
 import { type Shape } from '../shape.js';
+import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
 
 /** Rows at least this long are copied with TypedArray.set (its fixed cost beats a JS loop only on long rows). */
@@ -33,7 +33,9 @@ export function im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number])
   const [oh, ow] = outSize;
   const L = oh * ow;
   const xd = cpuData(xc);
-  const out = allocTyped(xc.dtype, N * C * kh * kw * L);
+  // Uninitialized (resident when large, so the GEMM reads it in place): every element is written
+  // below, the copies or the zeros of the padding.
+  const out = allocUninit(xc.dtype, N * C * kh * kw * L);
   // With stride 1 and outW == W (e.g. 'same' padding), the input and output
   // rows have one pitch, so each (plane, ki, kj) block is one shifted
   // contiguous copy: TypedArray.set runs at memcpy speed, far faster than a
@@ -49,10 +51,15 @@ export function im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number])
       for (let kj = 0; kj < kw; kj++) {
         const woff = kj * dw - pw;
         const [owLo, owHi] = validRange(woff, sw, W, ow);
-        if (owLo >= owHi) continue;
         const rowBase = (p * kh * kw + ki * kw + kj) * L;
+        if (owLo >= owHi || ohLo >= ohHi) {
+          out.fill(0, rowBase, rowBase + L);
+          continue;
+        }
+        // Output rows whose window lies wholly in the top or bottom padding.
+        out.fill(0, rowBase, rowBase + ohLo * ow);
+        out.fill(0, rowBase + ohHi * ow, rowBase + L);
         if (blockCopy) {
-          if (ohLo >= ohHi) continue;
           const first = ohLo * ow + owLo;
           const last = (ohHi - 1) * ow + owHi;
           const src = plane + hoff * W + woff;
@@ -67,6 +74,8 @@ export function im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number])
         for (let r = ohLo; r < ohHi; r++) {
           const src = plane + (r * sh + hoff) * W + woff;
           const dst = rowBase + r * ow;
+          for (let o = 0; o < owLo; o++) out[dst + o] = 0;
+          for (let o = owHi; o < ow; o++) out[dst + o] = 0;
           if (sw === 1) {
             if (owHi - owLo >= SET_MIN) out.set(xd.subarray(src + owLo, src + owHi), dst + owLo);
             else for (let o = owLo; o < owHi; o++) out[dst + o] = xd[src + o];
@@ -92,7 +101,8 @@ export function col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outS
   const L = oh * ow;
   const cd = cpuData(cc);
   const co = cc.offset;
-  const out = allocTyped(cc.dtype, N * C * H * W);
+  // Zeroed explicitly: a reused (resident) block costs no page faults, a fresh zeroed one does.
+  const out = allocUninit(cc.dtype, N * C * H * W).fill(0);
   // Planes outermost so each output plane stays in cache while its kh*kw rows are added.
   for (let p = 0; p < N * C; p++) {
     const plane = p * H * W;

@@ -2,9 +2,10 @@
  * Joining and indexing kernels for the CPU backend. Ops validate shapes,
  * dtypes and index ranges before calling these, so the loops do not check.
  */
-import { type DType, allocTyped } from '../dtype.js';
+import type { DType } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
+import { allocUninit } from './alloc.js';
 import { cpuData, operand, wrap } from './cpu-backend.js';
 import { mapStrided } from './strided.js';
 
@@ -12,7 +13,7 @@ import { mapStrided } from './strided.js';
 export function cat(xs: readonly NDArray[], dim: number, dtype: DType): NDArray {
   const shape = [...xs[0].shape];
   shape[dim] = xs.reduce((s, x) => s + x.shape[dim], 0);
-  const out = allocTyped(dtype, sizeOf(shape));
+  const out = allocUninit(dtype, sizeOf(shape)); // the slabs cover it
   const strides = contiguousStrides(shape);
   let start = 0;
   for (const x of xs) {
@@ -55,7 +56,7 @@ function atLeast1d(shape: Shape, strides: Shape): [number[], number[]] {
 export function gather(x: NDArray, dim: number, index: NDArray): NDArray {
   const xd = cpuData(x);
   const id = cpuData(index);
-  const out = allocTyped(x.dtype, index.size);
+  const out = allocUninit(x.dtype, index.size); // every element written below
   const [shape, is] = atLeast1d(index.shape, index.strides);
   const [, xs0] = atLeast1d(x.shape, x.strides);
   const xsDim = xs0[dim];
@@ -74,7 +75,7 @@ export function gather(x: NDArray, dim: number, index: NDArray): NDArray {
 
 /** zeros(shape), then out[c with c[dim] = index[c]] += src[c] for every c in the index's shape. */
 export function scatterAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
-  const out = allocTyped(src.dtype, sizeOf(shape));
+  const out = allocUninit(src.dtype, sizeOf(shape)).fill(0);
   const id = cpuData(index);
   const sd = cpuData(src);
   const [ishape, is] = atLeast1d(index.shape, index.strides);
@@ -116,7 +117,7 @@ export function indexSelect(x: NDArray, dim: number, index: NDArray): NDArray {
   const outer = sizeOf(shape.slice(0, dim));
   const inner = sizeOf(shape.slice(dim + 1));
   shape[dim] = k;
-  const out = allocTyped(x.dtype, outer * k * inner);
+  const out = allocUninit(x.dtype, outer * k * inner); // every element written below
   for (let o = 0; o < outer; o++) {
     for (let t = 0; t < k; t++) {
       const src = xc.offset + (o * n + ids[t]) * inner;
@@ -130,7 +131,7 @@ export function indexSelect(x: NDArray, dim: number, index: NDArray): NDArray {
 
 /** zeros(shape), then the slice index[t] along `dim` += src's slice t (src has shape[dim] = index size). */
 export function indexAdd(shape: Shape, dim: number, index: NDArray, src: NDArray): NDArray {
-  const out = allocTyped(src.dtype, sizeOf(shape));
+  const out = allocUninit(src.dtype, sizeOf(shape)).fill(0);
   const sc = src.contiguous();
   const sd = cpuData(sc);
   const ids = indexValues(index);

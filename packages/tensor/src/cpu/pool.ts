@@ -6,9 +6,9 @@
  * (countIncludePad) or to the input itself.
  */
 import type { Pool2dGeometry } from '../backend.js';
-import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
 import { type Shape, sizeOf } from '../shape.js';
+import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
 
 /** Max pooling of x [N,C,H,W]: values and the flat index h*W+w of each max within its plane (int32). */
@@ -21,7 +21,7 @@ export function maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
   const [dh, dw] = g.dilation;
   const [oh, ow] = g.outSize;
   const xd = cpuData(xc);
-  const values = allocTyped(xc.dtype, N * C * oh * ow);
+  const values = allocUninit(xc.dtype, N * C * oh * ow); // every element written below
   const indices = new Int32Array(N * C * oh * ow);
   let o = 0;
   for (let p = 0; p < N * C; p++) {
@@ -68,7 +68,7 @@ export function maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: S
   const [N, C, H, W] = inputShape;
   const plane = H * W;
   const perPlane = gc.shape[2] * gc.shape[3];
-  const out = allocTyped(gc.dtype, sizeOf(inputShape));
+  const out = allocUninit(gc.dtype, sizeOf(inputShape)).fill(0);
   for (let p = 0; p < N * C; p++) {
     const ob = p * plane;
     const gb = gc.offset + p * perPlane;
@@ -111,7 +111,7 @@ export function avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray {
   const hws = windows(oh, g.stride[0], g.padding[0], g.kernel[0], H);
   const wws = windows(ow, g.stride[1], g.padding[1], g.kernel[1], W);
   const xd = cpuData(xc);
-  const out = allocTyped(xc.dtype, N * C * oh * ow);
+  const out = allocUninit(xc.dtype, N * C * oh * ow);
   let o = 0;
   for (let p = 0; p < N * C; p++) {
     const plane = xc.offset + p * H * W;
@@ -120,7 +120,7 @@ export function avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray {
       for (let c = 0; c < ow; c++) {
         const ww = wws[c];
         if (hw.start >= hw.end || ww.start >= ww.end) {
-          o++;
+          out[o++] = 0;
           continue;
         }
         let s = 0;
@@ -143,7 +143,7 @@ export function avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeo
   const hws = windows(oh, g.stride[0], g.padding[0], g.kernel[0], H);
   const wws = windows(ow, g.stride[1], g.padding[1], g.kernel[1], W);
   const gd = cpuData(gc);
-  const out = allocTyped(gc.dtype, N * C * H * W);
+  const out = allocUninit(gc.dtype, N * C * H * W).fill(0);
   let o = gc.offset;
   for (let p = 0; p < N * C; p++) {
     const plane = p * H * W;
