@@ -557,65 +557,62 @@ function poisonArena(): void {
   tidy(() => void exp(fromTyped(new Float32Array(1 << 24), [1 << 24])));
 }
 
+/**
+ * `run()` with poisoning on, over NaN-filled blocks, then with resident
+ * arrays off (cap 0): an element an uninitialized output forgot to write
+ * shows as NaN or as a difference.
+ */
+function expectSameOnPoisonedBlocks(run: () => Float32Array[]): void {
+  const prev = setResidentPoison(true);
+  try {
+    poisonArena();
+    const resident = run();
+    setResidentCapBytes(0);
+    const host = run();
+    for (const [i, r] of resident.entries()) {
+      expect(r.some(Number.isNaN)).toBe(false);
+      sameBits(r, host[i], `output ${i}`);
+    }
+  } finally {
+    setResidentPoison(prev);
+  }
+}
+
 describe.skipIf(getKernels() === null)('uninitialized resident outputs are written in full', () => {
   it('im2col and col2im: conv2d and its gradients on poisoned (NaN-filled) blocks equal the cap-0 results bit for bit', () => {
-    const prev = setResidentPoison(true);
-    try {
-      const x = fromTyped(Float32Array.from(randomData(4 * 5 * 23 * 19, 71)), [4, 5, 23, 19]);
-      const w = fromTyped(Float32Array.from(randomData(6 * 5 * 3 * 3, 72)), [6, 5, 3, 3]);
-      const cases = [
-        { padding: 1 }, // stride 1, outW == W: the block-copy path
-        { padding: 2, stride: 2 }, // strided rows
-        { padding: [0, 3] as [number, number], dilation: 2 }, // windows wholly in the padding
-      ];
-      const run = (): Float32Array[] => cases.flatMap((o) => {
-        const y = conv2d(x, w, null, o);
-        const gy = mul(y, 0.5);
-        return [y, conv2dBackwardInput(gy, w, x.shape, o), conv2dBackwardWeight(gy, x, w.shape, o)].map((a) => a.toTypedArray() as Float32Array);
-      });
-      poisonArena();
-      const resident = run();
-      setResidentCapBytes(0);
-      const host = run();
-      for (const [i, r] of resident.entries()) {
-        expect(r.some(Number.isNaN)).toBe(false);
-        sameBits(r, host[i], `output ${i}`);
-      }
-    } finally {
-      setResidentPoison(prev);
-    }
+    const x = fromTyped(Float32Array.from(randomData(4 * 5 * 23 * 19, 71)), [4, 5, 23, 19]);
+    const w = fromTyped(Float32Array.from(randomData(6 * 5 * 3 * 3, 72)), [6, 5, 3, 3]);
+    const cases = [
+      { padding: 1 }, // stride 1, outW == W: the block-copy path
+      { padding: 2, stride: 2 }, // strided rows
+      { padding: [0, 3] as [number, number], dilation: 2 }, // windows wholly in the padding
+    ];
+    const run = (): Float32Array[] => cases.flatMap((o) => {
+      const y = conv2d(x, w, null, o);
+      const gy = mul(y, 0.5);
+      return [y, conv2dBackwardInput(gy, w, x.shape, o), conv2dBackwardWeight(gy, x, w.shape, o)].map((a) => a.toTypedArray() as Float32Array);
+    });
+    expectSameOnPoisonedBlocks(run);
   });
 
   it('pooling, cat, gather, indexSelect, scatterAdd and indexAdd on poisoned blocks equal the cap-0 results bit for bit', () => {
-    const prev = setResidentPoison(true);
-    try {
-      const x = fromTyped(Float32Array.from(randomData(8 * 6 * 41 * 37, 81)), [8, 6, 41, 37]);
-      const idx = (n: number, hi: number, seed: number): NDArray => fromTyped(Int32Array.from(randomData(n, seed), (v) => Math.floor(Math.abs(v) * 1e6) % hi), [n]);
-      const run = (): Float32Array[] => {
-        const outs: NDArray[] = [];
-        const { values, indices } = maxPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true, returnIndices: true });
-        outs.push(values, maxPool2dBackward(values, indices, x.shape));
-        // ceil mode with padding: some windows start past the input (empty, 0)
-        const a = avgPool2d(x, 2, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false });
-        outs.push(a, avgPool2dBackward(a, x.shape, 2, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }));
-        outs.push(cat([x, mul(x, 2)], 1), cat([x, x, x], 3));
-        const flat = x.reshape([8 * 6 * 41, 37]);
-        const rows = idx(20000, 8 * 6 * 41, 82);
-        outs.push(indexSelect(flat, 0, rows), indexAdd(flat, 0, rows, indexSelect(flat, 0, rows)));
-        const g = fromTyped(Int32Array.from({ length: flat.size }, (_, i) => (i * 7919) % 37), flat.shape);
-        outs.push(gather(flat, 1, g), scatterAdd(flat, 1, g, flat));
-        return outs.map((o) => Float32Array.from(o.toTypedArray() as ArrayLike<number>));
-      };
-      poisonArena();
-      const resident = run();
-      setResidentCapBytes(0);
-      const host = run();
-      for (const [i, r] of resident.entries()) {
-        expect(r.some(Number.isNaN)).toBe(false);
-        sameBits(r, host[i], `output ${i}`);
-      }
-    } finally {
-      setResidentPoison(prev);
-    }
+    const x = fromTyped(Float32Array.from(randomData(8 * 6 * 41 * 37, 81)), [8, 6, 41, 37]);
+    const idx = (n: number, hi: number, seed: number): NDArray => fromTyped(Int32Array.from(randomData(n, seed), (v) => Math.floor(Math.abs(v) * 1e6) % hi), [n]);
+    const run = (): Float32Array[] => {
+      const outs: NDArray[] = [];
+      const { values, indices } = maxPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true, returnIndices: true });
+      outs.push(values, maxPool2dBackward(values, indices, x.shape));
+      // ceil mode with padding: partial windows at both ends
+      const a = avgPool2d(x, 2, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false });
+      outs.push(a, avgPool2dBackward(a, x.shape, 2, { stride: 2, padding: 1, ceilMode: true, countIncludePad: false }));
+      outs.push(cat([x, mul(x, 2)], 1), cat([x, x, x], 3));
+      const flat = x.reshape([8 * 6 * 41, 37]);
+      const rows = idx(20000, 8 * 6 * 41, 82);
+      outs.push(indexSelect(flat, 0, rows), indexAdd(flat, 0, rows, indexSelect(flat, 0, rows)));
+      const g = fromTyped(Int32Array.from({ length: flat.size }, (_, i) => (i * 7919) % 37), flat.shape);
+      outs.push(gather(flat, 1, g), scatterAdd(flat, 1, g, flat));
+      return outs.map((o) => Float32Array.from(o.toTypedArray() as ArrayLike<number>));
+    };
+    expectSameOnPoisonedBlocks(run);
   });
 });
