@@ -18,13 +18,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Tensor, randint, randn, tidy } from '@normlab/autograd';
-import { manualSeed } from '@normlab/tensor';
+import { cpuMemory, manualSeed } from '@normlab/tensor';
 import { cpuData } from '../../tensor/src/cpu/cpu-backend.js';
 import { getKernels } from '../../tensor/src/cpu/wasm/kernels.js';
-import { residentAddress, residentMemory, setResidentCapBytes, setResidentPoison } from '../../tensor/src/cpu/wasm/resident.js';
+import { residentAddress, setResidentCapBytes, setResidentPoison } from '../../tensor/src/cpu/wasm/resident.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy, optim } from '../src/index.js';
 
-const cap = residentMemory().capBytes;
+const cap = cpuMemory().residentCapBytes;
 beforeEach(() => setResidentPoison(true));
 afterEach(() => {
   setResidentCapBytes(cap);
@@ -122,11 +122,11 @@ describe.skipIf(getKernels() === null)('training on resident arrays', () => {
     };
     // The first steps allocate what lives across steps (momentum buffers, gradients).
     for (let s = 0; s < 3; s++) tidy(step);
-    const before = residentMemory().bytes;
+    const before = cpuMemory().residentBytes;
     const during: number[] = [];
     for (let s = 0; s < 10; s++) {
       tidy(step);
-      during.push(residentMemory().bytes);
+      during.push(cpuMemory().residentBytes);
     }
     expect(during.every((b) => b === before)).toBe(true);
   });

@@ -15,13 +15,13 @@ import {
 } from '../src/index.js';
 import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
-import { residentAddress, residentMemory, setResidentCapBytes, setResidentPoison } from '../src/cpu/wasm/resident.js';
+import { residentAddress, setResidentCapBytes, setResidentPoison } from '../src/cpu/wasm/resident.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
 import { randomData } from './helpers.js';
 import { settle } from './gc.js';
 
 const threads = getNumThreads();
-const cap = residentMemory().capBytes;
+const cap = cpuMemory().residentCapBytes;
 afterEach(async () => {
   setNumThreads(threads);
   setResidentCapBytes(cap);
@@ -120,7 +120,7 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
   });
 
   it('small, float64 and int32 outputs are not resident (16384 floats is the smallest resident size)', () => {
-    const before = residentMemory().bytes;
+    const before = cpuMemory().residentBytes;
     const small = exp(fromTyped(floats(16383, 2), [16383]));
     expect(isResident(small)).toBe(false);
     expect(isResident(fromTyped(floats(16383, 2), [16383]).clone())).toBe(false);
@@ -131,30 +131,30 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     for (const o of [...o64, ...o32]) expect(isResident(o)).toBe(false);
     expect(o64[0].dtype).toBe('float64');
     expect(o32[0].dtype).toBe('int32');
-    expect(residentMemory().bytes).toBe(before);
+    expect(cpuMemory().residentBytes).toBe(before);
     const edge = exp(fromTyped(floats(16384, 2), [16384]));
     expect(isResident(edge)).toBe(true);
-    expect(residentMemory().bytes).toBe(before + 16384 * 4);
+    expect(cpuMemory().residentBytes).toBe(before + 16384 * 4);
     edge.dispose();
   });
 
   it('dispose() frees the block now, and the next output of that size reuses its address', () => {
     const x = fromTyped(floats(N_EW, 4), [N_EW]).clone();
     exp(x).dispose(); // warm up: the exp constants' block is allocated once
-    const before = residentMemory().bytes;
+    const before = cpuMemory().residentBytes;
     const used = getKernels()!.arena.usedBytes;
     const y = exp(x);
     const at = addressOf(y);
     const block = blockOf(y);
     expect(block).toBeGreaterThanOrEqual(N_EW * 4);
-    expect(residentMemory().bytes).toBe(before + block);
+    expect(cpuMemory().residentBytes).toBe(before + block);
     expect(getKernels()!.arena.usedBytes).toBe(used + block);
     y.dispose();
-    expect(residentMemory().bytes).toBe(before);
+    expect(cpuMemory().residentBytes).toBe(before);
     expect(getKernels()!.arena.usedBytes).toBe(used);
     expect(getKernels()!.arena.blockSize(at)).toBeUndefined();
     y.dispose(); // twice is harmless: the block is not released again
-    expect(residentMemory().bytes).toBe(before);
+    expect(cpuMemory().residentBytes).toBe(before);
     const z = add(x, x);
     expect(addressOf(z)).toBe(at);
     z.dispose();
@@ -169,24 +169,24 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
       if (!isResident(y)) throw new Error('exp(add(x, x)) is not resident');
     };
     tidy(step); // warm up
-    const before = residentMemory().bytes;
+    const before = cpuMemory().residentBytes;
     const pages = k.memory.buffer.byteLength;
     let inside = 0;
     for (let i = 0; i < 50; i++) {
       tidy(() => {
         step();
-        inside = residentMemory().bytes;
+        inside = cpuMemory().residentBytes;
       });
       expect(inside).toBe(before + 2 * (1 << 22));
-      if (residentMemory().bytes !== before) throw new Error(`iteration ${i}: ${residentMemory().bytes} resident bytes, ${before} before`);
+      if (cpuMemory().residentBytes !== before) throw new Error(`iteration ${i}: ${cpuMemory().residentBytes} resident bytes, ${before} before`);
     }
     expect(k.memory.buffer.byteLength).toBe(pages);
     // What a scope returns is kept (and resident); the rest is freed.
     const kept = tidy(() => exp(add(x, x)));
     expect(isResident(kept)).toBe(true);
-    expect(residentMemory().bytes).toBe(before + blockOf(kept));
+    expect(cpuMemory().residentBytes).toBe(before + blockOf(kept));
     kept.dispose();
-    expect(residentMemory().bytes).toBe(before);
+    expect(cpuMemory().residentBytes).toBe(before);
   });
 
   it('disposing one view frees the storage: every other view of it throws `was disposed`', () => {
@@ -196,9 +196,9 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     const a = y.reshape([1024, 1024]);
     const b = y.narrow(0, 5, 1000);
     const c = a.transpose(0, 1);
-    const before = residentMemory().bytes;
+    const before = cpuMemory().residentBytes;
     a.dispose();
-    expect(residentMemory().bytes).toBe(before - (1 << 22));
+    expect(cpuMemory().residentBytes).toBe(before - (1 << 22));
     for (const v of [y, b, c]) {
       expect(v.isDisposed).toBe(true);
       expect(() => exp(v)).toThrow(/was disposed/);
@@ -230,11 +230,11 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
   it('the cap bounds the resident bytes; past it outputs are host arrays', () => {
     expect(() => setResidentCapBytes(-1)).toThrow(RangeError);
     expect(() => setResidentCapBytes(NaN)).toThrow(RangeError);
-    expect(residentMemory().capBytes).toBe(cap);
+    expect(cpuMemory().residentCapBytes).toBe(cap);
     const x = fromTyped(floats(1 << 18, 8), [1 << 18]).clone();
-    const base = residentMemory().bytes;
+    const base = cpuMemory().residentBytes;
     expect(setResidentCapBytes(base + (1 << 20))).toBe(cap);
-    expect(residentMemory().capBytes).toBe(base + (1 << 20));
+    expect(cpuMemory().residentCapBytes).toBe(base + (1 << 20));
     const a = exp(x);
     const b = exp(x);
     expect(isResident(a)).toBe(true);
@@ -247,7 +247,7 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     setResidentCapBytes(0);
     expect(isResident(exp(x))).toBe(false);
     expect(isResident(x.clone())).toBe(false);
-    expect(residentMemory().bytes).toBe(base);
+    expect(cpuMemory().residentBytes).toBe(base);
   });
 
   it('the in-place paths are taken only when output and inputs are resident (kernel addresses)', () => {
@@ -510,7 +510,7 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     const x = fromTyped(floats(1 << 18, 50), [1 << 18]).clone();
     exp(x).dispose(); // warm up
     await settle(3); // what earlier tests dropped
-    const start = residentMemory().bytes;
+    const start = cpuMemory().residentBytes;
     const used = getKernels()!.arena.usedBytes;
     ((): void => {
       for (let i = 0; i < 20; i++) {
@@ -518,9 +518,9 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
         if (!isResident(y)) throw new Error('exp(x) is not resident');
       }
     })();
-    expect(residentMemory().bytes).toBe(start + 20 * (1 << 20));
-    for (let r = 0; r < 50 && residentMemory().bytes > start; r++) await settle(1);
-    expect(residentMemory().bytes).toBeLessThanOrEqual(start);
+    expect(cpuMemory().residentBytes).toBe(start + 20 * (1 << 20));
+    for (let r = 0; r < 50 && cpuMemory().residentBytes > start; r++) await settle(1);
+    expect(cpuMemory().residentBytes).toBeLessThanOrEqual(start);
     expect(getKernels()!.arena.usedBytes).toBeLessThanOrEqual(used);
     expect(isResident(x)).toBe(true); // still reachable: kept
     expect(f32(x)[0]).toBe(Math.fround(randomData(1, 50)[0]));
@@ -532,8 +532,10 @@ describe('cpuMemory', () => {
     const m0 = cpuMemory();
     const k = getKernels();
     expect(m0.wasmMemoryBytes).toBe(k ? k.memory.buffer.byteLength : 0);
-    expect(m0.residentCapBytes).toBe(k ? residentMemory().capBytes : 0);
-    expect(m0.residentBytes).toBe(residentMemory().bytes);
+    const prevCap = setResidentCapBytes(123 << 20);
+    expect(cpuMemory().residentCapBytes).toBe(k ? 123 << 20 : 0);
+    setResidentCapBytes(prevCap);
+    expect(cpuMemory().residentCapBytes).toBe(k ? prevCap : 0);
     const x = exp(fromTyped(new Float32Array(1 << 18), [1 << 18]));
     const held = cpuMemory().residentBytes;
     if (k) expect(held - m0.residentBytes).toBe(1 << 20);

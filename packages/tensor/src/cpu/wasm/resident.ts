@@ -85,11 +85,6 @@ export function claimResident(arr: unknown): void {
   claimed.add(arr);
 }
 
-/** Bytes held by resident arrays now, and the cap. */
-export function residentMemory(): { bytes: number; capBytes: number } {
-  return { bytes: residentBytes, capBytes };
-}
-
 /** What `cpuMemory()` reports. */
 export interface CpuMemoryInfo {
   /** Bytes of the float32 outputs that live in the kernels' wasm memory now (resident arrays). */
