@@ -23,7 +23,7 @@
 import { type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withStaging } from './resident.js';
 import {
-  EW_BN_CHAN, EW_BN_CHAN_STRIDED, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, startJobs,
+  EW_BN_CHAN, EW_BN_CHAN_STRIDED, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staged piece on one thread (64 KiB): input and outputs stay in L2. */
@@ -201,11 +201,7 @@ export function wasmBatchNormStats(d: Float32Array, o: number, N: number, C: num
     const x = xAt + o * 4;
     return withStaging(k, N * C * 16, (out) => {
       runOverRuns(k, N * C, (w, first, count) => {
-        jobBuf[w] = -EW_BN_STATS;
-        jobBuf[w + 1] = x + first * S * 4;
-        jobBuf[w + 2] = count;
-        jobBuf[w + 3] = S;
-        jobBuf[w + 4] = out + first * 16;
+        putJob(jobBuf, w, EW_BN_STATS, x + first * S * 4, count, S, out + first * 16);
       });
       mergeRuns(new Float64Array(k.memory.buffer), out >> 3, N * C, S, 0, C, mu, m2, cnt);
       return true;
@@ -231,11 +227,7 @@ export function wasmBatchNormStats(d: Float32Array, o: number, N: number, C: num
     for (let i = 0; i < ps.length; i++) {
       const p = ps[i];
       const jobs = splitRuns(p, parts, (w, first, runs) => {
-        jobBuf[w] = -EW_BN_STATS;
-        jobBuf[w + 1] = xAddr(i) + first * p.len * 4;
-        jobBuf[w + 2] = runs;
-        jobBuf[w + 3] = p.len;
-        jobBuf[w + 4] = outAddr(i) + first * 16;
+        putJob(jobBuf, w, EW_BN_STATS, xAddr(i) + first * p.len * 4, runs, p.len, outAddr(i) + first * 16);
       });
       start(at, jobs);
       if (i > 0) merge(i - 1);
@@ -279,16 +271,7 @@ export function wasmBatchNormForward(
       writeParams(k, params, C, mu, is, w, b);
       runOverRuns(k, N * C, (wd, first, count) => {
         const off = first * S * 4;
-        jobBuf[wd] = -EW_BN_FWD;
-        jobBuf[wd + 1] = x + off;
-        jobBuf[wd + 2] = yAt + off;
-        jobBuf[wd + 3] = hAt + off;
-        jobBuf[wd + 4] = count;
-        jobBuf[wd + 5] = S;
-        jobBuf[wd + 6] = params;
-        jobBuf[wd + 7] = C;
-        jobBuf[wd + 8] = first % C;
-        jobBuf[wd + 9] = affine;
+        putJob(jobBuf, wd, EW_BN_FWD, x + off, yAt + off, hAt + off, count, S, params, C, first % C, affine);
       });
       return true;
     }) ?? false;
@@ -317,16 +300,7 @@ export function wasmBatchNormForward(
       const p = ps[i];
       const jobs = splitRuns(p, parts, (wd, first, runs) => {
         const off = first * p.len * 4;
-        jobBuf[wd] = -EW_BN_FWD;
-        jobBuf[wd + 1] = xAddr(i) + off;
-        jobBuf[wd + 2] = yAddr(i) + off;
-        jobBuf[wd + 3] = hAddr(i) + off;
-        jobBuf[wd + 4] = runs;
-        jobBuf[wd + 5] = p.len;
-        jobBuf[wd + 6] = base;
-        jobBuf[wd + 7] = C;
-        jobBuf[wd + 8] = (p.c + first) % C;
-        jobBuf[wd + 9] = affine;
+        putJob(jobBuf, wd, EW_BN_FWD, xAddr(i) + off, yAddr(i) + off, hAddr(i) + off, runs, p.len, base, C, (p.c + first) % C, affine);
       });
       start(at, jobs);
       if (i > 0) copyOut(i - 1);
@@ -369,15 +343,7 @@ export function wasmBatchNormBackward(
           const pc = p + c * 48;
           f64[pc >> 3] = kc(c);
           f64[(pc >> 3) + 1] = m;
-          const wd = j * JOB_WORDS;
-          jobBuf[wd] = -EW_BN_CHAN_STRIDED;
-          jobBuf[wd + 1] = gAt + (go + c * S) * 4;
-          jobBuf[wd + 2] = hAt + (ho + c * S) * 4;
-          jobBuf[wd + 3] = dxAt + c * S * 4;
-          jobBuf[wd + 4] = N;
-          jobBuf[wd + 5] = S;
-          jobBuf[wd + 6] = C * S * 4;
-          jobBuf[wd + 7] = pc;
+          putJob(jobBuf, j * JOB_WORDS, EW_BN_CHAN_STRIDED, gAt + (go + c * S) * 4, hAt + (ho + c * S) * 4, dxAt + c * S * 4, N, S, C * S * 4, pc);
         }
         runAll(k, threads, count);
       }
@@ -418,11 +384,7 @@ export function wasmBatchNormBackward(
     };
     gather(0);
     for (let c = 0; c < C; c++) {
-      jobBuf[0] = -EW_BN_CHAN;
-      jobBuf[1] = gAddr(c);
-      jobBuf[2] = hAddr(c);
-      jobBuf[3] = per;
-      jobBuf[4] = pAddr(c);
+      putJob(jobBuf, 0, EW_BN_CHAN, gAddr(c), hAddr(c), per, pAddr(c));
       start(at, 1);
       if (c > 0) scatter(c - 1);
       if (c + 1 < C) gather(c + 1);

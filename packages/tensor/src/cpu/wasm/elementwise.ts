@@ -19,7 +19,7 @@ import type { BinaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, startJobs,
+  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -55,12 +55,12 @@ export function hasWasmBinary(op: BinaryOp): op is keyof typeof BINARY_KIND {
 
 /** out[i] = a[ao + i] op b[bo + i] for i < out.length; false where the kernels are unavailable. */
 export function wasmBinaryF32(op: keyof typeof BINARY_KIND, out: Float32Array, a: Float32Array, ao: number, b: Float32Array, bo: number): boolean {
-  return staged(BINARY_KIND[op], out, [a, b], [ao, bo]);
+  return onKernels(BINARY_KIND[op], out, [a, b], [ao, bo]);
 }
 
 /** out[i] = exp(x[xo + i]) within 1 ulp of Math.fround(Math.exp(x)); false where the kernels are unavailable. */
 export function wasmExpF32(out: Float32Array, x: Float32Array, xo: number): boolean {
-  return staged(EW_EXP, out, [x], [xo]);
+  return onKernels(EW_EXP, out, [x], [xo]);
 }
 
 const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
@@ -85,7 +85,8 @@ function expConstsAddress(k: Kernels): number {
   return expConsts;
 }
 
-function staged(kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads = getNumThreads()): boolean {
+/** Runs `kind` in place on resident arrays, else staged; false where the kernels or the memory are unavailable. */
+function onKernels(kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads = getNumThreads()): boolean {
   const k = getKernels();
   if (!k) return false;
   const outAt = residentAddress(out);
@@ -118,13 +119,7 @@ function inPlace(k: Kernels, kind: number, out: Float32Array, outAt: number, ins
     const per = Math.ceil(n4 / jobs / 4) * 4;
     let count = 0;
     for (let p = 0; p < n4; p += per, count++) {
-      const w = count * JOB_WORDS;
-      jobBuf[w] = -kind;
-      jobBuf[w + 1] = outAt + p * 4;
-      jobBuf[w + 2] = a + p * 4;
-      jobBuf[w + 3] = b + p * 4;
-      jobBuf[w + 4] = Math.min(per, n4 - p);
-      jobBuf[w + 5] = consts;
+      putJob(jobBuf, count * JOB_WORDS, kind, outAt + p * 4, a + p * 4, b + p * 4, Math.min(per, n4 - p), consts);
     }
     startJobs(k, jobBuf, count);
     finishJobs(k);
@@ -179,13 +174,7 @@ function stagedAt(k: Kernels, base: number, kind: number, out: Float32Array, ins
     const m = Math.min(CHUNK, n - c * CHUNK);
     let jobs = 0;
     for (let p = 0; p < m; p += PIECE, jobs++) {
-      const w = jobs * JOB_WORDS;
-      jobBuf[w] = -kind;
-      jobBuf[w + 1] = outAddr(slot) + p * 4;
-      jobBuf[w + 2] = inAddr(slot, 0) + p * 4;
-      jobBuf[w + 3] = inAddr(slot, nin - 1) + p * 4;
-      jobBuf[w + 4] = Math.min(PIECE, m - p);
-      jobBuf[w + 5] = base;
+      putJob(jobBuf, jobs * JOB_WORDS, kind, outAddr(slot) + p * 4, inAddr(slot, 0) + p * 4, inAddr(slot, nin - 1) + p * 4, Math.min(PIECE, m - p), base);
     }
     startJobs(k, jobBuf, jobs);
     if (c > 0) copyOut(c - 1, 1 - slot);

@@ -32,6 +32,12 @@ export const EW_BN_CHAN_STRIDED = 9;
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
+/** Writes elementwise/BatchNorm job `kind` at word `w` of `jobs`: its negative tag, then the kernel's arguments in order. */
+export function putJob(jobs: Int32Array, w: number, kind: number, ...args: number[]): void {
+  jobs[w] = -kind;
+  for (let i = 0; i < args.length; i++) jobs[w + 1 + i] = args[i];
+}
+
 // Plain JS so that it runs as an eval'd worker from src/ (vitest) and dist/ alike.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
