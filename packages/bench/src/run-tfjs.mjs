@@ -20,11 +20,21 @@ const timed = (f, opts) => medianMs(() => {
 }, opts);
 
 const groups = benchGroups();
-if (groups.has('core')) core();
-if (groups.has('bn')) await batchNorm();
+if (groups.has('matmul')) matmul();
+if (groups.has('conv')) conv();
+if (groups.has('elementwise')) elementwise();
+if (groups.has('bn') || groups.has('mlp')) {
+  // tf.grads / minimize need tfjs's gradient functions, which tfjs-core's Node bundle leaves out.
+  await import('./tfjs-gradients.mjs');
+}
+if (groups.has('bn')) batchNorm2d();
+if (groups.has('mlp')) {
+  results.bnMlp = mlpStepsPerSecond(true);
+  results.mlp = mlpStepsPerSecond(false);
+}
 process.stdout.write(JSON.stringify(results));
 
-function core() {
+function matmul() {
   for (const n of MATMUL_SIZES) {
     // tfjs-cpu at 1024 takes seconds per run: fewer runs there.
     const slow = backend === 'cpu' && n >= 512;
@@ -33,7 +43,9 @@ function core() {
     const b = tf.tensor2d(randomFloats(n * n, 2), [n, n]);
     results.matmul[n] = timed(() => tf.matMul(a, b), slow ? { warmup: 1, minRuns: 3, minMs: 0 } : { warmup: 10 });
   }
+}
 
+function conv() {
   const { n, c, h, w, cout, k } = CONV;
   const x = tf.tensor4d(randomFloats(n * c * h * w, 3), [n, h, w, c]); // tfjs is NHWC
   const wt = tf.tensor4d(randomFloats(cout * c * k * k, 4), [k, k, c, cout]);
@@ -52,17 +64,16 @@ function core() {
   } catch (e) {
     results.convNote = `tfjs-${backend}: ${e.message}`;
   }
+}
 
+function elementwise() {
   const ea = tf.tensor1d(randomFloats(ELEMENTWISE_SIZE, 6));
   const eb = tf.tensor1d(randomFloats(ELEMENTWISE_SIZE, 7));
   results.add = timed(() => tf.add(ea, eb), { warmup: 5, minRuns: 15 });
   results.exp = timed(() => tf.exp(ea), { warmup: 5, minRuns: 15 });
 }
 
-async function batchNorm() {
-  // tf.grads / minimize need tfjs's gradient functions, which tfjs-core's Node bundle leaves out.
-  await import('./tfjs-gradients.mjs');
-
+function batchNorm2d() {
   // BatchNorm2d forward + backward (NHWC): tf.moments for the batch statistics, tf.batchNorm,
   // and the gradients for x, scale and offset with tf.grads.
   {
@@ -79,43 +90,47 @@ async function batchNorm() {
     // tfjs-cpu takes about 9 s per step here: one run.
     results.bn2d = timed(() => bnGrads([x, scale, offset], gy), backend === 'cpu' ? { warmup: 0, minRuns: 1, minMs: 0 } : { warmup: 3, minRuns: 10 });
   }
+}
 
-  // The BN paper's MNIST MLP with plain tf ops: x W + b, BN (tf.moments + tf.batchNorm) before
-  // each sigmoid, softmax cross-entropy, one tf.train.sgd step per batch of 60.
-  {
-    const { sizes, batch, lr } = BN_MLP;
-    process.stderr.write(`  tfjs-${backend} BN MLP step\n`);
-    const layers = [];
-    for (let i = 0; i + 1 < sizes.length; i++) {
-      const bound = 1 / Math.sqrt(sizes[i]);
-      const l = {
-        w: tf.variable(tf.mul(tf.tensor2d(randomFloats(sizes[i] * sizes[i + 1], 30 + i), [sizes[i], sizes[i + 1]]), bound)),
-        b: tf.variable(tf.zeros([sizes[i + 1]])),
-      };
-      if (i + 2 < sizes.length) {
-        l.gamma = tf.variable(tf.ones([sizes[i + 1]]));
-        l.beta = tf.variable(tf.zeros([sizes[i + 1]]));
-      }
-      layers.push(l);
-    }
-    const X = tf.tensor2d(randomFloats(batch * sizes[0], 23), [batch, sizes[0]]);
-    const Y = tf.oneHot(tf.tensor1d(randomLabels(batch, sizes.at(-1), 24), 'int32'), sizes.at(-1));
-    const opt = tf.train.sgd(lr);
-    const loss = () => {
-      let hh = X;
-      for (const l of layers) {
-        hh = tf.add(tf.matMul(hh, l.w), l.b);
-        if (l.gamma) {
-          const { mean, variance } = tf.moments(hh, [0]);
-          hh = tf.sigmoid(tf.batchNorm(hh, mean, variance, l.beta, l.gamma, 1e-5));
-        }
-      }
-      return tf.losses.softmaxCrossEntropy(Y, hh);
+/**
+ * The BN paper's MNIST MLP with plain tf ops: x W + b, [BN (tf.moments + tf.batchNorm)] before
+ * each sigmoid, softmax cross-entropy, one tf.train.sgd step per batch of 60.
+ */
+function mlpStepsPerSecond(withBn) {
+  const { sizes, batch, lr } = BN_MLP;
+  process.stderr.write(`  tfjs-${backend} ${withBn ? 'BN ' : ''}MLP step\n`);
+  const layers = [];
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    const bound = 1 / Math.sqrt(sizes[i]);
+    const l = {
+      w: tf.variable(tf.mul(tf.tensor2d(randomFloats(sizes[i] * sizes[i + 1], 30 + i), [sizes[i], sizes[i + 1]]), bound)),
+      b: tf.variable(tf.zeros([sizes[i + 1]])),
     };
-    const ms = medianMs(() => {
-      tf.tidy(() => opt.minimize(loss));
-      layers.at(-1).b.dataSync();
-    }, BN_MLP_TIMING);
-    results.bnMlp = 1000 / ms;
+    if (i + 2 < sizes.length) l.hidden = true;
+    if (i + 2 < sizes.length && withBn) {
+      l.gamma = tf.variable(tf.ones([sizes[i + 1]]));
+      l.beta = tf.variable(tf.zeros([sizes[i + 1]]));
+    }
+    layers.push(l);
   }
+  const X = tf.tensor2d(randomFloats(batch * sizes[0], 23), [batch, sizes[0]]);
+  const Y = tf.oneHot(tf.tensor1d(randomLabels(batch, sizes.at(-1), 24), 'int32'), sizes.at(-1));
+  const opt = tf.train.sgd(lr);
+  const loss = () => {
+    let hh = X;
+    for (const l of layers) {
+      hh = tf.add(tf.matMul(hh, l.w), l.b);
+      if (l.gamma) {
+        const { mean, variance } = tf.moments(hh, [0]);
+        hh = tf.batchNorm(hh, mean, variance, l.beta, l.gamma, 1e-5);
+      }
+      if (l.hidden) hh = tf.sigmoid(hh);
+    }
+    return tf.losses.softmaxCrossEntropy(Y, hh);
+  };
+  const ms = medianMs(() => {
+    tf.tidy(() => opt.minimize(loss));
+    layers.at(-1).b.dataSync();
+  }, BN_MLP_TIMING);
+  return 1000 / ms;
 }

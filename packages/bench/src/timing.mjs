@@ -29,13 +29,42 @@ export const BN_MLP = { sizes: [784, 100, 100, 100, 10], batch: 60, lr: 0.1 };
  */
 export const BN_MLP_TIMING = { warmup: 100, minRuns: 100 };
 
+/** The same MLP without BatchNorm: Linear -> Sigmoid in each hidden layer. */
+export const MLP = BN_MLP;
 /**
- * Which benchmark groups to run: BENCH_ONLY=bn (or core, or a comma list);
- * all when unset. 'core' is matmul, conv2d and the elementwise ops.
+ * A small VGG block on MNIST-sized input, one SGD step: Conv2d(1, 16, 3, p1) ->
+ * BatchNorm2d -> ReLU -> MaxPool2d(2) -> Conv2d(16, 32, 3, p1) -> BatchNorm2d ->
+ * ReLU -> MaxPool2d(2) -> Flatten -> Linear(1568, 10), crossEntropy.
+ */
+export const CONV_NET = { batch: 64, channels: [1, 16, 32], size: 28, classes: 10, lr: 0.05 };
+export const CONV_NET_TIMING = { warmup: 10, minRuns: 20, minMs: 1000 };
+/** LayerNorm over the last dim, forward + backward. */
+export const LAYER_NORM = { rows: 4096, features: 1024, eps: 1e-5 };
+/** GroupNorm with 32 groups, forward + backward. */
+export const GROUP_NORM = { n: 32, c: 256, h: 16, w: 16, groups: 32, eps: 1e-5 };
+
+/** The benchmark groups, each a set of rows (`--only` picks some). */
+export const GROUPS = {
+  matmul: 'matmul f32 at n = 128 ... 1024',
+  conv: 'conv2d forward + both backward products',
+  elementwise: 'add and exp over 4M floats',
+  bn: 'BatchNorm2d forward + backward',
+  mlp: 'the BN-paper MLP step, with and without BN',
+  convnet: 'the conv net step',
+  norms: 'LayerNorm and GroupNorm forward + backward',
+};
+
+/**
+ * Which benchmark groups to run: BENCH_ONLY=bn,mlp (a comma list of GROUPS'
+ * names; 'core' stands for matmul, conv and elementwise); all when unset.
  */
 export function benchGroups() {
   const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return new Set(only.length ? only : ['core', 'bn']);
+  const names = only.flatMap((g) => (g === 'core' ? ['matmul', 'conv', 'elementwise'] : [g]));
+  for (const g of names) {
+    if (!(g in GROUPS)) throw new Error(`bench: unknown group '${g}' (expected ${[...Object.keys(GROUPS), 'core'].join(', ')})`);
+  }
+  return new Set(names.length ? names : Object.keys(GROUPS));
 }
 
 /** Seeded class labels in [0, classes). */
