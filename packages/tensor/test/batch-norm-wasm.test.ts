@@ -4,20 +4,27 @@
  * y must be the float32 roundings of the float64 expressions (as the JS loops
  * give), the statistics float64-accurate, and the results the same on one and
  * on two threads. Shapes cover runs not a multiple of 4 long, runs longer than
- * a staged piece, and offset views. Each value test runs on host inputs (the
- * kernels stage them) and on resident ones (wasm memory, read in place).
+ * a staged piece, and offset views. Each value test runs on host inputs (copied
+ * into wasm memory whole), on host inputs with no room for such temporaries
+ * (the kernels stage them piece by piece) and on resident ones (wasm memory,
+ * read in place).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NDArray, batchNormBackward, batchNormForward, batchNormStats, fromTyped } from '../src/index.js';
 import { WASM_BN_MIN_RUN, WASM_BN_MIN_SIZE } from '../src/cpu/wasm/batch-norm.js';
 import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
-import { residentAddress } from '../src/cpu/wasm/resident.js';
+import { residentAddress, setTemporaryBytesLimit } from '../src/cpu/wasm/resident.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
 import { randomData } from './helpers.js';
 
 const threads = getNumThreads();
-afterEach(() => setNumThreads(threads));
+const temporaryLimit = setTemporaryBytesLimit(0);
+setTemporaryBytesLimit(temporaryLimit);
+afterEach(() => {
+  setNumThreads(threads);
+  setTemporaryBytesLimit(temporaryLimit);
+});
 
 const SHAPES: number[][] = [
   [4, 3, 70, 40], // S = 2800
@@ -37,8 +44,18 @@ const vals = (a: NDArray): Float32Array => a.toTypedArray() as Float32Array;
 
 const isResident = (a: NDArray): boolean => residentAddress(cpuData(a)) >= 0;
 
-/** Host inputs (fromTyped wraps the array), then resident ones (a large float32 clone lives in wasm memory). */
-const VARIANTS = [false, true];
+/**
+ * Host inputs (fromTyped wraps the array), the same with no room for
+ * temporaries (the staged path), then resident ones (a large float32 clone
+ * lives in wasm memory).
+ */
+const VARIANTS = ['host', 'staged', 'resident'] as const;
+
+/** Sets up `variant` for the test; true when its inputs are resident. */
+function useVariant(variant: (typeof VARIANTS)[number]): boolean {
+  if (variant === 'staged') setTemporaryBytesLimit(0);
+  return variant === 'resident';
+}
 
 function data(shape: number[], seed: number, offset = 0, resident = false): { x: NDArray; v: Float32Array } {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -75,7 +92,8 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
     }
   });
 
-  it.each(VARIANTS)('statistics are float64-accurate, also for a large offset (resident input: %s)', (resident) => {
+  it.each(VARIANTS)('statistics are float64-accurate, also for a large offset (%s input)', (variant) => {
+    const resident = useVariant(variant);
     for (const [i, shape] of SHAPES.entries()) {
       for (const offset of [0, 1e4]) {
         const [N, C] = shape;
@@ -98,7 +116,8 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
     }
   });
 
-  it.each(VARIANTS)('xhat and y are the float32 roundings of the float64 expressions; one and two threads agree (resident input: %s)', (resident) => {
+  it.each(VARIANTS)('xhat and y are the float32 roundings of the float64 expressions; one and two threads agree (%s input)', (variant) => {
+    const resident = useVariant(variant);
     for (const [i, shape] of SHAPES.entries()) {
       const [N, C] = shape;
       const S = shape.slice(2).reduce((a, b) => a * b, 1);
@@ -132,7 +151,8 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
     }
   });
 
-  it.each(VARIANTS)('backward: dx, dweight and dbias against float64 sums; one and two threads agree bit for bit (resident inputs: %s)', (resident) => {
+  it.each(VARIANTS)('backward: dx, dweight and dbias against float64 sums; one and two threads agree bit for bit (%s inputs)', (variant) => {
+    const resident = useVariant(variant);
     for (const [i, shape] of SHAPES.entries()) {
       const [N, C] = shape;
       const S = shape.slice(2).reduce((a, b) => a * b, 1);

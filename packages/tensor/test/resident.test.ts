@@ -15,7 +15,7 @@ import {
 } from '../src/index.js';
 import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
-import { residentAddress, setResidentCapBytes, setResidentPoison } from '../src/cpu/wasm/resident.js';
+import { residentAddress, setResidentCapBytes, setResidentPoison, setTemporaryBytesLimit } from '../src/cpu/wasm/resident.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
 import { randomData } from './helpers.js';
 import { settle } from './gc.js';
@@ -290,7 +290,18 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     expect(isResident(dx)).toBe(true);
     expect([strided.mock.calls.length, gathered.mock.calls.length]).toEqual([5, 0]);
     strided.mockClear();
-    hostOutputs(() => batchNormBackward(g, h, is));
+    // Host outputs: the same kernel, through a temporary block copied out once.
+    const [dxHost] = hostOutputs(() => batchNormBackward(g, h, is));
+    expect(isResident(dxHost)).toBe(false);
+    expect([strided.mock.calls.length, gathered.mock.calls.length]).toEqual([5, 0]);
+    strided.mockClear();
+    // No room for temporaries: staged channel by channel.
+    const prevLimit = setTemporaryBytesLimit(0);
+    try {
+      hostOutputs(() => batchNormBackward(g, h, is));
+    } finally {
+      setTemporaryBytesLimit(prevLimit);
+    }
     expect([strided.mock.calls.length, gathered.mock.calls.length]).toEqual([0, 5]);
   });
 

@@ -11,17 +11,20 @@
  * and piece i+1 in (only it can touch the caller's arrays), then helps with
  * what is left of piece i. On one thread the same loop runs the jobs itself.
  *
- * When the arrays are resident (in wasm memory already, see resident.ts)
- * nothing is staged: the kernels read and write them in place, each phase
- * one dispatch over the threads (runs for the statistics and the forward,
- * channels for the backward, whose kernel reads a channel's strided runs
- * twice, the second time from cache).
+ * The kernels run in place on arrays in wasm memory, each phase one dispatch
+ * over the threads (runs for the statistics and the forward, channels for
+ * the backward, whose kernel reads a channel's strided runs twice, the second
+ * time from cache). Resident arrays (see resident.ts) are read where they
+ * are; any other input is copied in whole first (one memcpy, far cheaper than
+ * the piecewise staging below, and it lets the threads share the work), so
+ * the speed does not depend on where an array came from. The staged path
+ * remains for arrays the memory cannot hold at once.
  *
  * Each function returns false (having written nothing the caller keeps) where
  * the kernels or the memory are unavailable; the caller then runs the JS loops.
  */
 import { type Kernels, getKernels } from './kernels.js';
-import { residentAddress, withStaging } from './resident.js';
+import { withAddresses, withStaging } from './resident.js';
 import {
   EW_BN_CHAN, EW_BN_CHAN_STRIDED, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
@@ -196,17 +199,14 @@ export function wasmBatchNormStats(d: Float32Array, o: number, N: number, C: num
   const k = getKernels();
   if (!k) return false;
   const cnt = new Float64Array(C);
-  const xAt = residentAddress(d);
-  if (xAt >= 0) {
-    const x = xAt + o * 4;
-    return withStaging(k, N * C * 16, (out) => {
-      runOverRuns(k, N * C, (w, first, count) => {
-        putJob(jobBuf, w, EW_BN_STATS, x + first * S * 4, count, S, out + first * 16);
-      });
-      mergeRuns(new Float64Array(k.memory.buffer), out >> 3, N * C, S, 0, C, mu, m2, cnt);
-      return true;
-    }) ?? false;
-  }
+  const inPlace = withAddresses(k, [{ data: d, offset: o, length: N * C * S }], [], ([x]) => withStaging(k, N * C * 16, (out) => {
+    runOverRuns(k, N * C, (w, first, count) => {
+      putJob(jobBuf, w, EW_BN_STATS, x + first * S * 4, count, S, out + first * 16);
+    });
+    mergeRuns(new Float64Array(k.memory.buffer), out >> 3, N * C, S, 0, C, mu, m2, cnt);
+    return true;
+  }));
+  if (inPlace !== null) return inPlace;
   // Per slot: the piece's floats, then its runs' (mean, M2) pairs.
   const slotBytes = (chunk: number): number => chunk * 4 + Math.max(1, Math.floor(chunk / S)) * 16;
   return staging((chunk) => 2 * slotBytes(chunk), (at) => {
@@ -262,20 +262,16 @@ export function wasmBatchNormForward(
   if (!k) return false;
   const paramBytes = C * 32;
   const affine = y ? 1 : 0;
-  const xAt = residentAddress(d);
-  const hAt = residentAddress(xhat);
-  const yAt = y ? residentAddress(y) : hAt;
-  if (xAt >= 0 && hAt >= 0 && yAt >= 0) {
-    const x = xAt + o * 4;
-    return withStaging(k, paramBytes, (params) => {
+  const inPlace = withAddresses(k, [{ data: d, offset: o, length: N * C * S }], y ? [xhat, y] : [xhat], ([x], [hAt, yAt = hAt]) =>
+    withStaging(k, paramBytes, (params) => {
       writeParams(k, params, C, mu, is, w, b);
       runOverRuns(k, N * C, (wd, first, count) => {
         const off = first * S * 4;
         putJob(jobBuf, wd, EW_BN_FWD, x + off, yAt + off, hAt + off, count, S, params, C, first % C, affine);
       });
       return true;
-    }) ?? false;
-  }
+    }));
+  if (inPlace !== null) return inPlace;
   return staging((chunk) => paramBytes + 2 * 3 * chunk * 4, (at) => {
     const { base, threads, chunk } = at;
     writeParams(k, base, C, mu, is, w, b);
@@ -328,12 +324,11 @@ export function wasmBatchNormBackward(
   const m = N * S;
   // dx = k (m dy - sum(dy) - xhat sum(dy xhat)) with k = weight * invstd / m.
   const kc = (c: number): number => ((w ? w[c] : 1) * is[c]) / m;
-  const gAt = residentAddress(g);
-  const hAt = residentAddress(h);
-  const dxAt = residentAddress(dx);
-  if (gAt >= 0 && hAt >= 0 && dxAt >= 0) {
+  const n = N * C * S;
+  const inputs = [{ data: g, offset: go, length: n }, { data: h, offset: ho, length: n }];
+  const inPlace = withAddresses(k, inputs, [dx], ([gAt, hAt], [dxAt]) =>
     // Per channel 48 bytes: (kc, m, sum(dy), sum(dy xhat)) and the kernel's scratch.
-    return withStaging(k, C * 48, (p) => {
+    withStaging(k, C * 48, (p) => {
       const f64 = new Float64Array(k.memory.buffer);
       const threads = inPlaceThreads(k);
       for (let c0 = 0; c0 < C; c0 += MAX_JOBS) {
@@ -343,7 +338,7 @@ export function wasmBatchNormBackward(
           const pc = p + c * 48;
           f64[pc >> 3] = kc(c);
           f64[(pc >> 3) + 1] = m;
-          putJob(jobBuf, j * JOB_WORDS, EW_BN_CHAN_STRIDED, gAt + (go + c * S) * 4, hAt + (ho + c * S) * 4, dxAt + c * S * 4, N, S, C * S * 4, pc);
+          putJob(jobBuf, j * JOB_WORDS, EW_BN_CHAN_STRIDED, gAt + c * S * 4, hAt + c * S * 4, dxAt + c * S * 4, N, S, C * S * 4, pc);
         }
         runAll(k, threads, count);
       }
@@ -352,8 +347,8 @@ export function wasmBatchNormBackward(
         dWeight[c] = f64[((p + c * 48) >> 3) + 3];
       }
       return true;
-    }) ?? false;
-  }
+    }));
+  if (inPlace !== null) return inPlace;
   const per = m;
   // Per slot: 32 bytes of (kc, m, sum(dy), sum(dy xhat)), then the channel's dy and xhat.
   const slot = 32 + 2 * per * 4;

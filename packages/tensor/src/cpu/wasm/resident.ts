@@ -138,3 +138,68 @@ export function withStaging<T>(k: Kernels, bytes: number, fn: (addr: number) => 
     k.arena.release(addr);
   }
 }
+
+/** Most bytes `withAddresses` copies into temporary blocks for one call (wasm memory never shrinks). */
+let maxTemporaryBytes = 1 << 28;
+
+/** Sets the most bytes `withAddresses` may copy into temporaries (0: only resident arrays run in place); returns the previous limit. For tests. */
+export function setTemporaryBytesLimit(bytes: number): number {
+  const prev = maxTemporaryBytes;
+  maxTemporaryBytes = bytes;
+  return prev;
+}
+
+/** A float32 range an in-place kernel reads: `length` elements of `data` from `offset`. */
+export interface InputRange {
+  data: Float32Array;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Runs `fn` with the wasm byte addresses of `inputs` and `outputs`, so that a
+ * kernel written for resident arrays serves every array: a resident array is
+ * used where it is, any other goes through a temporary block (one copy in
+ * for an input, before `fn`; one copy out for an output, after). Returns
+ * null without calling `fn` where memory cannot hold the temporaries; `fn`
+ * returning null means it failed, and nothing is copied out.
+ */
+export function withAddresses<T>(k: Kernels, inputs: readonly InputRange[], outputs: readonly Float32Array[], fn: (ins: number[], outs: number[]) => T | null): T | null {
+  const temps: number[] = [];
+  let tempBytes = 0;
+  const temp = (bytes: number): number => {
+    tempBytes += bytes;
+    const addr = tempBytes > maxTemporaryBytes ? -1 : k.arena.alloc(bytes);
+    if (addr >= 0) temps.push(addr);
+    return addr;
+  };
+  try {
+    const ins: number[] = [];
+    for (const { data, offset, length } of inputs) {
+      const at = residentAddress(data);
+      if (at >= 0) {
+        ins.push(at + offset * 4);
+        continue;
+      }
+      const addr = temp(length * 4);
+      if (addr < 0) return null;
+      new Float32Array(k.memory.buffer, addr, length).set(data.subarray(offset, offset + length));
+      ins.push(addr);
+    }
+    const outs: number[] = [];
+    for (const out of outputs) {
+      const at = residentAddress(out);
+      const addr = at >= 0 ? at : temp(out.length * 4);
+      if (addr < 0) return null;
+      outs.push(addr);
+    }
+    const result = fn(ins, outs);
+    if (result === null) return null;
+    outputs.forEach((out, i) => {
+      if (residentAddress(out) < 0) out.set(new Float32Array(k.memory.buffer, outs[i], out.length));
+    });
+    return result;
+  } finally {
+    for (const addr of temps) k.arena.release(addr);
+  }
+}
