@@ -1,5 +1,6 @@
 import { Tensor, isGradEnabled, noGrad, record } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
+import { channelShape, composedNormalizeBackward } from './normalize.js';
 
 /** Options of the functional `batchNorm`. */
 export interface BatchNormFunctionalOptions {
@@ -68,7 +69,11 @@ export function batchNorm(
   const [y, xhat] = nd.batchNormForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
   return record('batchNorm', y, [x, weight, bias], (g) => {
     // Rules run with grad mode on only under createGraph: then differentiate the composed form.
-    if (isGradEnabled()) return composedBackward(g, x, weight, eps);
+    if (isGradEnabled()) {
+      const view = [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1])];
+      const [dx, dw, db] = composedNormalizeBackward(g.reshape(view), x.reshape(view), weight, eps);
+      return [dx.reshape(x.shape), dw, bias ? db : null];
+    }
     const [dx, dw, db] = nd.batchNormBackward(g.data, xhat, invstd, weight?.data ?? null);
     return [new Tensor(dx), weight ? new Tensor(dw) : null, bias ? new Tensor(db) : null];
   });
@@ -91,33 +96,6 @@ export function updateRunning(running: Tensor, stat: nd.NDArray, momentum: numbe
     newW = (m === undefined ? mom : nd.div(nd.mul(mom, m), m - 1)).astype(stat.dtype);
   }
   running.data = nd.add(nd.mul(running.data, keepW), nd.mul(stat, newW)).astype(running.dtype);
-}
-
-/** [1, C, 1, ...]: a per-channel vector shaped to broadcast against x. */
-function channelShape(x: Tensor): number[] {
-  return x.shape.map((d, i) => (i === 1 ? d : 1));
-}
-
-function reducedDims(x: Tensor): number[] {
-  return x.shape.map((_, i) => i).filter((i) => i !== 1);
-}
-
-/**
- * The fused backward's formula in differentiable ops, with xhat and 1/sigma
- * recomputed from x so that their own dependence on x is differentiated too.
- */
-function composedBackward(g: Tensor, x: Tensor, weight: Tensor | null, eps: number): (Tensor | null)[] {
-  const dims = reducedDims(x);
-  const m = x.size / x.shape[1];
-  const mu = x.mean(dims, { keepdim: true });
-  const centered = x.sub(mu);
-  const invstd = centered.square().mean(dims, { keepdim: true }).add(eps).rsqrt();
-  const xhat = centered.mul(invstd);
-  const sdy = g.sum(dims, { keepdim: true });
-  const sdx = g.mul(xhat).sum(dims, { keepdim: true });
-  const scale = weight ? invstd.mul(weight.reshape(channelShape(x))) : invstd;
-  const dx = scale.div(m).mul(g.mul(m).sub(sdy).sub(xhat.mul(sdx)));
-  return [dx, weight ? sdx.reshape([x.shape[1]]) : null, sdy.reshape([x.shape[1]])];
 }
 
 /** Eval mode: a per-channel affine map with constants from the running statistics. */

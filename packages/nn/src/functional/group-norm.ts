@@ -1,30 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { type EpsArg, epsOf, standardize } from './layer-norm.js';
-
-/** [1, C, 1, ...]: a per-channel vector shaped to broadcast against x [N, C, ...]. */
-export function channelShape(x: Tensor): number[] {
-  return x.shape.map((d, i) => (i === 1 ? d : 1));
-}
-
-/** @internal y * weight + bias with per-channel [C] weight and bias (either may be null). */
-export function channelAffine(y: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
-  const shape = channelShape(y);
-  let out = y;
-  if (weight) out = out.mul(weight.reshape(shape));
-  if (bias) out = out.add(bias.reshape(shape));
-  return out;
-}
-
-/** @internal Checks optional per-channel tensors against C. */
-export function checkChannelVectors(op: string, x: Tensor, tensors: readonly (readonly [string, Tensor | null])[]): void {
-  const C = x.shape[1];
-  for (const [name, t] of tensors) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
-      throw new RangeError(`${op}: expected ${name} of shape [${C}] for input ${nd.fmtShape(x.shape)}, got ${nd.fmtShape(t.shape)}`);
-    }
-  }
-}
+import { type EpsArg, channelAffine, checkChannelVectors, epsOf, normalizeGroups } from './normalize.js';
 
 /**
  * Group Normalization (Wu & He 2018), as torch.nn.functional.group_norm:
@@ -51,8 +27,6 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
     throw new RangeError(`groupNorm: expected the number of channels (${C}, dim 1 of input ${nd.fmtShape(x.shape)}) to be divisible by numGroups (${numGroups})`);
   }
   checkChannelVectors('groupNorm', x, [['weight', weight], ['bias', bias]]);
-  const perGroup = x.size / (N * numGroups);
-  const grouped = x.reshape([N, numGroups, perGroup]);
-  const y = standardize(grouped, [2], e).reshape(x.shape);
+  const y = normalizeGroups('groupNorm', x, [1, N * numGroups, x.size / (N * numGroups)], e);
   return channelAffine(y, weight, bias);
 }

@@ -1,8 +1,7 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 import { batchNorm, updateRunning } from './batch-norm.js';
-import { channelAffine, checkChannelVectors } from './group-norm.js';
-import { standardize } from './layer-norm.js';
+import { channelAffine, checkChannelVectors, normalizeGroups } from './normalize.js';
 
 /** Options of the functional `instanceNorm`. */
 export interface InstanceNormFunctionalOptions {
@@ -61,5 +60,6 @@ export function instanceNorm(
       updateRunning(runningVar, unbiased.data, momentum);
     });
   }
-  return channelAffine(standardize(x, dims, eps), weight, bias);
+  const [N, C] = x.shape;
+  return channelAffine(normalizeGroups('instanceNorm', x, [1, N * C, m], eps), weight, bias);
 }

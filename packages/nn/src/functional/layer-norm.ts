@@ -1,20 +1,13 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
+import { type EpsArg, epsOf, normalizeGroups } from './normalize.js';
+
+export type { EpsArg } from './normalize.js';
 
 /** Options of the functional `layerNorm`. */
 export interface LayerNormFunctionalOptions {
   /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number;
-}
-
-/** A number or an options object: `eps` may be passed positionally, as PyTorch's `F.layer_norm`. */
-export type EpsArg = number | { eps?: number };
-
-/** @internal The eps of a positional-or-options argument, checked positive. */
-export function epsOf(op: string, arg: EpsArg | undefined): number {
-  const eps = typeof arg === 'number' ? arg : arg?.eps ?? 1e-5;
-  if (!(eps > 0)) throw new RangeError(`${op}: eps must be positive, got ${eps}`);
-  return eps;
 }
 
 /** @internal A normalized shape given as one integer or a list, checked. */
@@ -25,16 +18,6 @@ export function normalizedShapeOf(op: string, normalizedShape: number | readonly
     throw new RangeError(`${op}: normalizedShape must hold positive integers, got ${nd.fmtShape(shape)}`);
   }
   return shape;
-}
-
-/**
- * (x - mean) / sqrt(var + eps) over `dims`, with the biased variance: the
- * normalization every layer here shares, composed from differentiable ops
- * so that derivatives of every order come for free.
- */
-export function standardize(x: Tensor, dims: readonly number[], eps: number): Tensor {
-  const centered = x.sub(x.mean(dims, { keepdim: true }));
-  return centered.mul(centered.square().mean(dims, { keepdim: true }).add(eps).rsqrt());
 }
 
 /**
@@ -67,8 +50,8 @@ export function layerNorm(
       throw new RangeError(`layerNorm: expected ${name} of shape ${nd.fmtShape(shape)} (normalizedShape), got ${nd.fmtShape(t.shape)}`);
     }
   }
-  const dims = shape.map((_, i) => x.ndim - k + i);
-  let y = standardize(x, dims, e);
+  const features = nd.sizeOf(shape);
+  let y = normalizeGroups('layerNorm', x, [1, x.size / features, features], e);
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;

@@ -1,7 +1,7 @@
 import { type Tensor, conv2d } from '@normlab/autograd';
 import { fmtShape } from '@normlab/tensor';
 import { Conv2d, type Conv2dModuleOptions, type IntPair } from '../conv.js';
-import { standardize } from '../functional/layer-norm.js';
+import { normalizeGroups } from '../functional/normalize.js';
 
 export interface WeightStandardizedConv2dOptions extends Conv2dModuleOptions {
   /** Added to the weights' variance before the square root; 1e-5 by default. */
@@ -16,7 +16,8 @@ export interface WeightStandardizedConv2dOptions extends Conv2dModuleOptions {
 export function standardizeWeight(weight: Tensor, eps = 1e-5): Tensor {
   if (weight.ndim < 2) throw new RangeError(`standardizeWeight: expected a weight [out, in, ...], got ${fmtShape(weight.shape)}`);
   if (!(eps > 0)) throw new RangeError(`standardizeWeight: eps must be positive, got ${eps}`);
-  return standardize(weight, weight.shape.map((_, i) => i).slice(1), eps);
+  const out = weight.shape[0];
+  return normalizeGroups('standardizeWeight', weight, [1, out, weight.size / out], eps);
 }
 
 /**

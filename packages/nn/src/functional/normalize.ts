@@ -1,0 +1,95 @@
+/**
+ * The normalization every layer here shares. Each norm is the same map over
+ * a view of its input as [A, G, B]: per group g, the mean and the biased
+ * variance over A and B, and
+ *
+ *     xhat = (x - mean) / sqrt(var + eps)
+ *
+ * BatchNorm is [N, C, H*W] (G = C); LayerNorm [1, rows, features];
+ * GroupNorm [1, N * groups, rest]; InstanceNorm [1, N * C, H*W]; weight
+ * standardization [1, out, in * kH * kW]. The backend's BatchNorm kernels
+ * compute exactly this on [N, C, S] (float64 statistics by two passes, a
+ * fused backward), so every layer gets them through `normalizeGroups`.
+ * The affine maps differ (per G, per B, per channel) and stay with the layers.
+ */
+import { Tensor, isGradEnabled, record } from '@normlab/autograd';
+import * as nd from '@normlab/tensor';
+
+/** A number or an options object: `eps` may be passed positionally, as PyTorch's `F.layer_norm`. */
+export type EpsArg = number | { eps?: number };
+
+/** @internal The eps of a positional-or-options argument, checked positive. */
+export function epsOf(op: string, arg: EpsArg | undefined): number {
+  const eps = typeof arg === 'number' ? arg : arg?.eps ?? 1e-5;
+  if (!(eps > 0)) throw new RangeError(`${op}: eps must be positive, got ${eps}`);
+  return eps;
+}
+
+/** @internal [1, C, 1, ...]: a per-channel vector shaped to broadcast against x [N, C, ...]. */
+export function channelShape(x: Tensor): number[] {
+  return x.shape.map((d, i) => (i === 1 ? d : 1));
+}
+
+/** @internal y * weight + bias with per-channel [C] weight and bias (either may be null). */
+export function channelAffine(y: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
+  const shape = channelShape(y);
+  let out = y;
+  if (weight) out = out.mul(weight.reshape(shape));
+  if (bias) out = out.add(bias.reshape(shape));
+  return out;
+}
+
+/** @internal Checks optional per-channel tensors against C. */
+export function checkChannelVectors(op: string, x: Tensor, tensors: readonly (readonly [string, Tensor | null])[]): void {
+  const C = x.shape[1];
+  for (const [name, t] of tensors) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
+      throw new RangeError(`${op}: expected ${name} of shape [${C}] for input ${nd.fmtShape(x.shape)}, got ${nd.fmtShape(t.shape)}`);
+    }
+  }
+}
+
+/**
+ * @internal xhat of x viewed as `view` = [A, G, B] (statistics per G over A
+ * and B), in x's shape, recorded as one op named `name`. Forward and backward
+ * run the fused kernels; under `createGraph` the backward is the same
+ * formula in differentiable ops, so derivatives of every order work.
+ */
+export function normalizeGroups(name: string, x: Tensor, view: readonly [number, number, number], eps: number): Tensor {
+  // An empty input: an empty output, still in the graph (the kernels reject empty groups).
+  if (x.size === 0) return x.mul(0);
+  const x3 = x.data.reshape([...view]);
+  const [mean, variance] = nd.batchNormStats(x3);
+  const invstd = nd.rsqrt(nd.add(variance, eps));
+  const [, xhat] = nd.batchNormForward(x3, mean, invstd);
+  return record(name, xhat.reshape(x.shape), [x], (g) => {
+    if (isGradEnabled()) return [composedNormalizeBackward(g.reshape([...view]), x.reshape([...view]), null, eps)[0].reshape(x.shape)];
+    const [dx] = nd.batchNormBackward(g.data.reshape([...view]), xhat, invstd);
+    return [new Tensor(dx.reshape(x.shape))];
+  });
+}
+
+/**
+ * @internal The fused backward's formula in differentiable ops, for x and the
+ * upstream gradient g viewed as [A, G, B] and an optional weight [G]: xhat
+ * and 1/sigma are recomputed from x so that their own dependence on x is
+ * differentiated too. With m = A * B values per group,
+ *
+ *     dx = weight * invstd / m * (m * g - sum(g) - xhat * sum(g * xhat))
+ *
+ * Returns [dx, dweight (or null), dbias], the last two of shape [G].
+ */
+export function composedNormalizeBackward(g: Tensor, x: Tensor, weight: Tensor | null, eps: number): [Tensor, Tensor | null, Tensor] {
+  const dims = [0, 2];
+  const G = x.shape[1];
+  const m = x.size / G;
+  const mu = x.mean(dims, { keepdim: true });
+  const centered = x.sub(mu);
+  const invstd = centered.square().mean(dims, { keepdim: true }).add(eps).rsqrt();
+  const xhat = centered.mul(invstd);
+  const sdy = g.sum(dims, { keepdim: true });
+  const sdx = g.mul(xhat).sum(dims, { keepdim: true });
+  const scale = weight ? invstd.mul(weight.reshape([1, G, 1])) : invstd;
+  const dx = scale.div(m).mul(g.mul(m).sub(sdy).sub(xhat.mul(sdx)));
+  return [dx, weight ? sdx.reshape([G]) : null, sdy.reshape([G])];
+}
