@@ -1,4 +1,4 @@
-import { fmtShape, ones, shapesEqual } from '@normlab/tensor';
+import { fmtShape, isProfiling, ones, recordFunction, shapesEqual } from '@normlab/tensor';
 import { withGradMode } from './grad-mode.js';
 import type { Node } from './node.js';
 import { Tensor } from './tensor.js';
@@ -121,7 +121,8 @@ function run(
       }
       const target = wantedByNode.get(node);
       if (target) leafGrads.set(target, g);
-      return node.apply(g);
+      // Profiles show each node's backward as a scope (its kernels nested in it).
+      return isProfiling() ? recordFunction(`${node.name}Backward`, () => node.apply(g)) : node.apply(g);
     };
 
     while (ready.length) {

@@ -8,6 +8,7 @@ export { erf as erfScalar } from './erf.js';
 export { NDArray, type NestedArray } from './ndarray.js';
 export { Generator, type GeneratorState, defaultGenerator, manualSeed } from './random.js';
 export { backendFor, registerBackend, registeredDevices } from './registry.js';
+export { type Profile, type ProfileRow, isProfiling, profile, recordFunction } from './profiler.js';
 export {
   TIDY_CHILDREN, type TidyHolder, checkNotDisposed, dispose, isDisposed, isTidyActive, keep, noteHolder, noteHolderWrite, reachableStorages, tidy,
 } from './tidy.js';

@@ -1,5 +1,6 @@
 import type { Backend, Device } from './backend.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
+import { isProfiling, profiledBackend } from './profiler.js';
 
 const backends = new Map<Device, Backend>([['cpu', cpuBackend]]);
 
@@ -14,7 +15,7 @@ export function backendFor(device: Device): Backend {
   if (!b) {
     throw new Error(`no backend for device '${device}'; registered devices: ${[...backends.keys()].join(', ')}`);
   }
-  return b;
+  return isProfiling() ? profiledBackend(b) : b;
 }
 
 /** The device names that have a registered backend ('cpu' always). */

@@ -1,5 +1,5 @@
 import { Tensor, noGrad } from '@normlab/autograd';
-import { type NDArray, TIDY_CHILDREN, isTidyActive, noteHolder, noteHolderWrite, zeros, zerosLike } from '@normlab/tensor';
+import { type NDArray, TIDY_CHILDREN, isTidyActive, noteHolder, noteHolderWrite, recordFunction, zeros, zerosLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 
 /** A set of parameters with its own hyper-parameters (e.g. a different lr). */
@@ -154,7 +154,7 @@ export abstract class Optimizer<H extends object> {
    * gives its new values and state, which replaces the stored one unless null.
    */
   step(): void {
-    noGrad(() => {
+    recordFunction('optimizer.step', () => noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
           if (!p.grad) continue;
@@ -171,7 +171,7 @@ export abstract class Optimizer<H extends object> {
         }
       }
       noteHolder(this);
-    });
+    }));
   }
 
   /** @internal What `tidy` visits: the state tensors (the optimizer keeps them past a scope). */
