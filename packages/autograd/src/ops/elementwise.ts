@@ -107,7 +107,7 @@ export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) =>
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(out.neg().add(1)));
 // The masks below are constants: their derivative is zero almost everywhere.
 /** max(x, 0); gradient g where x > 0, else 0. */
-export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mul(c(nd.gt(x.data, 0))));
+export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mul(c(nd.step(x.data))));
 /** -1, 0 or 1; its gradient is 0. */
 export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0));
 

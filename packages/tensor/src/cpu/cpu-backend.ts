@@ -12,7 +12,7 @@ import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './po
 import { MARK } from '../tidy.js';
 import { type Operand, mapStrided, reduceStrided } from './strided.js';
 import { claimResident, releaseResident } from './wasm/resident.js';
-import { WASM_ELEMENTWISE_MIN, hasWasmBinary, wasmBinaryF32, wasmExpF32 } from './wasm/elementwise.js';
+import { WASM_ELEMENTWISE_MIN, hasWasmBinary, hasWasmUnary, wasmBinaryF32, wasmUnaryF32 } from './wasm/elementwise.js';
 
 /** Host memory: a typed array. */
 export class CpuStorage implements Storage {
@@ -98,9 +98,9 @@ export class CpuBackend implements Backend {
   unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray {
     const out = allocUninit(dtype, x.size);
     const data = cpuData(x);
-    // Contiguous float32 exp: the SIMD kernel (within 1 ulp of the JS expression).
-    if (op === 'exp' && out instanceof Float32Array && data instanceof Float32Array && x.size >= WASM_ELEMENTWISE_MIN && x.isContiguous()) {
-      if (wasmExpF32(out, data, x.offset)) return wrap(out, x.shape);
+    // Contiguous float32 exp, relu, step: the SIMD kernels (exp within 1 ulp of the JS expression, the others exact).
+    if (hasWasmUnary(op) && out instanceof Float32Array && data instanceof Float32Array && x.size >= WASM_ELEMENTWISE_MIN && x.isContiguous()) {
+      if (wasmUnaryF32(op, out, data, x.offset)) return wrap(out, x.shape);
     }
     mapStrided(UNARY_EXPR[op], ['x'], out, x.shape, [operand(x)], params[0] ?? 0, params[1] ?? 0);
     return wrap(out, x.shape);

@@ -44,12 +44,23 @@ type MapKernel = (
 const mapCache = new Map<string, MapKernel>();
 
 /**
- * Compiles `out[..] = expr(in0[..], in1[..], ...)` over a collapsed loop nest.
- * Inputs are named by `names` inside `expr`; `strides[0]` is the output's,
- * `strides[i + 1]` input i's.
+ * The kinds of typed arrays a kernel sees, for its cache key: a kernel
+ * compiled once per combination keeps its element accesses monomorphic
+ * (one shared for every dtype runs several times slower in V8).
  */
-function compileMap(expr: string, names: readonly string[]): MapKernel {
-  const key = `${names.join(',')}|${expr}`;
+function arrayKinds(arrays: readonly TypedArray[]): string {
+  let key = '';
+  for (const a of arrays) key += `${a.constructor.name},`;
+  return key;
+}
+
+/**
+ * Compiles `out[..] = expr(in0[..], in1[..], ...)` over a collapsed loop nest
+ * for arrays of the kinds `kinds`. Inputs are named by `names` inside `expr`;
+ * `strides[0]` is the output's, `strides[i + 1]` input i's.
+ */
+function compileMap(expr: string, names: readonly string[], kinds: string): MapKernel {
+  const key = `${names.join(',')}|${expr}|${kinds}`;
   let k = mapCache.get(key);
   if (k) return k;
   const ids = names.map((_, i) => i + 1);
@@ -101,7 +112,8 @@ export function mapStrided(
     cs.push(1);
     strides.forEach((s) => s.push(1));
   }
-  compileMap(expr, names)(out, dst.offset, inputs.map((x) => x.data), inputs.map((x) => x.offset), cs, strides, p0, p1, erf);
+  const datas = inputs.map((x) => x.data);
+  compileMap(expr, names, arrayKinds([out, ...datas]))(out, dst.offset, datas, inputs.map((x) => x.offset), cs, strides, p0, p1, erf);
 }
 
 type ReduceKernel = (
@@ -115,8 +127,9 @@ const reduceCache = new Map<string, ReduceKernel>();
  * dims have output stride 0. When the innermost dim is reduced, the running
  * value stays in a local variable.
  */
-function compileReduce(combine: string): ReduceKernel {
-  let k = reduceCache.get(combine);
+function compileReduce(combine: string, kinds: string): ReduceKernel {
+  const key = `${combine}|${kinds}`;
+  let k = reduceCache.get(key);
   if (k) return k;
   const src = `
 const rank = shape.length;
@@ -142,7 +155,7 @@ for (let t = 0; t < outer; t++) {
   }
 }`;
   k = new Function('acc', 'x', 'xo', 'shape', 'xs', 'os', src) as ReduceKernel;
-  reduceCache.set(combine, k);
+  reduceCache.set(key, k);
   return k;
 }
 
@@ -168,5 +181,5 @@ export function reduceStrided(
     strides[0].push(1);
     strides[1].push(0);
   }
-  compileReduce(combine)(acc, x.data, x.offset, cs, strides[0], strides[1]);
+  compileReduce(combine, arrayKinds([x.data]))(acc, x.data, x.offset, cs, strides[0], strides[1]);
 }

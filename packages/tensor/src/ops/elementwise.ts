@@ -85,6 +85,8 @@ export const tanh = (x: NDArray): NDArray => unaryOp('tanh', x);
 export const sigmoid = (x: NDArray): NDArray => unaryOp('sigmoid', x);
 /** max(x, 0), elementwise. */
 export const relu = (x: NDArray): NDArray => unaryOp('relu', x);
+/** 1 where x > 0, else 0 (NaN gives 0), in x's dtype: the Heaviside step, relu's derivative. */
+export const step = (x: NDArray): NDArray => unaryOp('step', x);
 /** The error function, elementwise. */
 export const erf = (x: NDArray): NDArray => unaryOp('erf', x);
 /** -1, 0 or 1 by the sign of x, elementwise. */

@@ -15,11 +15,11 @@
  * resident.ts) nothing is staged: the kernels run in place, exp split
  * across the threads in one dispatch.
  */
-import type { BinaryOp } from '../../backend.js';
+import type { BinaryOp, UnaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
+  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -58,15 +58,24 @@ export function wasmBinaryF32(op: keyof typeof BINARY_KIND, out: Float32Array, a
   return onKernels(BINARY_KIND[op], out, [a, b], [ao, bo]);
 }
 
-/** out[i] = exp(x[xo + i]) within 1 ulp of Math.fround(Math.exp(x)); false where the kernels are unavailable. */
-export function wasmExpF32(out: Float32Array, x: Float32Array, xo: number): boolean {
-  return onKernels(EW_EXP, out, [x], [xo]);
+const UNARY_KIND = { exp: EW_EXP, relu: EW_RELU, step: EW_STEP } as const;
+
+/** True for the unary ops with a float32 SIMD kernel (exp within 1 ulp of the JS expression, the others exact). */
+export function hasWasmUnary(op: UnaryOp): op is keyof typeof UNARY_KIND {
+  return op in UNARY_KIND;
+}
+
+/** out[i] = op(x[xo + i]); false where the kernels are unavailable. */
+export function wasmUnaryF32(op: keyof typeof UNARY_KIND, out: Float32Array, x: Float32Array, xo: number): boolean {
+  return onKernels(UNARY_KIND[op], out, [x], [xo]);
 }
 
 const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
 
 function run(k: Kernels, kind: number, o: number, a: number, b: number, n: number, consts: number): void {
   if (kind === EW_EXP) k.exp_f32(o, a, n, consts);
+  else if (kind === EW_RELU) k.relu_f32(o, a, n, consts);
+  else if (kind === EW_STEP) k.step_f32(o, a, n, consts);
   else if (kind === EW_ADD) k.add_f32(o, a, b, n);
   else if (kind === EW_SUB) k.sub_f32(o, a, b, n);
   else if (kind === EW_MUL) k.mul_f32(o, a, b, n);

@@ -262,6 +262,8 @@ export const EXP_CONSTS = [
  * to whole vectors of 4 (callers pad their buffers to a multiple of 16 bytes).
  * Binary: add, sub, mul, div — IEEE single ops, so bit-identical to
  * Math.fround of the double result. exp: within 1 ulp of fround(Math.exp(x)).
+ * relu and step (x > 0 ? 1 : 0): exact. Unary kernels take an unused 4th
+ * argument (exp's constants), so that every unary job has one shape.
  */
 function elementwiseWat() {
   const binary = ['add', 'sub', 'mul', 'div'].map((op) => `
@@ -320,7 +322,22 @@ function elementwiseWat() {
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
-  return binary + exp;
+  // relu and the step of its gradient, branch-free (a JS loop mispredicts on every
+  // other sign): f32x4.max passes NaN through and gives +0 for -0, as Math.max(x, 0);
+  // the step masks 1.0 by x > 0 (0 for NaN), as (x > 0 ? 1 : 0).
+  const unary = [
+    ['relu', '(f32x4.max (v128.load (local.get $a)) (v128.const f32x4 0 0 0 0))'],
+    ['step', '(v128.and (f32x4.gt (v128.load (local.get $a)) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))'],
+  ].map(([op, body]) => `
+  (func (export "${op}_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32) (local $e i32)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (v128.store (local.get $o) ${body})
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`).join('\n');
+  return binary + exp + unary;
 }
 
 /**

@@ -65,6 +65,10 @@ export interface Kernels {
   readonly mul_f32: BinaryF32Fn;
   readonly div_f32: BinaryF32Fn;
   readonly exp_f32: ExpF32Fn;
+  /** max(x, 0), NaN passed through (the 4th argument is unused). */
+  readonly relu_f32: ExpF32Fn;
+  /** x > 0 ? 1 : 0 (the 4th argument is unused). */
+  readonly step_f32: ExpF32Fn;
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
@@ -91,18 +95,18 @@ export function getKernels(): Kernels | null {
     if (!wasm) throw new Error('no WebAssembly');
     const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
     const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
-    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
+    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
     if (!isFn<GemmFn>(gemm)) throw new Error('kernels: gemm export missing');
     if (!isFn<BinaryF32Fn>(add_f32) || !isFn<BinaryF32Fn>(sub_f32) || !isFn<BinaryF32Fn>(mul_f32) || !isFn<BinaryF32Fn>(div_f32)) {
       throw new Error('kernels: elementwise exports missing');
     }
-    if (!isFn<ExpF32Fn>(exp_f32)) throw new Error('kernels: exp_f32 export missing');
+    if (!isFn<ExpF32Fn>(exp_f32) || !isFn<ExpF32Fn>(relu_f32) || !isFn<ExpF32Fn>(step_f32)) throw new Error('kernels: unary exports missing');
     if (!isFn<BnStatsFn>(bn_stats_f32) || !isFn<BnForwardFn>(bn_fwd_f32) || !isFn<BnBackwardChannelFn>(bn_bwd_chan_f32)
       || !isFn<BnBackwardChannelStridedFn>(bn_bwd_chan_strided_f32)) {
       throw new Error('kernels: batch norm exports missing');
     }
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;

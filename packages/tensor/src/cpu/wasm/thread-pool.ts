@@ -29,6 +29,9 @@ export const EW_BN_STATS = 6;
 export const EW_BN_FWD = 7;
 export const EW_BN_CHAN = 8;
 export const EW_BN_CHAN_STRIDED = 9;
+/** Unary jobs other than exp, with exp's layout [-kind, out, x, unused, n, unused]. */
+export const EW_RELU = 10;
+export const EW_STEP = 11;
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
@@ -43,8 +46,9 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 // Not 'module': Deno's worker_threads wrapper already declares that name.
 const { module: wasmModule, memory, scratch } = workerData;
-const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
-const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32];
+const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
+const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32];
+const unary = new Set([${EW_EXP}, ${EW_RELU}, ${EW_STEP}]);
 const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -59,7 +63,7 @@ for (;;) {
     if (Atomics.compareExchange(ctl, ${NEXT}, j, j + 1) !== j) continue;
     const o = ${JOB_BASE} + j * ${JOB_WORDS};
     if (ctl[o] < 0) {
-      if (ctl[o] === -${EW_EXP}) exp_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
+      if (unary.has(-ctl[o])) ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
       else ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9]);
     } else gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
     Atomics.add(ctl, ${DONE}, 1);
@@ -176,6 +180,10 @@ function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
   switch (-ctl[o]) {
     case EW_EXP:
       return k.exp_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
+    case EW_RELU:
+      return k.relu_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
+    case EW_STEP:
+      return k.step_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
     case EW_ADD:
       return k.add_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
     case EW_SUB:
