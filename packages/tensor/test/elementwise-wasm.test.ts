@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { add, div, exp, fromTyped, mul, sub } from '../src/index.js';
+import { add, div, exp, fromTyped, mul, relu, step, sub } from '../src/index.js';
 import { allocUninit } from '../src/cpu/alloc.js';
 import { mapStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
@@ -121,6 +121,26 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
     const x = wideFloats(WASM_ELEMENTWISE_MIN - 1, 6);
     const got = exp(fromTyped(x, [x.length])).toTypedArray();
     for (let i = 0; i < x.length; i++) expect(Object.is(got[i], Math.fround(Math.exp(x[i])))).toBe(true);
+  });
+
+  it('relu and step equal the JS expressions exactly (NaN, -0, infinities; odd lengths, offset views, resident inputs)', () => {
+    const jsRelu = (x: number): number => Math.max(x, 0);
+    const jsStep = (x: number): number => (x > 0 ? 1 : 0);
+    for (const n of [WASM_ELEMENTWISE_MIN + 1, 5003, 70001]) {
+      const a = wideFloats(n + 3, 7);
+      const host = fromTyped(a, [n + 3]).narrow(0, 3, n);
+      const resident = fromTyped(a, [n + 3]).clone().narrow(0, 3, n);
+      const a0 = a.subarray(3, n + 3);
+      for (const x of [host, resident]) {
+        for (const [op, f] of [[relu, jsRelu], [step, jsStep]] as const) {
+          const got = op(x).toTypedArray() as Float32Array;
+          const want = reference(f, a0, a0);
+          // NaN payloads may differ (wasm canonicalizes); every other value to the bit.
+          for (let i = 0; i < n; i++) if (Number.isNaN(want[i])) expect(Number.isNaN(got[i])).toBe(true);
+          expectSameBits(got.map((v, i) => (Number.isNaN(want[i]) ? 0 : v)), want.map((v) => (Number.isNaN(v) ? 0 : v)));
+        }
+      }
+    }
   });
 
   it('wasmUnaryF32 (exp) reads a non-zero offset', () => {

@@ -1,0 +1,12 @@
+import * as nl from '@normlab/tensor';
+import { Tensor } from '@normlab/autograd';
+import * as nn from '@normlab/nn';
+import { medianMs, randomFloats } from './timing.mjs';
+import { setTemporaryBytesLimit } from '/work/main/packages/tensor/dist/cpu/wasm/resident.js';
+const [n,c,h,w]=[64,64,32,32];
+const bn = new nn.BatchNorm2d(c);
+const x = new Tensor(nl.fromTyped(randomFloats(n*c*h*w, 21), [n,c,h,w]), { requiresGrad: true });
+const gy = new Tensor(nl.fromTyped(randomFloats(n*c*h*w, 22), [n,c,h,w]));
+const step = () => { x.grad = null; bn.zeroGrad(); bn.forward(x).backward(gy); };
+if (process.argv[2]==='0') setTemporaryBytesLimit(0);
+console.log(process.argv[2], medianMs(step, { warmup: 3, minRuns: 10 }), nl.cpuMemory());
