@@ -204,7 +204,8 @@ if (torch) {
     'nl/torch+OB 1t', `nl/torch+OB ${threads}t`, 'nl/torch 1t'];
   printTable(`PyTorch ${t.ref1.version} (Debian; torch: its reference BLAS, torch+OB: OpenBLAS 0.3 via LD_LIBRARY_PATH)`, cols, (rr) => {
     const [a, b, c, d, e, f] = [nl1, nlT, t.ref1, t.refT, t.ob1, t.obT].map((r) => value(r, rr));
-    if (c === null && e === null) return null;
+    // Rows no peer runs (normlab's own variants) are shown here too.
+    if (c === null && e === null && (value(tfjs?.cpu, rr) !== null || value(tfjs?.wasm, rr) !== null)) return null;
     return [rr.name, rr.unit, fmt(a), fmt(b), fmt(c), fmt(d), fmt(e), fmt(f), speedup(rr, a, e), speedup(rr, b, f), speedup(rr, a, c)];
   });
 }
@@ -212,7 +213,7 @@ if (tfjs) {
   const cols = ['benchmark', 'unit', 'normlab 1t', `normlab ${threads}t`, 'tfjs-cpu', `tfjs-wasm ${tfjs.wasm.threads}t`, 'nl 1t / wasm', `nl ${threads}t / wasm`, `nl ${threads}t / cpu`];
   printTable('TensorFlow.js 4.22 (tfjs-cpu: plain JS; tfjs-wasm: its SIMD backend)', cols, (rr) => {
     const [a, b, c, d] = [nl1, nlT, tfjs.cpu, tfjs.wasm].map((r) => value(r, rr));
-    if (c === null && d === null) return null;
+    if (c === null && d === null && torch) return null;
     return [rr.name, rr.unit, fmt(a), fmt(b), fmt(c), fmt(d), speedup(rr, a, d), speedup(rr, b, d), speedup(rr, b, c)];
   });
 }

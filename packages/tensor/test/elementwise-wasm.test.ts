@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { add, div, exp, fromTyped, mul, relu, step, sub } from '../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { add, div, exp, fromTyped, mul, relu, step, sub, sum } from '../src/index.js';
 import { allocUninit } from '../src/cpu/alloc.js';
-import { mapStrided } from '../src/cpu/strided.js';
+import { mapStrided, reduceStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
@@ -139,6 +139,56 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
           for (let i = 0; i < n; i++) if (Number.isNaN(want[i])) expect(Number.isNaN(got[i])).toBe(true);
           expectSameBits(got.map((v, i) => (Number.isNaN(want[i]) ? 0 : v)), want.map((v) => (Number.isNaN(v) ? 0 : v)));
         }
+      }
+    }
+  });
+
+  it('broadcast add/sub/mul/div (a repeated row, one value per row, a scalar, strided rows) are bit-identical to the JS loop', () => {
+    const ops = [[add, 'a + b'], [sub, 'a - b'], [mul, 'a * b'], [div, 'a / b']] as const;
+    for (const [R, L] of [[64, 16], [37, 1031], [3, 5003]]) {
+      const full = fromTyped(wideFloats(R * L + 2, 11), [R * L + 2]).narrow(0, 2, R * L).reshape([R, L]);
+      const wide = fromTyped(wideFloats(R * (L + 3), 12), [R, L + 3]).narrow(1, 1, L); // rows L + 3 apart
+      const row = fromTyped(wideFloats(L, 13), [L]);
+      const col = fromTyped(wideFloats(R + 9, 14).slice(9), [R, 1]);
+      const scalar = fromTyped(wideFloats(10, 15).slice(9), []);
+      for (const x of [full, full.clone(), wide]) {
+        for (const y of [row, col, scalar, wide]) {
+          for (const [op, expr] of ops) {
+            for (const [a, b] of [[x, y], [y, x]]) {
+              const got = op(a, b).toTypedArray() as Float32Array;
+              const want = new Float32Array(R * L);
+              const av = a.expand([R, L]);
+              const bv = b.expand([R, L]);
+              mapStrided(expr, ['a', 'b'], want, [R, L], [av, bv].map((v) => ({ data: v.toTypedArray() as Float32Array, offset: 0, strides: [L, 1] })));
+              expectSameBits(got.map((v) => (Number.isNaN(v) ? 0 : v)), want.map((v) => (Number.isNaN(v) ? 0 : v)));
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('a bias add and a per-row scale take the broadcast kernels, one call per row', () => {
+    const k = getKernels()!;
+    const x = fromTyped(wideFloats(64 * 100, 16), [64, 100]);
+    const vv = vi.spyOn(k, 'add_f32');
+    const vs = vi.spyOn(k.broadcast.mul, 'vs');
+    add(x, fromTyped(wideFloats(100, 17), [100]));
+    mul(x, fromTyped(wideFloats(64 + 9, 18).slice(9), [64, 1]));
+    expect([vv.mock.calls.length, vs.mock.calls.length]).toEqual([64, 64]);
+    vi.restoreAllMocks();
+  });
+
+  it('sums over leading dims equal the JS reduction bit for bit (odd row lengths, offsets, resident inputs)', () => {
+    for (const [R, L] of [[64, 16], [37, 1031], [300, 7]]) {
+      const v = wideFloats(R * L + 1, 21).map((x) => (Number.isFinite(x) ? x % 1e6 : 1));
+      for (const x of [fromTyped(v, [R * L + 1]).narrow(0, 1, R * L).reshape([R, L]), fromTyped(v, [R * L + 1]).clone().narrow(0, 1, R * L).reshape([R, L])]) {
+        const got = sum(x, 0).toTypedArray() as Float32Array;
+        const acc = new Float64Array(L);
+        reduceStrided('A + v', acc, { data: v, offset: 1, strides: [L, 1] }, [R, L], new Set([0]));
+        expectSameBits(got, Float32Array.from(acc));
+        // a 3-D view reduced over its two leading dims is the same column sum
+        expectSameBits(sum(x.reshape([1, R, L]), [0, 1]).toTypedArray() as Float32Array, Float32Array.from(acc));
       }
     }
   });

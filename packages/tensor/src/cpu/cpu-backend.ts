@@ -10,7 +10,8 @@ import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { MARK } from '../tidy.js';
-import { type Operand, mapStrided, reduceStrided } from './strided.js';
+import { type Operand, collapseDims, mapStrided, reduceStrided } from './strided.js';
+import { BROADCAST_MIN_ROW, type RowOperand, hasBroadcastKernel, wasmBinaryRowsF32, wasmColumnSumsF32 } from './wasm/broadcast.js';
 import { claimResident, releaseResident } from './wasm/resident.js';
 import { WASM_ELEMENTWISE_MIN, hasWasmBinary, hasWasmUnary, wasmBinaryF32, wasmUnaryF32 } from './wasm/elementwise.js';
 
@@ -66,6 +67,50 @@ const REDUCE_COMBINE: Record<ReduceOp, { combine: string; init: number }> = {
   min: { combine: '(v < A || v !== v) ? v : A', init: Infinity },
 };
 
+/**
+ * a op b on the broadcast kernels when the op's loop merges to [R, L] rows in
+ * which each operand is full, one repeated row, or one value per row (a bias
+ * add, an affine map); false (nothing written) otherwise.
+ */
+function broadcastRows(op: 'add' | 'sub' | 'mul' | 'div', out: Float32Array, a: NDArray, b: NDArray): boolean {
+  const ad = cpuData(a);
+  const bd = cpuData(b);
+  if (!(ad instanceof Float32Array && bd instanceof Float32Array)) return false;
+  const { shape, strides } = collapseDims(a.shape, [contiguousStrides(a.shape), a.strides, b.strides]);
+  if (shape.length === 0 || shape.length > 2) return false;
+  const [R, L] = shape.length === 2 ? shape : [1, shape[0]];
+  if (L < BROADCAST_MIN_ROW) return false;
+  const rowOperand = (data: Float32Array, offset: number, s: number[]): RowOperand | null => {
+    const [s0, s1] = s.length === 2 ? s : [0, s[0]];
+    if (s1 !== 0 && s1 !== 1) return null;
+    return { data, offset, rowStride: s0, step: s1 };
+  };
+  const ra = rowOperand(ad, a.offset, strides[1]);
+  const rb = rowOperand(bd, b.offset, strides[2]);
+  return ra !== null && rb !== null && wasmBinaryRowsF32(op, out, ra, rb, R, L);
+}
+
+/**
+ * Sums of a contiguous float32 x over leading dims (the kept dims trailing:
+ * a bias gradient) into acc, by the column-sum kernel; false otherwise.
+ */
+function leadingSums(x: NDArray, dims: readonly number[], acc: Float64Array): boolean {
+  const d = cpuData(x);
+  if (!(d instanceof Float32Array) || x.size < WASM_ELEMENTWISE_MIN || !x.isContiguous()) return false;
+  // Every reduced dim of size > 1 must come before every kept one of size > 1.
+  let R = 1;
+  let seenKept = false;
+  for (let i = 0; i < x.ndim; i++) {
+    if (x.shape[i] === 1) continue;
+    if (dims.includes(i)) {
+      if (seenKept) return false;
+      R *= x.shape[i];
+    } else seenKept = true;
+  }
+  const L = x.size / R;
+  return L >= 4 && R > 1 && wasmColumnSumsF32(d, x.offset, R, L, acc);
+}
+
 /** The reference backend: plain typed arrays, compiled strided loops, WebAssembly GEMM. */
 export class CpuBackend implements Backend {
   readonly device = 'cpu';
@@ -116,6 +161,7 @@ export class CpuBackend implements Backend {
         if (wasmBinaryF32(op, out, ad, a.offset, bd, b.offset)) return wrap(out, a.shape);
       }
     }
+    if (hasBroadcastKernel(op) && out instanceof Float32Array && a.size >= WASM_ELEMENTWISE_MIN && broadcastRows(op, out, a, b)) return wrap(out, a.shape);
     mapStrided(BINARY_EXPR[op], ['a', 'b'], out, a.shape, [operand(a), operand(b)]);
     return wrap(out, a.shape);
   }
@@ -131,7 +177,7 @@ export class CpuBackend implements Backend {
     const { combine, init } = REDUCE_COMBINE[op];
     // Accumulate in float64 whatever the dtype: sums of float32 keep their precision.
     const acc = new Float64Array(sizeOf(outShape)).fill(init);
-    if (x.size > 0) reduceStrided(combine, acc, operand(x), x.shape, new Set(dims));
+    if (x.size > 0 && !(op === 'sum' && leadingSums(x, dims, acc))) reduceStrided(combine, acc, operand(x), x.shape, new Set(dims));
     const out = allocTyped(dtype, acc.length);
     out.set(acc);
     return wrap(out, outShape);

@@ -337,7 +337,41 @@ function elementwiseWat() {
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`).join('\n');
-  return binary + exp + unary;
+  // Broadcasts: vs splats the float32 at $b over the vector $a, sv the one at $a over $b
+  // (same IEEE ops as above, so bit-identical to the JS expression).
+  const scalar = ['add', 'sub', 'mul', 'div'].flatMap((op) => [['vs', '(v128.load (local.get $a))', '(local.get $s)', '$a', '$b'], ['sv', '(local.get $s)', '(v128.load (local.get $b))', '$b', '$a']]
+    .map(([kind, x, y, moving, fixed]) => `
+  (func (export "${op}_f32_${kind}") (param $o i32) (param $a i32) (param $b i32) (param $n i32) (local $e i32) (local $s v128)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $s (v128.load32_splat (local.get ${fixed})))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (v128.store (local.get $o) (f32x4.${op} ${x} ${y}))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set ${moving} (i32.add (local.get ${moving}) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`)).join('\n');
+  // Column sums: acc[j] += x[r * $stride + j] (f64 accumulators at $acc) for r < $rows,
+  // j < $n4 (a multiple of 4), rows in order, as the JS loop adds them.
+  const colsum = `
+  (func (export "colsum_f32") (param $acc i32) (param $x i32) (param $rows i32) (param $n4 i32) (param $stride i32)
+    (local $r i32) (local $p i32) (local $q i32) (local $e i32) (local $v v128)
+    (if (i32.le_s (local.get $n4) (i32.const 0)) (then (return)))
+    (local.set $e (i32.add (local.get $acc) (i32.shl (local.get $n4) (i32.const 3))))
+    (block $done (loop $rowsLoop
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $stride))))
+      (local.set $q (local.get $acc))
+      (loop $l
+        (local.set $v (v128.load (local.get $p)))
+        (v128.store (local.get $q) (f64x2.add (v128.load (local.get $q)) (f64x2.promote_low_f32x4 (local.get $v))))
+        (v128.store offset=16 (local.get $q) (f64x2.add (v128.load offset=16 (local.get $q))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $q (i32.add (local.get $q) (i32.const 32)))
+        (br_if $l (i32.lt_u (local.get $q) (local.get $e))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rowsLoop))))`;
+  return binary + exp + unary + scalar + colsum;
 }
 
 /**

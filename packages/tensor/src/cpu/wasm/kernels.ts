@@ -69,6 +69,10 @@ export interface Kernels {
   readonly relu_f32: ExpF32Fn;
   /** x > 0 ? 1 : 0 (the 4th argument is unused). */
   readonly step_f32: ExpF32Fn;
+  /** The binary kernels with one operand splat: vs splats b's first float over a, sv a's over b. */
+  readonly broadcast: Record<'add' | 'sub' | 'mul' | 'div', { vs: BinaryF32Fn; sv: BinaryF32Fn }>;
+  /** acc[j] += x[r * stride + j] (acc f64 at `acc`, stride in bytes) for r < rows, j < n4 (a multiple of 4). */
+  readonly colsum_f32: (acc: number, x: number, rows: number, n4: number, stride: number) => void;
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
@@ -95,7 +99,8 @@ export function getKernels(): Kernels | null {
     if (!wasm) throw new Error('no WebAssembly');
     const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
     const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
-    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = new wasm.Instance(module, { env: { memory } }).exports;
+    const exports = new wasm.Instance(module, { env: { memory } }).exports;
+    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = exports;
     if (!isFn<GemmFn>(gemm)) throw new Error('kernels: gemm export missing');
     if (!isFn<BinaryF32Fn>(add_f32) || !isFn<BinaryF32Fn>(sub_f32) || !isFn<BinaryF32Fn>(mul_f32) || !isFn<BinaryF32Fn>(div_f32)) {
       throw new Error('kernels: elementwise exports missing');
@@ -105,8 +110,15 @@ export function getKernels(): Kernels | null {
       || !isFn<BnBackwardChannelStridedFn>(bn_bwd_chan_strided_f32)) {
       throw new Error('kernels: batch norm exports missing');
     }
+    const fn = <F>(name: string): F => {
+      const f = exports[name];
+      if (!isFn<F>(f)) throw new Error(`kernels: ${name} export missing`);
+      return f;
+    };
+    const broadcast = Object.fromEntries((['add', 'sub', 'mul', 'div'] as const).map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'];
+    const colsum_f32 = fn<Kernels['colsum_f32']>('colsum_f32');
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, broadcast, colsum_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;

@@ -1,0 +1,96 @@
+/**
+ * Broadcast float32 arithmetic and column sums on the WebAssembly SIMD
+ * kernels: the patterns of a bias add, a LayerNorm affine map and their
+ * gradients' reductions, which the same-shape kernels (elementwise.ts) do
+ * not cover.
+ *
+ * An op over a 2-D loop [R, L] (the op's dims merged, as the strided loops
+ * merge them) runs row by row: each operand is a full array (rows L apart),
+ * a row repeated for every row, or one value per row (splat over the row).
+ * Inputs not in wasm memory are copied in whole (`withAddresses`). The
+ * kernels work on whole vectors of 4; the last L mod 4 elements of each row
+ * are computed in JavaScript, whose double result rounded to float32 equals
+ * the float32 IEEE op, so every element is bit-identical to the JS loop.
+ */
+import type { BinaryOp } from '../../backend.js';
+import { type Kernels, getKernels } from './kernels.js';
+import { withAddresses, withStaging } from './resident.js';
+
+/** Rows shorter than this stay on the JS loop (a kernel call per row would cost more). */
+export const BROADCAST_MIN_ROW = 16;
+
+/** One operand of a row-wise op: element (r, j) is data[offset + r * rowStride + j * step], step 0 or 1. */
+export interface RowOperand {
+  data: Float32Array;
+  offset: number;
+  rowStride: number;
+  step: 0 | 1;
+}
+
+type ArithOp = 'add' | 'sub' | 'mul' | 'div';
+const JS_OP: Record<ArithOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+};
+
+/** True for the ops with broadcast kernels. */
+export function hasBroadcastKernel(op: BinaryOp): op is ArithOp {
+  return op in JS_OP;
+}
+
+/** Elements from an operand's first to its last over [R, L]. */
+const extent = (x: RowOperand, R: number, L: number): number => (R - 1) * x.rowStride + (L - 1) * x.step + 1;
+
+/**
+ * out[r * L + j] = a(r, j) op b(r, j) for r < R, j < L; at least one operand
+ * has step 1. False (nothing written that the caller keeps) where the kernels
+ * or the memory are unavailable.
+ */
+export function wasmBinaryRowsF32(op: ArithOp, out: Float32Array, a: RowOperand, b: RowOperand, R: number, L: number): boolean {
+  const k = getKernels();
+  if (!k || (a.step === 0 && b.step === 0)) return false;
+  const inputs = [a, b].map((x) => ({ data: x.data, offset: x.offset, length: extent(x, R, L) }));
+  return withAddresses(k, inputs, [out], ([aAt, bAt], [oAt]) => {
+    rows(k, op, oAt, aAt, a, bAt, b, R, L);
+    return true;
+  }) ?? false;
+}
+
+function rows(k: Kernels, op: ArithOp, oAt: number, aAt: number, a: RowOperand, bAt: number, b: RowOperand, R: number, L: number): void {
+  const L4 = L & ~3;
+  const same = { add: k.add_f32, sub: k.sub_f32, mul: k.mul_f32, div: k.div_f32 }[op];
+  const kernel = a.step && b.step ? same : a.step ? k.broadcast[op].vs : k.broadcast[op].sv;
+  const f = JS_OP[op];
+  const heap = new Float32Array(k.memory.buffer);
+  for (let r = 0; r < R; r++) {
+    const ar = aAt + r * a.rowStride * 4;
+    const br = bAt + r * b.rowStride * 4;
+    const or = oAt + r * L * 4;
+    kernel(or, ar, br, L4);
+    for (let j = L4; j < L; j++) heap[(or >> 2) + j] = f(heap[(ar >> 2) + j * a.step], heap[(br >> 2) + j * b.step]);
+  }
+}
+
+/**
+ * acc[j] = the sum over r < R of x[offset + r * L + j] (j < L), rows added in
+ * order in float64, as the JS reduction loop adds them. False where the
+ * kernels or the memory are unavailable.
+ */
+export function wasmColumnSumsF32(x: Float32Array, offset: number, R: number, L: number, acc: Float64Array): boolean {
+  const k = getKernels();
+  if (!k) return false;
+  return withAddresses(k, [{ data: x, offset, length: R * L }], [], ([xAt]) => withStaging(k, L * 8, (sums) => {
+    const f64 = new Float64Array(k.memory.buffer, sums, L);
+    f64.fill(0);
+    const L4 = L & ~3;
+    k.colsum_f32(sums, xAt, R, L4, L * 4);
+    if (L4 < L) {
+      const heap = new Float32Array(k.memory.buffer);
+      for (let r = 0; r < R; r++) for (let j = L4; j < L; j++) f64[j] += heap[(xAt >> 2) + r * L + j];
+    }
+    acc.set(f64);
+    return true;
+  })) ?? false;
+}
