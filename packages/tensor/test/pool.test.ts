@@ -55,6 +55,28 @@ describe('maxPool2d', () => {
     }), { numRuns: 30 });
   });
 
+  it('2x2 stride-2 float32 windows (the SIMD kernel) give the JS loop\'s values and indices: ties, NaN, -inf, +-0, odd sizes, ceil mode, offset views', () => {
+    const specials = [NaN, -Infinity, Infinity, 0, -0, 1, 1, -1];
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 19 }), fc.integer({ min: 2, max: 41 }), fc.boolean(), fc.integer(), fc.double({ min: 0, max: 0.5 }),
+      (P, H, W, ceilMode, seed, pSpecial) => {
+        const n = P * H * W;
+        const r = rand64([n + 1], seed).toTypedArray();
+        // few distinct values, so that windows tie; some specials
+        const v = Float32Array.from(r, (x, i) => (Math.abs(x) % 1 < pSpecial ? specials[i % specials.length] : Math.round(x * 2)));
+        const x32 = fromArray(Array.from(v), { dtype: 'float32' }).narrow(0, 1, n).reshape([P, 1, H, W]);
+        const x64 = x32.astype('float64'); // the JS loop
+        const opts = { stride: 2, ceilMode, returnIndices: true } as const;
+        const { values: a, indices: ia } = maxPool2d(x32, 2, opts);
+        const { values: b, indices: ib } = maxPool2d(x64, 2, opts);
+        expect(Array.from(ia.toTypedArray())).toEqual(Array.from(ib.toTypedArray()));
+        const av = Array.from(a.toTypedArray(), (z) => (Number.isNaN(z) ? 'NaN' : Object.is(z, -0) ? '-0' : z));
+        const bv = Array.from(b.toTypedArray(), (z) => (Number.isNaN(z) ? 'NaN' : Object.is(z, -0) ? '-0' : z));
+        expect(av).toEqual(bv);
+      },
+    ), { numRuns: 150 });
+  });
+
   it('maxPool2dBackward is the adjoint of gathering at the indices', () => {
     fc.assert(fc.property(poolArb, (c) => {
       const x = rand64([c.N, c.C, c.H, c.W], c.seed);

@@ -10,53 +10,69 @@ import type { NDArray } from '../ndarray.js';
 import { type Shape, sizeOf } from '../shape.js';
 import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
+import { wasmMaxPool2x2 } from './wasm/pool.js';
 
 /** Max pooling of x [N,C,H,W]: values and the flat index h*W+w of each max within its plane (int32). */
 export function maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
   const xc = x.contiguous();
   const [N, C, H, W] = xc.shape;
+  const [oh, ow] = g.outSize;
+  const xd = cpuData(xc);
+  const values = allocUninit(xc.dtype, N * C * oh * ow); // every element written below
+  const indices = new Int32Array(N * C * oh * ow);
+  // 2x2 windows with stride 2 on float32, every window inside the input (ceil mode may add a
+  // clipped last one): four outputs per vector, the same values and indices.
+  const done = values instanceof Float32Array && xd instanceof Float32Array && isPlain2x2(g) && 2 * oh <= H && 2 * ow <= W ? wasmMaxPool2x2(xd, xc.offset, N * C, H, W, oh, ow, values, indices) : 0;
+  for (let p = 0; p < N * C; p++) maxWindows(xd, xc.offset + p * H * W, H, W, g, values, indices, p * oh * ow, done);
+  const shape = [N, C, oh, ow];
+  return [wrap(values, shape), wrap(indices, shape)];
+}
+
+function isPlain2x2(g: Pool2dGeometry): boolean {
+  const is = (pair: readonly number[], v: number): boolean => pair[0] === v && pair[1] === v;
+  return is(g.kernel, 2) && is(g.stride, 2) && is(g.padding, 0) && is(g.dilation, 1);
+}
+
+/**
+ * One plane's windows from output column `fromCol` on (the columns before it
+ * were computed elsewhere), output (r, c) at `out + r * ow + c`.
+ */
+function maxWindows(
+  xd: ArrayLike<number>, plane: number, H: number, W: number, g: Pool2dGeometry,
+  values: { [i: number]: number }, indices: Int32Array, out: number, fromCol: number,
+): void {
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.stride;
   const [ph, pw] = g.padding;
   const [dh, dw] = g.dilation;
   const [oh, ow] = g.outSize;
-  const xd = cpuData(xc);
-  const values = allocUninit(xc.dtype, N * C * oh * ow); // every element written below
-  const indices = new Int32Array(N * C * oh * ow);
-  let o = 0;
-  for (let p = 0; p < N * C; p++) {
-    const plane = xc.offset + p * H * W;
-    for (let r = 0; r < oh; r++) {
-      // First in-bounds row of the window, and one past its last.
-      let h0 = r * sh - ph;
-      while (h0 < 0) h0 += dh;
-      const h1 = Math.min(r * sh - ph + (kh - 1) * dh + 1, H);
-      for (let c = 0; c < ow; c++) {
-        let w0 = c * sw - pw;
-        while (w0 < 0) w0 += dw;
-        const w1 = Math.min(c * sw - pw + (kw - 1) * dw + 1, W);
-        // As in PyTorch, an all -inf window reports its first in-bounds position.
-        let best = h0 < H && w0 < W ? h0 * W + w0 : -1;
-        let bv = -Infinity;
-        for (let ih = h0; ih < h1; ih += dh) {
-          const rowOff = ih * W;
-          for (let iw = w0; iw < w1; iw += dw) {
-            const v = xd[plane + rowOff + iw];
-            // As in PyTorch, NaN wins (the last NaN, as it keeps replacing).
-            if (v > bv || v !== v) {
-              bv = v;
-              best = rowOff + iw;
-            }
+  for (let r = 0; r < oh; r++) {
+    // First in-bounds row of the window, and one past its last.
+    let h0 = r * sh - ph;
+    while (h0 < 0) h0 += dh;
+    const h1 = Math.min(r * sh - ph + (kh - 1) * dh + 1, H);
+    for (let c = fromCol; c < ow; c++) {
+      let w0 = c * sw - pw;
+      while (w0 < 0) w0 += dw;
+      const w1 = Math.min(c * sw - pw + (kw - 1) * dw + 1, W);
+      // As in PyTorch, an all -inf window reports its first in-bounds position.
+      let best = h0 < H && w0 < W ? h0 * W + w0 : -1;
+      let bv = -Infinity;
+      for (let ih = h0; ih < h1; ih += dh) {
+        const rowOff = ih * W;
+        for (let iw = w0; iw < w1; iw += dw) {
+          const v = xd[plane + rowOff + iw];
+          // As in PyTorch, NaN wins (the last NaN, as it keeps replacing).
+          if (v > bv || v !== v) {
+            bv = v;
+            best = rowOff + iw;
           }
         }
-        values[o] = bv;
-        indices[o] = best;
-        o++;
       }
+      values[out + r * ow + c] = bv;
+      indices[out + r * ow + c] = best;
     }
   }
-  const shape = [N, C, oh, ow];
-  return [wrap(values, shape), wrap(indices, shape)];
 }
 
 /** zeros(inputShape) with grad[n,c,i,j] added at the recorded flat index of plane (n,c). */

@@ -235,6 +235,7 @@ export function kernelsWat(p = GEMM_PARAMS) {
       (br $jcl))))
 ${elementwiseWat()}
 ${batchNormWat()}
+${poolWat()}
 )
 `;
 }
@@ -607,4 +608,61 @@ function batchNormWat() {
       (local.set $h (i32.add (local.get $h) (i32.const 4)))
       (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
       (br $l2))))`;
+}
+
+/**
+ * Max pooling with a 2x2 window and stride 2 (no padding, no dilation), four
+ * outputs per vector, for one plane: rows 2r and 2r+1 of the input give the
+ * window's four values (even and odd columns split by shuffles), scanned in
+ * the JS loop's order, (0,0) (0,1) (1,0) (1,1), with its rule: a value
+ * replaces the best when greater or NaN. So the first maximum wins ties and
+ * the last NaN wins, values and indices alike.
+ */
+function poolWat() {
+  const evens = '0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27';
+  const odds = '4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31';
+  const take = (v, idx) => `
+        (local.set $upd (v128.or (f32x4.gt ${v} (local.get $bv)) (f32x4.ne ${v} ${v})))
+        (local.set $bv (v128.bitselect ${v} (local.get $bv) (local.get $upd)))
+        (local.set $bi (v128.bitselect ${idx} (local.get $bi) (local.get $upd)))`;
+  return `
+  ;; Plane at $x ($W floats a row); $oh rows of $groups groups of 4 outputs each, written
+  ;; to values at $v and int32 flat indices (h * W + w) at $i, output rows $ow apart.
+  (func (export "maxpool2x2_f32") (param $x i32) (param $W i32) (param $oh i32) (param $groups i32) (param $ow i32) (param $v i32) (param $i i32)
+    (local $r i32) (local $g i32) (local $p0 i32) (local $p1 i32) (local $vo i32) (local $io i32)
+    (local $l0 v128) (local $l1 v128) (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local $bv v128) (local $bi v128) (local $upd v128) (local $idx v128) (local $wv v128)
+    (if (i32.le_s (local.get $groups) (i32.const 0)) (then (return)))
+    (local.set $wv (i32x4.splat (local.get $W)))
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $oh)))
+      ;; rows 2r and 2r+1 of the plane
+      (local.set $p0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W)) (i32.const 2))))
+      (local.set $p1 (i32.add (local.get $p0) (i32.shl (local.get $W) (i32.const 2))))
+      (local.set $vo (i32.add (local.get $v) (i32.shl (i32.mul (local.get $r) (local.get $ow)) (i32.const 2))))
+      (local.set $io (i32.add (local.get $i) (i32.shl (i32.mul (local.get $r) (local.get $ow)) (i32.const 2))))
+      ;; flat index of (2r, 0), (2r, 2), (2r, 4), (2r, 6)
+      (local.set $idx (i32x4.add (i32x4.splat (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W))) (v128.const i32x4 0 2 4 6)))
+      (local.set $g (i32.const 0))
+      (loop $cols
+        (local.set $l0 (v128.load (local.get $p0)))
+        (local.set $l1 (v128.load offset=16 (local.get $p0)))
+        (local.set $a (i8x16.shuffle ${evens} (local.get $l0) (local.get $l1)))
+        (local.set $b (i8x16.shuffle ${odds} (local.get $l0) (local.get $l1)))
+        (local.set $l0 (v128.load (local.get $p1)))
+        (local.set $l1 (v128.load offset=16 (local.get $p1)))
+        (local.set $c (i8x16.shuffle ${evens} (local.get $l0) (local.get $l1)))
+        (local.set $d (i8x16.shuffle ${odds} (local.get $l0) (local.get $l1)))
+        (local.set $bv (local.get $a))
+        (local.set $bi (local.get $idx))${take('(local.get $b)', '(i32x4.add (local.get $idx) (v128.const i32x4 1 1 1 1))')}${take('(local.get $c)', '(i32x4.add (local.get $idx) (local.get $wv))')}${take('(local.get $d)', '(i32x4.add (i32x4.add (local.get $idx) (local.get $wv)) (v128.const i32x4 1 1 1 1))')}
+        (v128.store (local.get $vo) (local.get $bv))
+        (v128.store (local.get $io) (local.get $bi))
+        (local.set $p0 (i32.add (local.get $p0) (i32.const 32)))
+        (local.set $p1 (i32.add (local.get $p1) (i32.const 32)))
+        (local.set $vo (i32.add (local.get $vo) (i32.const 16)))
+        (local.set $io (i32.add (local.get $io) (i32.const 16)))
+        (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 8 8 8 8)))
+        (br_if $cols (i32.lt_u (local.tee $g (i32.add (local.get $g) (i32.const 1))) (local.get $groups))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))`;
 }

@@ -73,6 +73,8 @@ export interface Kernels {
   readonly broadcast: Record<'add' | 'sub' | 'mul' | 'div', { vs: BinaryF32Fn; sv: BinaryF32Fn }>;
   /** acc[j] += x[r * stride + j] (acc f64 at `acc`, stride in bytes) for r < rows, j < n4 (a multiple of 4). */
   readonly colsum_f32: (acc: number, x: number, rows: number, n4: number, stride: number) => void;
+  /** 2x2 stride-2 max pooling of one plane: (x, W, oh, groups of 4 outputs per row, ow, values, int32 indices). */
+  readonly maxpool2x2_f32: (x: number, W: number, oh: number, groups: number, ow: number, v: number, i: number) => void;
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
@@ -117,8 +119,9 @@ export function getKernels(): Kernels | null {
     };
     const broadcast = Object.fromEntries((['add', 'sub', 'mul', 'div'] as const).map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'];
     const colsum_f32 = fn<Kernels['colsum_f32']>('colsum_f32');
+    const maxpool2x2_f32 = fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32');
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, broadcast, colsum_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, broadcast, colsum_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;

@@ -1,0 +1,32 @@
+/**
+ * 2x2, stride-2 max pooling on the WebAssembly SIMD kernel (`maxpool2x2_f32`):
+ * four windows per vector, branch-free (a JS loop mispredicts its
+ * comparisons on random data), with the JS loop's scan order and rule, so
+ * values and indices are the same.
+ */
+import { getKernels } from './kernels.js';
+import { withAddresses, withStaging } from './resident.js';
+
+/**
+ * Writes the first 4 * floor(ow / 4) output columns of every plane of the
+ * contiguous planes [P, H, W] at `offset` (values and flat h * W + w indices,
+ * outputs [P, oh, ow]) and returns that column count; 0 (nothing written)
+ * where the kernels or the memory are unavailable, or there are fewer than 4.
+ */
+export function wasmMaxPool2x2(
+  x: Float32Array, offset: number, P: number, H: number, W: number, oh: number, ow: number, values: Float32Array, indices: Int32Array,
+): number {
+  const k = getKernels();
+  const groups = ow >> 2;
+  if (!k || groups === 0) return 0;
+  const outPlane = oh * ow;
+  const ok = withAddresses(k, [{ data: x, offset, length: P * H * W }], [values], ([xAt], [vAt]) =>
+    withStaging(k, P * outPlane * 4, (iAt) => {
+      for (let p = 0; p < P; p++) {
+        k.maxpool2x2_f32(xAt + p * H * W * 4, W, oh, groups, ow, vAt + p * outPlane * 4, iAt + p * outPlane * 4);
+      }
+      indices.set(new Int32Array(k.memory.buffer, iAt, P * outPlane));
+      return true;
+    }));
+  return ok ? groups * 4 : 0;
+}
