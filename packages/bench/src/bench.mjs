@@ -63,7 +63,7 @@ if (!Number.isInteger(threads) || threads < 2) fail(`--threads expects an intege
 function run(script, args = [], env = {}) {
   const label = [script, ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ');
   process.stderr.write(`running ${label} ...\n`);
-  const out = execFileSync(process.execPath, [join(here, script), ...args], {
+  const out = execFileSync(process.execPath, ['--expose-gc', join(here, script), ...args], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -196,7 +196,7 @@ function printTable(title, cols, cells) {
 
 console.log(`\nnormlab ${threads === 2 ? '' : `(${threads} threads) `}— ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, Node ${process.versions.node}, load ${load0.toFixed(2)} -> ${load1.toFixed(2)}`);
 console.log('medians after warm-up; GB/s counts bytes read + written (add 12 B/element, exp 8 B/element)');
-console.log('every normlab call runs in tidy (tfjs: tf.tidy) on inputs from fromTyped (a user\'s arrays); "no tidy": outputs left to the GC');
+console.log('every normlab call runs in tidy (tfjs: tf.tidy) on inputs from fromTyped (a user\'s arrays; add and exp: outputs of an op); "no tidy": host arrays, outputs left to the GC');
 console.log('ratio columns: normlab\'s speed over the peer\'s (rates: normlab / peer; times: peer / normlab): above 1, normlab is faster');
 if (torch) {
   const t = torch;

@@ -4,11 +4,13 @@
 // object of results on stdout.
 //
 // Each timed call runs in nl.tidy, as the tfjs runner's do in tf.tidy: its
-// outputs are freed when it returns, so their memory is reused, and inputs
-// are outputs of an op (resident in the kernels' wasm memory, as a network's
+// outputs are freed when it returns, so their memory is reused. Inputs come
+// from fromTyped, as a user's data does, except for add and exp, which run on
+// outputs of an op (resident in the kernels' wasm memory, as a network's
 // activations are, and as tfjs-wasm's tensors live in its wasm heap). The
 // `*Gc` results time the same calls without tidy, on host arrays, outputs
-// left to the garbage collector.
+// left to the garbage collector; they run last, since such outputs fill the
+// resident cap until the collector runs.
 import * as nl from '@normlab/tensor';
 import {
   BN2D, BN_MLP, BN_MLP_TIMING, CONV, CONV_NET, CONV_NET_TIMING, ELEMENTWISE_SIZE, GROUP_NORM, LAYER_NORM, MATMUL_SIZES, MLP,
@@ -23,17 +25,30 @@ const tidied = (fn, opts) => medianMs(() => nl.tidy(() => {
 const groups = benchGroups();
 const { Tensor } = await import('@normlab/autograd');
 const nn = await import('@normlab/nn');
-if (groups.has('matmul')) matmul();
-if (groups.has('conv')) conv();
-if (groups.has('elementwise')) elementwise();
-if (groups.has('bn')) batchNorm2d();
-if (groups.has('mlp')) {
-  results.bnMlp = mlpStepsPerSecond(BN_MLP, true);
-  results.mlp = mlpStepsPerSecond(MLP, false);
+const rows = [
+  ['matmul', matmul], ['conv', conv], ['elementwise', elementwise], ['bn', batchNorm2d], ['norms', norms],
+  ['mlp', () => {
+    results.bnMlp = mlpStepsPerSecond(BN_MLP, true);
+    results.mlp = mlpStepsPerSecond(MLP, false);
+  }],
+  ['convnet', convNet],
+  // Last: outputs left to the garbage collector fill the resident cap until it runs.
+  ['elementwise', elementwiseNoTidy], ['bn', batchNorm2dNoTidy],
+];
+for (const [group, run] of rows) {
+  if (!groups.has(group)) continue;
+  run();
+  await settle();
 }
-if (groups.has('convnet')) convNet();
-if (groups.has('norms')) norms();
 process.stdout.write(JSON.stringify(results));
+
+/** Lets the garbage collector and the FinalizationRegistry free what a row dropped, so that every row starts alike. */
+async function settle() {
+  for (let i = 0; i < 2; i++) {
+    globalThis.gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
 
 function matmul() {
   for (const n of MATMUL_SIZES) {
@@ -56,13 +71,20 @@ function conv() {
   }, { warmup: 3, minRuns: 5 });
 }
 
+function elementwiseInputs() {
+  return [6, 7].map((seed) => nl.fromTyped(randomFloats(ELEMENTWISE_SIZE, seed), [ELEMENTWISE_SIZE]));
+}
+
+// On op-made (resident) inputs, as a network's activations are: a host array costs one more copy.
 function elementwise() {
-  const ha = nl.fromTyped(randomFloats(ELEMENTWISE_SIZE, 6), [ELEMENTWISE_SIZE]);
-  const hb = nl.fromTyped(randomFloats(ELEMENTWISE_SIZE, 7), [ELEMENTWISE_SIZE]);
-  const [ea, eb] = [ha.clone(), hb.clone()];
+  const [ea, eb] = elementwiseInputs().map((a) => a.clone());
   results.add = tidied(() => nl.add(ea, eb), { warmup: 5, minRuns: 15 });
   results.exp = tidied(() => nl.exp(ea), { warmup: 5, minRuns: 15 });
-  // Host inputs, outputs left to the GC: the staged path once the resident cap is full.
+}
+
+// Host inputs, outputs left to the GC: the staged path once the resident cap is full.
+function elementwiseNoTidy() {
+  const [ha, hb] = elementwiseInputs();
   results.addGc = medianMs(() => nl.add(ha, hb), { warmup: 5, minRuns: 15 });
   results.expGc = medianMs(() => nl.exp(ha), { warmup: 5, minRuns: 15 });
 }
@@ -82,16 +104,19 @@ function layerFwdBwd(layer, shape, seeds, opts) {
 // BatchNorm2d forward + backward through the module (training mode: batch statistics, running-stat update).
 function batchNorm2d() {
   const { n, c, h, w, eps } = BN2D;
+  results.bn2d = layerFwdBwd(new nn.BatchNorm2d(c, { eps }), [n, c, h, w], [21, 22], { warmup: 3, minRuns: 10 });
+}
+
+function batchNorm2dNoTidy() {
+  const { n, c, h, w, eps } = BN2D;
   const bn = new nn.BatchNorm2d(c, { eps });
-  const hx = nl.fromTyped(randomFloats(n * c * h * w, 21), [n, c, h, w]);
-  const hgy = nl.fromTyped(randomFloats(n * c * h * w, 22), [n, c, h, w]);
-  const step = (x, gy) => () => {
+  const x = new Tensor(nl.fromTyped(randomFloats(n * c * h * w, 21), [n, c, h, w]), { requiresGrad: true });
+  const gy = new Tensor(nl.fromTyped(randomFloats(n * c * h * w, 22), [n, c, h, w]));
+  results.bn2dGc = medianMs(() => {
     x.grad = null;
     bn.zeroGrad();
     bn.forward(x).backward(gy);
-  };
-  results.bn2d = layerFwdBwd(bn, [n, c, h, w], [21, 22], { warmup: 3, minRuns: 10 });
-  results.bn2dGc = medianMs(step(new Tensor(hx, { requiresGrad: true }), new Tensor(hgy)), { warmup: 3, minRuns: 10 });
+  }, { warmup: 3, minRuns: 10 });
 }
 
 function norms() {

@@ -179,6 +179,27 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
     vi.restoreAllMocks();
   });
 
+  it('per-channel affine maps of NCHW arrays (rows under several outer dims) are bit-identical to the JS loop', () => {
+    const k = getKernels()!;
+    const [N, C, H, W] = [3, 5, 9, 11];
+    const x = fromTyped(wideFloats(N * C * H * W + 1, 31), [N * C * H * W + 1]).narrow(0, 1, N * C * H * W).reshape([N, C, H, W]);
+    const w = fromTyped(wideFloats(C + 9, 32).slice(9), [C, 1, 1]);
+    const rowsCalled = vi.spyOn(k.broadcast.mul, 'vs');
+    for (const [op, expr] of [[mul, 'a * b'], [sub, 'a - b'], [div, 'a / b']] as const) {
+      for (const [a, b] of [[x, w], [w, x]]) {
+        const got = op(a, b).toTypedArray() as Float32Array;
+        const want = new Float32Array(N * C * H * W);
+        mapStrided(expr, ['a', 'b'], want, [N, C, H, W], [a, b].map((v) => {
+          const e = v.expand([N, C, H, W]);
+          return { data: e.contiguous().toTypedArray() as Float32Array, offset: 0, strides: [C * H * W, H * W, W, 1] };
+        }));
+        expectSameBits(got.map((v) => (Number.isNaN(v) ? 0 : v)), want.map((v) => (Number.isNaN(v) ? 0 : v)));
+      }
+    }
+    expect(rowsCalled).toHaveBeenCalledTimes(N * C); // one call per (n, c) row of H * W values
+    vi.restoreAllMocks();
+  });
+
   it('sums over leading dims equal the JS reduction bit for bit (odd row lengths, offsets, resident inputs)', () => {
     for (const [R, L] of [[64, 16], [37, 1031], [300, 7]]) {
       const v = wideFloats(R * L + 1, 21).map((x) => (Number.isFinite(x) ? x % 1e6 : 1));

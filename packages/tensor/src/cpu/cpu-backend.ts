@@ -68,26 +68,27 @@ const REDUCE_COMBINE: Record<ReduceOp, { combine: string; init: number }> = {
 };
 
 /**
- * a op b on the broadcast kernels when the op's loop merges to [R, L] rows in
- * which each operand is full, one repeated row, or one value per row (a bias
- * add, an affine map); false (nothing written) otherwise.
+ * a op b on the broadcast kernels when, in the op's merged loop, each
+ * operand's innermost dim is contiguous or splat (a bias add, an affine map
+ * per feature or per channel); false (nothing written) otherwise.
  */
 function broadcastRows(op: 'add' | 'sub' | 'mul' | 'div', out: Float32Array, a: NDArray, b: NDArray): boolean {
   const ad = cpuData(a);
   const bd = cpuData(b);
   if (!(ad instanceof Float32Array && bd instanceof Float32Array)) return false;
   const { shape, strides } = collapseDims(a.shape, [contiguousStrides(a.shape), a.strides, b.strides]);
-  if (shape.length === 0 || shape.length > 2) return false;
-  const [R, L] = shape.length === 2 ? shape : [1, shape[0]];
+  if (shape.length === 0) return false;
+  const L = shape[shape.length - 1];
   if (L < BROADCAST_MIN_ROW) return false;
+  const outer = shape.slice(0, -1);
   const rowOperand = (data: Float32Array, offset: number, s: number[]): RowOperand | null => {
-    const [s0, s1] = s.length === 2 ? s : [0, s[0]];
-    if (s1 !== 0 && s1 !== 1) return null;
-    return { data, offset, rowStride: s0, step: s1 };
+    const step = s[s.length - 1];
+    if (step !== 0 && step !== 1) return null;
+    return { data, offset, outerStrides: s.slice(0, -1), step };
   };
   const ra = rowOperand(ad, a.offset, strides[1]);
   const rb = rowOperand(bd, b.offset, strides[2]);
-  return ra !== null && rb !== null && wasmBinaryRowsF32(op, out, ra, rb, R, L);
+  return ra !== null && rb !== null && wasmBinaryRowsF32(op, out, ra, rb, outer, L);
 }
 
 /**

@@ -4,9 +4,10 @@
  * gradients' reductions, which the same-shape kernels (elementwise.ts) do
  * not cover.
  *
- * An op over a 2-D loop [R, L] (the op's dims merged, as the strided loops
- * merge them) runs row by row: each operand is a full array (rows L apart),
- * a row repeated for every row, or one value per row (splat over the row).
+ * An op over a loop [...outer, L] (the op's dims merged, as the strided loops
+ * merge them) runs row by row: in each operand a row is L contiguous values
+ * or one value splat over the row, and rows are anywhere (a full array, a
+ * row repeated for every row, a value per channel of an NCHW array).
  * Inputs not in wasm memory are copied in whole (`withAddresses`). The
  * kernels work on whole vectors of 4; the last L mod 4 elements of each row
  * are computed in JavaScript, whose double result rounded to float32 equals
@@ -19,11 +20,14 @@ import { withAddresses, withStaging } from './resident.js';
 /** Rows shorter than this stay on the JS loop (a kernel call per row would cost more). */
 export const BROADCAST_MIN_ROW = 16;
 
-/** One operand of a row-wise op: element (r, j) is data[offset + r * rowStride + j * step], step 0 or 1. */
+/**
+ * One operand of a row-wise op: element (i..., j) is data[offset + sum(i_d *
+ * outerStrides[d]) + j * step], step 0 or 1.
+ */
 export interface RowOperand {
   data: Float32Array;
   offset: number;
-  rowStride: number;
+  outerStrides: readonly number[];
   step: 0 | 1;
 }
 
@@ -40,36 +44,53 @@ export function hasBroadcastKernel(op: BinaryOp): op is ArithOp {
   return op in JS_OP;
 }
 
-/** Elements from an operand's first to its last over [R, L]. */
-const extent = (x: RowOperand, R: number, L: number): number => (R - 1) * x.rowStride + (L - 1) * x.step + 1;
+/** Elements from an operand's first to its last over [...outer, L] (strides are never negative). */
+function extent(x: RowOperand, outer: readonly number[], L: number): number {
+  let e = (L - 1) * x.step + 1;
+  for (let d = 0; d < outer.length; d++) e += (outer[d] - 1) * x.outerStrides[d];
+  return e;
+}
 
 /**
- * out[r * L + j] = a(r, j) op b(r, j) for r < R, j < L; at least one operand
+ * out (contiguous [...outer, L]) = a op b, elementwise; at least one operand
  * has step 1. False (nothing written that the caller keeps) where the kernels
  * or the memory are unavailable.
  */
-export function wasmBinaryRowsF32(op: ArithOp, out: Float32Array, a: RowOperand, b: RowOperand, R: number, L: number): boolean {
+export function wasmBinaryRowsF32(op: ArithOp, out: Float32Array, a: RowOperand, b: RowOperand, outer: readonly number[], L: number): boolean {
   const k = getKernels();
   if (!k || (a.step === 0 && b.step === 0)) return false;
-  const inputs = [a, b].map((x) => ({ data: x.data, offset: x.offset, length: extent(x, R, L) }));
+  const inputs = [a, b].map((x) => ({ data: x.data, offset: x.offset, length: extent(x, outer, L) }));
   return withAddresses(k, inputs, [out], ([aAt, bAt], [oAt]) => {
-    rows(k, op, oAt, aAt, a, bAt, b, R, L);
+    rows(k, op, oAt, aAt, a, bAt, b, outer, L);
     return true;
   }) ?? false;
 }
 
-function rows(k: Kernels, op: ArithOp, oAt: number, aAt: number, a: RowOperand, bAt: number, b: RowOperand, R: number, L: number): void {
+function rows(k: Kernels, op: ArithOp, oAt: number, aAt: number, a: RowOperand, bAt: number, b: RowOperand, outer: readonly number[], L: number): void {
   const L4 = L & ~3;
   const same = { add: k.add_f32, sub: k.sub_f32, mul: k.mul_f32, div: k.div_f32 }[op];
   const kernel = a.step && b.step ? same : a.step ? k.broadcast[op].vs : k.broadcast[op].sv;
   const f = JS_OP[op];
   const heap = new Float32Array(k.memory.buffer);
+  const R = outer.reduce((p, d) => p * d, 1);
+  const idx = new Array<number>(outer.length).fill(0);
+  // Element offsets of the current row in a and b, advanced like an odometer over the outer dims.
+  let ai = 0;
+  let bi = 0;
   for (let r = 0; r < R; r++) {
-    const ar = aAt + r * a.rowStride * 4;
-    const br = bAt + r * b.rowStride * 4;
+    const ar = aAt + ai * 4;
+    const br = bAt + bi * 4;
     const or = oAt + r * L * 4;
     kernel(or, ar, br, L4);
     for (let j = L4; j < L; j++) heap[(or >> 2) + j] = f(heap[(ar >> 2) + j * a.step], heap[(br >> 2) + j * b.step]);
+    for (let d = outer.length - 1; d >= 0; d--) {
+      ai += a.outerStrides[d];
+      bi += b.outerStrides[d];
+      if (++idx[d] < outer[d]) break;
+      ai -= a.outerStrides[d] * outer[d];
+      bi -= b.outerStrides[d] * outer[d];
+      idx[d] = 0;
+    }
   }
 }
 
