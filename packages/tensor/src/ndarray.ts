@@ -26,8 +26,8 @@ export class NDArray {
     strides: Shape = contiguousStrides(shape),
     readonly offset = 0,
   ) {
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze([...strides]);
+    this.shape = shape.slice();
+    this.strides = strides.slice();
     // The first array on a storage registers it with the active tidy scope (one property test otherwise).
     if ((storage as { [MARK]?: unknown })[MARK] === undefined) markNewStorage(storage);
   }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { add, div, exp, fromTyped, mul, relu, step, sub, sum } from '../src/index.js';
+import { add, div, exp, fromTyped, mul, relu, sigmoid, step, sub, sum } from '../src/index.js';
 import { allocUninit } from '../src/cpu/alloc.js';
 import { mapStrided, reduceStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
@@ -86,6 +86,18 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
     const got = exp(fromTyped(x, [n])).toTypedArray();
     let worst = 0;
     for (let i = 0; i < n; i++) worst = Math.max(worst, ulps(got[i], Math.fround(Math.exp(x[i]))));
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('sigmoid is within 1 ulp of the JS expression over the whole float32 range (NaN, infinities, saturation)', () => {
+    const n = Math.floor(2 ** 32 / 4099);
+    const x = new Float32Array(n);
+    const xb = bits(x);
+    for (let i = 0; i < n; i++) xb[i] = (i * 4099) | 0;
+    x.set([NaN, Infinity, -Infinity, 0, -0, 88.8, -88.8, 104, -104, 17, -17], 0);
+    const got = sigmoid(fromTyped(x, [n])).toTypedArray();
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, ulps(got[i], Math.fround(1 / (1 + Math.exp(-x[i])))));
     expect(worst).toBeLessThanOrEqual(1);
   });
 

@@ -119,11 +119,11 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     expect(f32(y)[5]).toBe(Math.fround(host[6] * 2 * 3 + 0)); // y from the float64 xhat
   });
 
-  it('small, float64 and int32 outputs are not resident (16384 floats is the smallest resident size)', () => {
+  it('small, float64 and int32 outputs are not resident (1024 floats is the smallest resident size)', () => {
     const before = cpuMemory().residentBytes;
-    const small = exp(fromTyped(floats(16383, 2), [16383]));
+    const small = exp(fromTyped(floats(1023, 2), [1023]));
     expect(isResident(small)).toBe(false);
-    expect(isResident(fromTyped(floats(16383, 2), [16383]).clone())).toBe(false);
+    expect(isResident(fromTyped(floats(1023, 2), [1023]).clone())).toBe(false);
     const d64 = fromTyped(Float64Array.from(randomData(1 << 18, 3)), [1 << 18]);
     const o64 = [exp(d64), add(d64, d64), d64.clone(), matmul(d64.narrow(0, 0, 200 * 200).reshape([200, 200]), d64.narrow(0, 0, 200 * 200).reshape([200, 200]))];
     const i32 = fromTyped(new Int32Array(1 << 18).fill(7), [1 << 18]);
@@ -132,9 +132,9 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     expect(o64[0].dtype).toBe('float64');
     expect(o32[0].dtype).toBe('int32');
     expect(cpuMemory().residentBytes).toBe(before);
-    const edge = exp(fromTyped(floats(16384, 2), [16384]));
+    const edge = exp(fromTyped(floats(1024, 2), [1024]));
     expect(isResident(edge)).toBe(true);
-    expect(cpuMemory().residentBytes).toBe(before + 16384 * 4);
+    expect(cpuMemory().residentBytes).toBe(before + 1024 * 4);
     edge.dispose();
   });
 

@@ -144,7 +144,7 @@ export class CpuBackend implements Backend {
   unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray {
     const out = allocUninit(dtype, x.size);
     const data = cpuData(x);
-    // Contiguous float32 exp, relu, step: the SIMD kernels (exp within 1 ulp of the JS expression, the others exact).
+    // Contiguous float32 exp, sigmoid, relu, step: the SIMD kernels (exp and sigmoid within 1 ulp of the JS expression, the others exact).
     if (hasWasmUnary(op) && out instanceof Float32Array && data instanceof Float32Array && x.size >= WASM_ELEMENTWISE_MIN && x.isContiguous()) {
       if (wasmUnaryF32(op, out, data, x.offset)) return wrap(out, x.shape);
     }

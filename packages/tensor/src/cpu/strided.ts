@@ -41,28 +41,51 @@ type MapKernel = (
   p0: number, p1: number, erf: (x: number) => number,
 ) => void;
 
-const mapCache = new Map<string, MapKernel>();
-
 /**
- * The kinds of typed arrays a kernel sees, for its cache key: a kernel
- * compiled once per combination keeps its element accesses monomorphic
- * (one shared for every dtype runs several times slower in V8).
+ * Compiled kernels by expression, then by the constructor of each typed array
+ * (output first): a kernel compiled once per combination of array kinds keeps
+ * its element accesses monomorphic (one shared by every dtype runs several
+ * times slower in V8). Lookups build no strings: they run on every op.
  */
-function arrayKinds(arrays: readonly TypedArray[]): string {
-  let key = '';
-  for (const a of arrays) key += `${a.constructor.name},`;
-  return key;
+interface KernelCache {
+  names: readonly string[];
+  byKind: Map<unknown, unknown>;
 }
 
+function cached<K>(cache: Map<string, KernelCache>, expr: string, names: readonly string[], arrays: readonly TypedArray[], compile: () => K): K {
+  let entry = cache.get(expr);
+  if (!entry) {
+    entry = { names, byKind: new Map() };
+    cache.set(expr, entry);
+  } else if (entry.names.length !== names.length || entry.names.some((n, i) => n !== names[i])) {
+    throw new Error(`strided kernels: internal error: '${expr}' compiled with inputs ${entry.names.join(', ')}, now ${names.join(', ')}`);
+  }
+  let level = entry.byKind;
+  for (let i = 0; i < arrays.length - 1; i++) {
+    let next = level.get(arrays[i].constructor) as Map<unknown, unknown> | undefined;
+    if (!next) {
+      next = new Map();
+      level.set(arrays[i].constructor, next);
+    }
+    level = next;
+  }
+  const last = arrays[arrays.length - 1].constructor;
+  let k = level.get(last) as K | undefined;
+  if (!k) {
+    k = compile();
+    level.set(last, k);
+  }
+  return k;
+}
+
+const mapCache = new Map<string, KernelCache>();
+
 /**
- * Compiles `out[..] = expr(in0[..], in1[..], ...)` over a collapsed loop nest
- * for arrays of the kinds `kinds`. Inputs are named by `names` inside `expr`;
- * `strides[0]` is the output's, `strides[i + 1]` input i's.
+ * Compiles `out[..] = expr(in0[..], in1[..], ...)` over a collapsed loop nest.
+ * Inputs are named by `names` inside `expr`; `strides[0]` is the output's,
+ * `strides[i + 1]` input i's.
  */
-function compileMap(expr: string, names: readonly string[], kinds: string): MapKernel {
-  const key = `${names.join(',')}|${expr}|${kinds}`;
-  let k = mapCache.get(key);
-  if (k) return k;
+function compileMap(expr: string, names: readonly string[]): MapKernel {
   const ids = names.map((_, i) => i + 1);
   const src = `
 ${names.map((v, i) => `const d${i + 1} = ins[${i}], o${i + 1} = offs[${i}];`).join('\n')}
@@ -93,9 +116,7 @@ for (let t = 0; t < outer; t++) {
     idx[d] = 0;
   }
 }`;
-  k = new Function('out', 'oo', 'ins', 'offs', 'shape', 'strides', 'p0', 'p1', 'erf', src) as MapKernel;
-  mapCache.set(key, k);
-  return k;
+  return new Function('out', 'oo', 'ins', 'offs', 'shape', 'strides', 'p0', 'p1', 'erf', src) as MapKernel;
 }
 
 /**
@@ -113,24 +134,22 @@ export function mapStrided(
     strides.forEach((s) => s.push(1));
   }
   const datas = inputs.map((x) => x.data);
-  compileMap(expr, names, arrayKinds([out, ...datas]))(out, dst.offset, datas, inputs.map((x) => x.offset), cs, strides, p0, p1, erf);
+  const kernel = cached(mapCache, expr, names, [out, ...datas], () => compileMap(expr, names));
+  kernel(out, dst.offset, datas, inputs.map((x) => x.offset), cs, strides, p0, p1, erf);
 }
 
 type ReduceKernel = (
   acc: Float64Array, x: TypedArray, xo: number, shape: number[], xs: number[], os: number[],
 ) => void;
 
-const reduceCache = new Map<string, ReduceKernel>();
+const reduceCache = new Map<string, KernelCache>();
 
 /**
  * Compiles `acc[o] = combine(acc[o], x[i])` over a loop nest in which reduced
  * dims have output stride 0. When the innermost dim is reduced, the running
  * value stays in a local variable.
  */
-function compileReduce(combine: string, kinds: string): ReduceKernel {
-  const key = `${combine}|${kinds}`;
-  let k = reduceCache.get(key);
-  if (k) return k;
+function compileReduce(combine: string): ReduceKernel {
   const src = `
 const rank = shape.length;
 let total = 1; for (let d = 0; d < rank; d++) total *= shape[d];
@@ -154,9 +173,7 @@ for (let t = 0; t < outer; t++) {
     bx -= xs[d] * shape[d]; bo -= os[d] * shape[d]; idx[d] = 0;
   }
 }`;
-  k = new Function('acc', 'x', 'xo', 'shape', 'xs', 'os', src) as ReduceKernel;
-  reduceCache.set(key, k);
-  return k;
+  return new Function('acc', 'x', 'xo', 'shape', 'xs', 'os', src) as ReduceKernel;
 }
 
 /**
@@ -181,5 +198,6 @@ export function reduceStrided(
     strides[0].push(1);
     strides[1].push(0);
   }
-  compileReduce(combine, arrayKinds([x.data]))(acc, x.data, x.offset, cs, strides[0], strides[1]);
+  const kernel = cached(reduceCache, combine, ['v'], [acc, x.data], () => compileReduce(combine));
+  kernel(acc, x.data, x.offset, cs, strides[0], strides[1]);
 }

@@ -19,7 +19,7 @@ import type { BinaryOp, UnaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
+  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -58,9 +58,12 @@ export function wasmBinaryF32(op: keyof typeof BINARY_KIND, out: Float32Array, a
   return onKernels(BINARY_KIND[op], out, [a, b], [ao, bo]);
 }
 
-const UNARY_KIND = { exp: EW_EXP, relu: EW_RELU, step: EW_STEP } as const;
+const UNARY_KIND = { exp: EW_EXP, sigmoid: EW_SIGMOID, relu: EW_RELU, step: EW_STEP } as const;
 
-/** True for the unary ops with a float32 SIMD kernel (exp within 1 ulp of the JS expression, the others exact). */
+/** exp and sigmoid: they read the exp constants (their 4th argument), and are slow enough to split across threads. */
+const isExpBased = (kind: number): boolean => kind === EW_EXP || kind === EW_SIGMOID;
+
+/** True for the unary ops with a float32 SIMD kernel (exp and sigmoid within 1 ulp of the JS expression, relu and step exact). */
 export function hasWasmUnary(op: UnaryOp): op is keyof typeof UNARY_KIND {
   return op in UNARY_KIND;
 }
@@ -74,6 +77,7 @@ const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
 
 function run(k: Kernels, kind: number, o: number, a: number, b: number, n: number, consts: number): void {
   if (kind === EW_EXP) k.exp_f32(o, a, n, consts);
+  else if (kind === EW_SIGMOID) k.sigmoid_f32(o, a, n, consts);
   else if (kind === EW_RELU) k.relu_f32(o, a, n, consts);
   else if (kind === EW_STEP) k.step_f32(o, a, n, consts);
   else if (kind === EW_ADD) k.add_f32(o, a, b, n);
@@ -105,7 +109,7 @@ function onKernels(kind: number, out: Float32Array, ins: Float32Array[], offs: n
   });
   if (outAt >= 0 && inAt.every((r) => r >= 0) && inPlace(k, kind, out, outAt, ins, offs, inAt, threads)) return true;
   const nin = ins.length;
-  const parallel = kind === EW_EXP && threads > 1 && out.length >= PARALLEL_ELEMENTWISE_MIN;
+  const parallel = isExpBased(kind) && threads > 1 && out.length >= PARALLEL_ELEMENTWISE_MIN;
   const chunk = parallel ? CHUNK_PARALLEL : CHUNK_SERIAL;
   const bytes = CONSTS_BYTES + 2 * (nin + 1) * chunk * 4;
   return withStaging(k, bytes, (base) => {
@@ -118,11 +122,11 @@ function onKernels(kind: number, out: Float32Array, ins: Float32Array[], offs: n
 function inPlace(k: Kernels, kind: number, out: Float32Array, outAt: number, ins: Float32Array[], offs: number[], inAt: number[], threads: number): boolean {
   const n = out.length;
   const n4 = n & ~3;
-  const consts = kind === EW_EXP ? expConstsAddress(k) : 0;
+  const consts = isExpBased(kind) ? expConstsAddress(k) : 0;
   if (consts < 0) return false;
   const a = inAt[0];
   const b = inAt[inAt.length - 1];
-  if (kind === EW_EXP && threads > 1 && n >= PARALLEL_ELEMENTWISE_MIN) {
+  if (isExpBased(kind) && threads > 1 && n >= PARALLEL_ELEMENTWISE_MIN) {
     threads = ensureWorkers(k, threads);
     const jobs = Math.min(MAX_JOBS, threads * JOBS_PER_THREAD);
     const per = Math.ceil(n4 / jobs / 4) * 4;
@@ -154,7 +158,7 @@ function stagedAt(k: Kernels, base: number, kind: number, out: Float32Array, ins
   const nin = ins.length;
   const slotBytes = (nin + 1) * CHUNK * 4;
   const heap = new Float32Array(k.memory.buffer);
-  if (kind === EW_EXP) heap.set(EXP_CONSTS, base >> 2);
+  if (isExpBased(kind)) heap.set(EXP_CONSTS, base >> 2);
   const inAddr = (slot: number, i: number): number => base + CONSTS_BYTES + slot * slotBytes + i * CHUNK * 4;
   const outAddr = (slot: number): number => inAddr(slot, nin);
   const copyIn = (c: number, slot: number): void => {

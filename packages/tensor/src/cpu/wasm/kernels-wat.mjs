@@ -293,8 +293,9 @@ function elementwiseWat() {
   // NaN-exact sequences; they pass NaN x through). 2^k is applied as
   // 2^(k>>1) * 2^(k-(k>>1)), both normal for k in [-159, 130], so subnormal results
   // are rounded once and large ones overflow to Infinity.
-  const one = (off) => `
-      (local.set $x (f32x4.pmin (f32x4.pmax (v128.load offset=${off} (local.get $a)) ${L('lo')}) ${L('hi')}))
+  // exp of the vector 'input' (lines), the result handed to 'store' as an expression.
+  const one = (off, input = `(v128.load offset=${off} (local.get $a))`, store = (v) => `(v128.store offset=${off} (local.get $o) ${v})`) => `
+      (local.set $x (f32x4.pmin (f32x4.pmax ${input} ${L('lo')}) ${L('hi')}))
       (local.set $t (f32x4.add (f32x4.mul (local.get $x) ${L('log2e')}) ${L('magic')}))
       (local.set $k (i32x4.sub (local.get $t) ${L('magic')}))
       (local.set $t (f32x4.sub (local.get $t) ${L('magic')}))
@@ -307,9 +308,9 @@ function elementwiseWat() {
       (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (local.get $r2)) (local.get $r)) ${L('one')}))
       (local.set $k1 (i32x4.shr_s (local.get $k) (i32.const 1)))
       (local.set $k (i32x4.sub (local.get $k) (local.get $k1)))
-      (v128.store offset=${off} (local.get $o) (f32x4.mul
+      ${store(`(f32x4.mul
         (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (local.get $k1) (local.get $bias)) (i32.const 23)))
-        (i32x4.shl (i32x4.add (local.get $k) (local.get $bias)) (i32.const 23))))`;
+        (i32x4.shl (i32x4.add (local.get $k) (local.get $bias)) (i32.const 23)))`)}`;
   const exp = `
   (func (export "exp_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
     (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $r2 v128) (local $p v128) (local $k v128) (local $k1 v128) (local $bias v128)
@@ -320,6 +321,33 @@ function elementwiseWat() {
     (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
     (loop $l
       ${one(0)}
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
+  // sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|)
+  // as above (within 1 ulp; e <= 1, so it never overflows, and is subnormal where the
+  // result is), then the division in float64, rounded once. NaN passes through e.
+  const lo64 = (v) => `(f64x2.promote_low_f32x4 ${v})`;
+  const hi64 = (v) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v}))`;
+  // numerator: 1 where x >= 0 (or NaN), e where x < 0
+  const frac = (e, neg) => `(f64x2.div (v128.bitselect ${e} (v128.const f64x2 1 1) ${neg}) (f64x2.add (v128.const f64x2 1 1) ${e}))`;
+  const sigmoid = `
+  (func (export "sigmoid_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
+    (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $r2 v128) (local $p v128) (local $k v128) (local $k1 v128) (local $bias v128)
+    (local $in v128) (local $ev v128) (local $neg v128)
+    ${names.map((n) => `(local $k_${n} v128)`).join(' ')}
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    ${setConsts}
+    (local.set $bias (v128.const i32x4 127 127 127 127))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (local.set $in (v128.load (local.get $a)))
+      ${one(0, '(f32x4.neg (f32x4.abs (local.get $in)))', (v) => `(local.set $ev ${v})`)}
+      ;; x < 0 per lane, widened to the two f64 halves
+      (local.set $neg (f32x4.lt (local.get $in) (v128.const f32x4 0 0 0 0)))
+      (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero ${frac(lo64('(local.get $ev)'), '(i64x2.extend_low_i32x4_s (local.get $neg))')})
+        (f32x4.demote_f64x2_zero ${frac(hi64('(local.get $ev)'), '(i64x2.extend_high_i32x4_s (local.get $neg))')})))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
@@ -372,7 +400,7 @@ function elementwiseWat() {
         (br_if $l (i32.lt_u (local.get $q) (local.get $e))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rowsLoop))))`;
-  return binary + exp + unary + scalar + colsum;
+  return binary + exp + sigmoid + unary + scalar + colsum;
 }
 
 /**

@@ -65,6 +65,8 @@ export interface Kernels {
   readonly mul_f32: BinaryF32Fn;
   readonly div_f32: BinaryF32Fn;
   readonly exp_f32: ExpF32Fn;
+  /** 1 / (1 + exp(-x)) within 1 ulp; `consts` as for exp. */
+  readonly sigmoid_f32: ExpF32Fn;
   /** max(x, 0), NaN passed through (the 4th argument is unused). */
   readonly relu_f32: ExpF32Fn;
   /** x > 0 ? 1 : 0 (the 4th argument is unused). */
@@ -120,8 +122,9 @@ export function getKernels(): Kernels | null {
     const broadcast = Object.fromEntries((['add', 'sub', 'mul', 'div'] as const).map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'];
     const colsum_f32 = fn<Kernels['colsum_f32']>('colsum_f32');
     const maxpool2x2_f32 = fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32');
+    const sigmoid_f32 = fn<ExpF32Fn>('sigmoid_f32');
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, broadcast, colsum_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;

@@ -32,6 +32,7 @@ export const EW_BN_CHAN_STRIDED = 9;
 /** Unary jobs other than exp, with exp's layout [-kind, out, x, unused, n, unused]. */
 export const EW_RELU = 10;
 export const EW_STEP = 11;
+export const EW_SIGMOID = 12;
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
@@ -46,9 +47,9 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 // Not 'module': Deno's worker_threads wrapper already declares that name.
 const { module: wasmModule, memory, scratch } = workerData;
-const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
-const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32];
-const unary = new Set([${EW_EXP}, ${EW_RELU}, ${EW_STEP}]);
+const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32, sigmoid_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
+const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32, sigmoid_f32];
+const unary = new Set([${EW_EXP}, ${EW_RELU}, ${EW_STEP}, ${EW_SIGMOID}]);
 const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -184,6 +185,8 @@ function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
       return k.relu_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
     case EW_STEP:
       return k.step_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
+    case EW_SIGMOID:
+      return k.sigmoid_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
     case EW_ADD:
       return k.add_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
     case EW_SUB:
