@@ -86,6 +86,27 @@ describe('batchNormStats', () => {
     }), { numRuns: 40 });
   });
 
+  it('[N, C] inputs: the statistics and the backward sums are the in-order float64 sums, bit for bit', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 70 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (N, C, seed) => {
+      const v = Float64Array.from(randomData(N * C, seed), (x, i) => (i % 7 === 3 ? -0 : x * 3 + 1));
+      const x = fromTyped(v, [N, C]);
+      const [mean, variance] = batchNormStats(x);
+      const ref = refStats(v, [N, C]);
+      expect(vals(mean)).toEqual(ref.mean);
+      expect(vals(variance)).toEqual(ref.variance);
+      const g = Float64Array.from(randomData(N * C, seed + 1));
+      const [, dw, db] = batchNormBackward(fromTyped(g, [N, C]), x, fromTyped(new Float64Array(C).fill(1), [C]));
+      const sdy = new Array<number>(C).fill(0);
+      const sdx = new Array<number>(C).fill(0);
+      for (let k = 0; k < v.length; k++) {
+        sdy[k % C] += g[k];
+        sdx[k % C] += g[k] * v[k];
+      }
+      expect(vals(db)).toEqual(sdy);
+      expect(vals(dw)).toEqual(sdx);
+    }), { numRuns: 50 });
+  });
+
   it('is stable for a large offset: 1e4 + noise in float32', () => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 32 }), fc.integer({ min: 1, max: 3 }), fc.constantFrom(1, 16, 64), fc.integer(), (N, C, S, seed) => {
       const shape = [N, C, S];

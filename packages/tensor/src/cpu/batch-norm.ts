@@ -128,7 +128,30 @@ export function batchNormStats(x: NDArray): [NDArray, NDArray] {
     }
     return [wrap(mean, [C]), wrap(variance, [C])];
   }
-  // Short runs ([N, C] and small spatial sizes): two passes over each channel.
+  if (S === 1) {
+    // [N, C]: the same two passes, a row at a time (memory in order) with one
+    // accumulator per channel, adding each channel's values in the same order.
+    const sum = new Float64Array(C);
+    for (let n = 0; n < N; n++) {
+      const row = o + n * C;
+      for (let c = 0; c < C; c++) sum[c] += d[row + c];
+    }
+    const mu = sum.map((v) => v / m);
+    const sq = new Float64Array(C);
+    for (let n = 0; n < N; n++) {
+      const row = o + n * C;
+      for (let c = 0; c < C; c++) {
+        const t = d[row + c] - mu[c];
+        sq[c] += t * t;
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      mean[c] = mu[c];
+      variance[c] = sq[c] / m;
+    }
+    return [wrap(mean, [C]), wrap(variance, [C])];
+  }
+  // Short runs (small spatial sizes): two passes over each channel.
   for (let c = 0; c < C; c++) {
     let sum = 0;
     for (let n = 0; n < N; n++) {
@@ -209,6 +232,39 @@ export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, w
     if (wasmBatchNormBackward(g, go, h, ho, N, C, S, is, w, dx as Float32Array, dWeight as Float32Array, dBias as Float32Array)) {
       return [wrap(dx, [N, C, S]), wrap(dWeight, [C]), wrap(dBias, [C])];
     }
+  }
+  if (S === 1) {
+    // [N, C]: the sums a row at a time (memory in order), in the order of the loop below.
+    const sdyAcc = new Float64Array(C);
+    const sdxAcc = new Float64Array(C);
+    for (let n = 0; n < N; n++) {
+      const gr = go + n * C;
+      const hr = ho + n * C;
+      for (let c = 0; c < C; c++) {
+        const v = g[gr + c];
+        sdyAcc[c] += v;
+        sdxAcc[c] += v * h[hr + c];
+      }
+    }
+    const A = new Float64Array(C);
+    const B = new Float64Array(C);
+    const D = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      // + 0: the loop below adds its second (empty) accumulator, which turns -0 into +0.
+      const sdy = sdyAcc[c] + 0;
+      const sdx = sdxAcc[c] + 0;
+      dWeight[c] = sdx;
+      dBias[c] = sdy;
+      const k = ((w ? w[c] : 1) * is[c]) / m;
+      A[c] = k * m;
+      B[c] = -k * sdx;
+      D[c] = -k * sdy;
+    }
+    for (let n = 0; n < N; n++) {
+      const base = n * C;
+      for (let c = 0; c < C; c++) dx[base + c] = A[c] * g[go + base + c] + B[c] * h[ho + base + c] + D[c];
+    }
+    return [wrap(dx, [N, C, S]), wrap(dWeight, [C]), wrap(dBias, [C])];
   }
   // Channel by channel, so that a channel's values (N runs of S) are still in
   // cache when the second loop computes dx from the two reductions.
