@@ -186,6 +186,25 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
     }
     releaseResident(y);
   }
+  if (S === 1) {
+    // [N, C]: a row at a time (a loop over runs of one value costs several times more).
+    const y = w || b ? allocUninit(x.dtype, N * C) : xhat;
+    for (let n = 0; n < N; n++) {
+      const base = n * C;
+      const ib = o + base;
+      if (y === xhat) {
+        for (let c = 0; c < C; c++) xhat[base + c] = (d[ib + c] - mu[c]) * is[c];
+      } else {
+        for (let c = 0; c < C; c++) {
+          const h = (d[ib + c] - mu[c]) * is[c];
+          xhat[base + c] = h;
+          y[base + c] = h * (w ? w[c] : 1) + (b ? b[c] : 0);
+        }
+      }
+    }
+    const h = wrap(xhat, [N, C, S]);
+    return [y === xhat ? h : wrap(y, [N, C, S]), h];
+  }
   if (!w && !b) {
     for (let n = 0; n < N; n++) {
       for (let c = 0; c < C; c++) {
