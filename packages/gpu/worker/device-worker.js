@@ -114,8 +114,9 @@ function reply(msg, sync, transfer) {
 }
 
 function setupNavigator(create) {
-  const g = /** @type {any} */ (globalThis);
-  g.navigator = { gpu: create([]) };
+  // Defined, not assigned: Node 21+ has its own navigator, a getter without a setter
+  // (configurable, so it can be replaced in this worker's global).
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true, enumerable: true, writable: true });
 }
 
 function dropNavigator() {
