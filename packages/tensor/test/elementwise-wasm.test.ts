@@ -212,6 +212,25 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
     vi.restoreAllMocks();
   });
 
+  it('sums over inner dims (per channel of NCHW, over the last dim, strided views) are within float32 rounding of float64 sums', () => {
+    const k = getKernels()!;
+    const rows = vi.spyOn(k, 'rowsum_f32');
+    for (const [shape, dims] of [[[4, 6, 9, 7], [0, 2, 3]], [[37, 1031], [1]], [[5, 3, 64], [0, 2]], [[2, 3, 40], [2]]] as [number[], number[]][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const v = wideFloats(n + 2, 41).map((x) => (Number.isFinite(x) ? x % 1e3 : 1));
+      const base = fromTyped(v, [n + 2]).narrow(0, 2, n).reshape(shape);
+      for (const x of [base, base.clone(), base.transpose(0, 1).contiguous().transpose(0, 1)]) {
+        const got = sum(x, dims).toTypedArray() as Float32Array;
+        const acc = new Float64Array(got.length);
+        const xs = x.contiguous();
+        reduceStrided('A + v', acc, { data: xs.toTypedArray() as Float32Array, offset: 0, strides: xs.strides }, shape, new Set(dims));
+        for (let i = 0; i < got.length; i++) expect(ulps(got[i], Math.fround(acc[i]))).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(rows).toHaveBeenCalled();
+    vi.restoreAllMocks();
+  });
+
   it('sums over leading dims equal the JS reduction bit for bit (odd row lengths, offsets, resident inputs)', () => {
     for (const [R, L] of [[64, 16], [37, 1031], [300, 7]]) {
       const v = wideFloats(R * L + 1, 21).map((x) => (Number.isFinite(x) ? x % 1e6 : 1));

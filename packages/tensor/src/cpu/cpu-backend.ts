@@ -10,8 +10,8 @@ import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { MARK } from '../tidy.js';
-import { type Operand, collapseDims, mapStrided, reduceStrided } from './strided.js';
-import { BROADCAST_MIN_ROW, type RowOperand, hasBroadcastKernel, wasmBinaryRowsF32, wasmColumnSumsF32 } from './wasm/broadcast.js';
+import { type Operand, collapseDims, mapStrided, reduceStrided, reductionLoop } from './strided.js';
+import { BROADCAST_MIN_ROW, type RowOperand, hasBroadcastKernel, wasmBinaryRowsF32, wasmColumnSumsF32, wasmRowSumsF32 } from './wasm/broadcast.js';
 import { claimResident, releaseResident } from './wasm/resident.js';
 import { WASM_ELEMENTWISE_MIN, hasWasmBinary, hasWasmUnary, wasmBinaryF32, wasmUnaryF32 } from './wasm/elementwise.js';
 
@@ -112,6 +112,21 @@ function leadingSums(x: NDArray, dims: readonly number[], acc: Float64Array): bo
   return L >= 4 && R > 1 && wasmColumnSumsF32(d, x.offset, R, L, acc);
 }
 
+/**
+ * Sums of float32 x whose innermost dim (in memory order) is reduced and
+ * contiguous (a per-channel gradient over [N, C, H, W], a mean over
+ * features) on the row-sum kernel; false otherwise. Rows are added in the
+ * JS loop's order, each row summed in float64 in another order.
+ */
+function innerSums(x: NDArray, dims: readonly number[], acc: Float64Array): boolean {
+  const d = cpuData(x);
+  if (!(d instanceof Float32Array) || x.size < WASM_ELEMENTWISE_MIN) return false;
+  const { shape, xs, os } = reductionLoop(x.shape, x.strides, new Set(dims));
+  const last = shape.length - 1;
+  if (xs[last] !== 1 || os[last] !== 0 || shape[last] < BROADCAST_MIN_ROW) return false;
+  return wasmRowSumsF32(d, x.offset, shape.slice(0, last), xs.slice(0, last), os.slice(0, last), shape[last], acc);
+}
+
 /** The reference backend: plain typed arrays, compiled strided loops, WebAssembly GEMM. */
 export class CpuBackend implements Backend {
   readonly device = 'cpu';
@@ -178,7 +193,7 @@ export class CpuBackend implements Backend {
     const { combine, init } = REDUCE_COMBINE[op];
     // Accumulate in float64 whatever the dtype: sums of float32 keep their precision.
     const acc = new Float64Array(sizeOf(outShape)).fill(init);
-    if (x.size > 0 && !(op === 'sum' && leadingSums(x, dims, acc))) reduceStrided(combine, acc, operand(x), x.shape, new Set(dims));
+    if (x.size > 0 && !(op === 'sum' && (leadingSums(x, dims, acc) || innerSums(x, dims, acc)))) reduceStrided(combine, acc, operand(x), x.shape, new Set(dims));
     const out = allocTyped(dtype, acc.length);
     out.set(acc);
     return wrap(out, outShape);

@@ -177,13 +177,13 @@ for (let t = 0; t < outer; t++) {
 }
 
 /**
- * Reduces `x` (shape/strides/offset) into `acc` (row-major over the kept
- * dims, reduced dims of size 1). The loop order follows the input's strides,
- * largest first, so memory is read in order whichever dims are reduced.
+ * The loop nest of a reduction of x (`shape`, `strides`) over `reduced` into
+ * an accumulator row-major over the kept dims: dims ordered by x's strides,
+ * largest first (so memory is read in order whichever dims are reduced), then
+ * merged where contiguous. `xs` are x's strides, `os` the accumulator's (0
+ * on reduced dims).
  */
-export function reduceStrided(
-  combine: string, acc: Float64Array, x: Operand, shape: readonly number[], reduced: ReadonlySet<number>,
-): void {
+export function reductionLoop(shape: readonly number[], strides: readonly number[], reduced: ReadonlySet<number>): { shape: number[]; xs: number[]; os: number[] } {
   const outShape = shape.map((d, i) => (reduced.has(i) ? 1 : d));
   const outStrides: number[] = new Array(shape.length);
   let s = 1;
@@ -191,13 +191,24 @@ export function reduceStrided(
     outStrides[i] = reduced.has(i) ? 0 : s;
     s *= outShape[i];
   }
-  const order = shape.map((_, i) => i).sort((a, b) => Math.abs(x.strides[b]) - Math.abs(x.strides[a]) || a - b);
-  const { shape: cs, strides } = collapseDims(order.map((i) => shape[i]), [order.map((i) => x.strides[i]), order.map((i) => outStrides[i])]);
+  const order = shape.map((_, i) => i).sort((a, b) => Math.abs(strides[b]) - Math.abs(strides[a]) || a - b);
+  const { shape: cs, strides: st } = collapseDims(order.map((i) => shape[i]), [order.map((i) => strides[i]), order.map((i) => outStrides[i])]);
   if (cs.length === 0) {
     cs.push(1);
-    strides[0].push(1);
-    strides[1].push(0);
+    st[0].push(1);
+    st[1].push(0);
   }
+  return { shape: cs, xs: st[0], os: st[1] };
+}
+
+/**
+ * Reduces `x` (shape/strides/offset) into `acc` (row-major over the kept
+ * dims, reduced dims of size 1), in the loop order of `reductionLoop`.
+ */
+export function reduceStrided(
+  combine: string, acc: Float64Array, x: Operand, shape: readonly number[], reduced: ReadonlySet<number>,
+): void {
+  const { shape: cs, xs, os } = reductionLoop(shape, x.strides, reduced);
   const kernel = cached(reduceCache, combine, ['v'], [acc, x.data], () => compileReduce(combine));
-  kernel(acc, x.data, x.offset, cs, strides[0], strides[1]);
+  kernel(acc, x.data, x.offset, cs, xs, os);
 }

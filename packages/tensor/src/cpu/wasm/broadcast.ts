@@ -1,8 +1,8 @@
 /**
- * Broadcast float32 arithmetic and column sums on the WebAssembly SIMD
- * kernels: the patterns of a bias add, a LayerNorm affine map and their
- * gradients' reductions, which the same-shape kernels (elementwise.ts) do
- * not cover.
+ * Broadcast float32 arithmetic, column sums and row sums on the WebAssembly
+ * SIMD kernels: the patterns of a bias add, a LayerNorm or per-channel affine
+ * map and their gradients' reductions, which the same-shape kernels
+ * (elementwise.ts) do not cover.
  *
  * An op over a loop [...outer, L] (the op's dims merged, as the strided loops
  * merge them) runs row by row: in each operand a row is L contiguous values
@@ -114,4 +114,40 @@ export function wasmColumnSumsF32(x: Float32Array, offset: number, R: number, L:
     acc.set(f64);
     return true;
   })) ?? false;
+}
+
+/**
+ * acc[o] += the sum of each row of L contiguous floats of x, over the loop
+ * [...outer, L] with x's strides `xs` and acc's `os` for the outer dims:
+ * rows are added in the loop's order, each row's own sum in float64 in no
+ * fixed order (so within float32 rounding of the in-order sums, not bit for
+ * bit). False where the kernels or the memory are unavailable.
+ */
+export function wasmRowSumsF32(x: Float32Array, offset: number, outer: readonly number[], xs: readonly number[], os: readonly number[], L: number, acc: Float64Array): boolean {
+  const k = getKernels();
+  if (!k) return false;
+  let length = L;
+  for (let d = 0; d < outer.length; d++) length += (outer[d] - 1) * xs[d];
+  return withAddresses(k, [{ data: x, offset, length }], [], ([xAt]) => {
+    const heap = new Float32Array(k.memory.buffer);
+    const L8 = L & ~7;
+    const R = outer.reduce((p, d) => p * d, 1);
+    const idx = new Array<number>(outer.length).fill(0);
+    let px = 0;
+    let po = 0;
+    for (let r = 0; r < R; r++) {
+      let s = k.rowsum_f32(xAt + px * 4, L8);
+      for (let j = L8; j < L; j++) s += heap[(xAt >> 2) + px + j];
+      acc[po] += s;
+      for (let d = outer.length - 1; d >= 0; d--) {
+        px += xs[d];
+        po += os[d];
+        if (++idx[d] < outer[d]) break;
+        px -= xs[d] * outer[d];
+        po -= os[d] * outer[d];
+        idx[d] = 0;
+      }
+    }
+    return true;
+  }) ?? false;
 }

@@ -400,7 +400,25 @@ function elementwiseWat() {
         (br_if $l (i32.lt_u (local.get $q) (local.get $e))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rowsLoop))))`;
-  return binary + exp + sigmoid + unary + scalar + colsum;
+  // Row sums: f64 at $out = the sum of the $n floats at $x ($n a multiple of 8), in
+  // float64 with four f64x2 accumulators (paired, then summed) for bandwidth.
+  const rowsum = `
+  (func (export "rowsum_f32") (param $x i32) (param $n i32) (result f64)
+    (local $e i32) (local $v v128) (local $w v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return (f64.const 0))))
+    (local.set $e (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (local.set $v (v128.load (local.get $x)))
+      (local.set $w (v128.load offset=16 (local.get $x)))
+      (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
+      (local.set $a1 (f64x2.add (local.get $a1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+      (local.set $a2 (f64x2.add (local.get $a2) (f64x2.promote_low_f32x4 (local.get $w))))
+      (local.set $a3 (f64x2.add (local.get $a3) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (br_if $l (i32.lt_u (local.get $x) (local.get $e))))
+    (local.set $a0 (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
+    (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))`;
+  return binary + exp + sigmoid + unary + scalar + colsum + rowsum;
 }
 
 /**

@@ -75,6 +75,8 @@ export interface Kernels {
   readonly broadcast: Record<'add' | 'sub' | 'mul' | 'div', { vs: BinaryF32Fn; sv: BinaryF32Fn }>;
   /** acc[j] += x[r * stride + j] (acc f64 at `acc`, stride in bytes) for r < rows, j < n4 (a multiple of 4). */
   readonly colsum_f32: (acc: number, x: number, rows: number, n4: number, stride: number) => void;
+  /** The float64 sum of n floats at x (n a multiple of 8), in no fixed order. */
+  readonly rowsum_f32: (x: number, n: number) => number;
   /** 2x2 stride-2 max pooling of one plane: (x, W, oh, groups of 4 outputs per row, ow, values, int32 indices). */
   readonly maxpool2x2_f32: (x: number, W: number, oh: number, groups: number, ow: number, v: number, i: number) => void;
   readonly bn_stats_f32: BnStatsFn;
@@ -123,8 +125,9 @@ export function getKernels(): Kernels | null {
     const colsum_f32 = fn<Kernels['colsum_f32']>('colsum_f32');
     const maxpool2x2_f32 = fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32');
     const sigmoid_f32 = fn<ExpF32Fn>('sigmoid_f32');
+    const rowsum_f32 = fn<Kernels['rowsum_f32']>('rowsum_f32');
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, rowsum_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;
