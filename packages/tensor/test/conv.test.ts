@@ -108,6 +108,35 @@ describe('im2col / col2im', () => {
     }), { numRuns: 30 });
   });
 
+  it('float32 (the wasm kernel: bulk copies and fills) gives the JS loop\'s columns exactly, on host, resident and offset inputs', () => {
+    fc.assert(fc.property(caseArb, fc.boolean(), (c, resident) => {
+      const { x, xShape } = setup(c);
+      const plan = conv2dGeometry(xShape, [1, xShape[1], c.kh, c.kw], { stride: [c.sh, c.sw], padding: [c.ph, c.pw], dilation: [c.dh, c.dw] });
+      const n = x.size;
+      // an offset view of float32 values (exact in float64, so the JS loop's columns compare bit for bit)
+      const flat = fromArray([0.5, ...Array.from(x.toTypedArray(), Math.fround)], { dtype: 'float32' });
+      const x32 = (resident ? flat.clone() : flat).narrow(0, 1, n).reshape(xShape);
+      const got = cpuBackend.im2col(x32, plan.geometry, plan.outSize).toTypedArray();
+      const want = cpuBackend.im2col(x32.astype('float64'), plan.geometry, plan.outSize).toTypedArray();
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }), { numRuns: 60 });
+  });
+
+  it('float32 stride-1 windows as wide as the input (one block copy per kernel offset) give the JS loop\'s columns', () => {
+    for (const [k, p, d] of [[3, 1, 1], [5, 2, 1], [3, 2, 2], [2, 0, 1], [1, 0, 1]]) {
+      for (const resident of [false, true]) {
+        const xs = [2, 3, 9, 7 + p * 0];
+        const n = xs.reduce((a, b) => a * b, 1);
+        const flat = fromArray([0.5, ...Array.from(rand64([n], k * 10 + p).toTypedArray(), Math.fround)], { dtype: 'float32' });
+        const x32 = (resident ? flat.clone() : flat).narrow(0, 1, n).reshape(xs);
+        const plan = conv2dGeometry(xs, [1, 3, k, k], { padding: 'same', dilation: d });
+        const got = cpuBackend.im2col(x32, plan.geometry, plan.outSize).toTypedArray();
+        const want = cpuBackend.im2col(x32.astype('float64'), plan.geometry, plan.outSize).toTypedArray();
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    }
+  });
+
   it('reads strided (non-contiguous) inputs', () => {
     const x = rand64([1, 3, 4, 2], 5).permute(0, 1, 3, 2); // [1,3,2,4] view
     const g = { stride: [1, 1] as [number, number], padding: [1, 0] as [number, number], dilation: [1, 1] as [number, number], kernel: [2, 2] as [number, number] };

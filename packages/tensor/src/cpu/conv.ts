@@ -11,6 +11,8 @@ import type { NDArray } from '../ndarray.js';
 import { type Shape } from '../shape.js';
 import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
+import { getKernels } from './wasm/kernels.js';
+import { withAddresses, withStaging } from './wasm/resident.js';
 
 /** Rows at least this long are copied with TypedArray.set (its fixed cost beats a JS loop only on long rows). */
 const SET_MIN = 64;
@@ -36,6 +38,10 @@ export function im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number])
   // Uninitialized (resident when large, so the GEMM reads it in place): every element is written
   // below, the copies or the zeros of the padding.
   const out = allocUninit(xc.dtype, N * C * kh * kw * L);
+  // float32 on the wasm kernel: the same rows, by bulk copies and fills.
+  if (out instanceof Float32Array && xd instanceof Float32Array && wasmIm2col(xd, xc.offset, N * C, H, W, g, outSize, out)) {
+    return wrap(out, [N, C * kh * kw, L]);
+  }
   // With stride 1 and outW == W (e.g. 'same' padding), the input and output
   // rows have one pitch, so each (plane, ki, kj) block is one shifted
   // contiguous copy: TypedArray.set runs at memcpy speed, far faster than a
@@ -127,4 +133,35 @@ export function col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outS
     }
   }
   return wrap(out, [N, C, H, W]);
+}
+
+/**
+ * im2col of `planes` contiguous float32 planes [H, W] at `offset` on the wasm
+ * kernel (bulk copies and fills); false (nothing written that the caller
+ * keeps) where the kernels or the memory are unavailable.
+ */
+function wasmIm2col(
+  x: Float32Array, offset: number, planes: number, H: number, W: number, g: Conv2dGeometry, outSize: [number, number], out: Float32Array,
+): boolean {
+  const k = getKernels();
+  if (!k) return false;
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.stride;
+  const [oh, ow] = outSize;
+  // The valid output rows of each ki and columns of each kj, as the JS loop computes them.
+  const table = new Int32Array(3 * (kh + kw));
+  for (let ki = 0; ki < kh; ki++) {
+    const hoff = ki * g.dilation[0] - g.padding[0];
+    table.set([...validRange(hoff, sh, H, oh), hoff], 3 * ki);
+  }
+  for (let kj = 0; kj < kw; kj++) {
+    const woff = kj * g.dilation[1] - g.padding[1];
+    table.set([...validRange(woff, sw, W, ow), woff], 3 * (kh + kj));
+  }
+  return withAddresses(k, [{ data: x, offset, length: planes * H * W }], [out], ([xAt], [outAt]) =>
+    withStaging(k, table.byteLength, (t) => {
+      new Int32Array(k.memory.buffer, t, table.length).set(table);
+      k.im2col_f32(xAt, planes, H * W, W, sh, sw, kh, kw, oh, ow, outAt, kh * kw * oh * ow, t);
+      return true;
+    })) ?? false;
 }

@@ -236,6 +236,7 @@ export function kernelsWat(p = GEMM_PARAMS) {
 ${elementwiseWat()}
 ${batchNormWat()}
 ${poolWat()}
+${im2colWat()}
 )
 `;
 }
@@ -711,4 +712,102 @@ function poolWat() {
         (br_if $cols (i32.lt_u (local.tee $g (i32.add (local.get $g) (i32.const 1))) (local.get $groups))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))`;
+}
+
+/**
+ * im2col for float32 planes: for each of $planes planes of $W-wide rows at
+ * $x ($planeIn floats apart), the $kh * $kw rows of $L = $oh * $ow columns
+ * at $out ($planeOut floats apart). The valid ranges come from a table at
+ * $t (i32): per ki (ohLo, ohHi, hoff), then per kj (owLo, owHi, woff), as
+ * the JS loop computes them; rows outside are zeros (memory.fill), valid
+ * segments of stride-1 rows one memory.copy, others element by element.
+ */
+function im2colWat() {
+  const i = (name) => `(local.get $${name})`;
+  const ld = (off) => `(i32.load offset=${off} (local.get $tk))`;
+  return `
+  (func (export "im2col_f32") (param $x i32) (param $planes i32) (param $planeIn i32) (param $W i32) (param $sh i32) (param $sw i32)
+    (param $kh i32) (param $kw i32) (param $oh i32) (param $ow i32) (param $out i32) (param $planeOut i32) (param $t i32)
+    (local $p i32) (local $ki i32) (local $kj i32) (local $r i32) (local $c i32) (local $tk i32) (local $tj i32)
+    (local $ohLo i32) (local $ohHi i32) (local $hoff i32) (local $owLo i32) (local $owHi i32) (local $woff i32)
+    (local $dst i32) (local $src i32) (local $rowBytes i32) (local $xp i32) (local $op i32)
+    (local.set $rowBytes (i32.shl ${i('ow')} (i32.const 2)))
+    (block $planesDone (loop $planesLoop
+      (br_if $planesDone (i32.ge_u ${i('p')} ${i('planes')}))
+      (local.set $xp (i32.add ${i('x')} (i32.shl (i32.mul ${i('p')} ${i('planeIn')}) (i32.const 2))))
+      (local.set $op (i32.add ${i('out')} (i32.shl (i32.mul ${i('p')} ${i('planeOut')}) (i32.const 2))))
+      (local.set $dst ${i('op')})
+      (local.set $ki (i32.const 0))
+      (block $kiDone (loop $kiLoop
+        (br_if $kiDone (i32.ge_u ${i('ki')} ${i('kh')}))
+        (local.set $tk (i32.add ${i('t')} (i32.mul ${i('ki')} (i32.const 12))))
+        (local.set $ohLo ${ld(0)}) (local.set $ohHi ${ld(4)}) (local.set $hoff ${ld(8)})
+        (local.set $kj (i32.const 0))
+        (block $kjDone (loop $kjLoop
+          (br_if $kjDone (i32.ge_u ${i('kj')} ${i('kw')}))
+          (local.set $tj (i32.add (i32.add ${i('t')} (i32.mul ${i('kh')} (i32.const 12))) (i32.mul ${i('kj')} (i32.const 12))))
+          (local.set $owLo (i32.load (local.get $tj))) (local.set $owHi (i32.load offset=4 (local.get $tj))) (local.set $woff (i32.load offset=8 (local.get $tj)))
+          (local.set $r (i32.const 0))
+          ;; Stride 1 with output rows as wide as the input's (e.g. 'same' padding): the valid
+          ;; rows of this (ki, kj) are one shifted contiguous block, copied at once; then the
+          ;; rows outside are zeroed, and the few wrapped-around edge elements of each row.
+          (if (i32.and (i32.and (i32.eq ${i('sh')} (i32.const 1)) (i32.eq ${i('sw')} (i32.const 1)))
+                (i32.and (i32.eq ${i('ow')} ${i('W')}) (i32.and (i32.lt_s ${i('owLo')} ${i('owHi')}) (i32.lt_s ${i('ohLo')} ${i('ohHi')}))))
+            (then
+              (memory.fill ${i('dst')} (i32.const 0) (i32.mul ${i('ohLo')} ${i('rowBytes')}))
+              (memory.fill (i32.add ${i('dst')} (i32.mul ${i('ohHi')} ${i('rowBytes')})) (i32.const 0) (i32.mul (i32.sub ${i('oh')} ${i('ohHi')}) ${i('rowBytes')}))
+              ;; elements ohLo*ow + owLo .. (ohHi-1)*ow + owHi of the block, from x[(r + hoff) * W + c + woff]
+              (local.set $c (i32.add (i32.mul ${i('ohLo')} ${i('ow')}) ${i('owLo')}))
+              (memory.copy (i32.add ${i('dst')} (i32.shl ${i('c')} (i32.const 2)))
+                (i32.add ${i('xp')} (i32.shl (i32.add (i32.add ${i('c')} (i32.mul ${i('hoff')} ${i('W')})) ${i('woff')}) (i32.const 2)))
+                (i32.shl (i32.sub (i32.add (i32.mul (i32.sub ${i('ohHi')} (i32.const 1)) ${i('ow')}) ${i('owHi')}) ${i('c')}) (i32.const 2)))
+              (local.set $r ${i('ohLo')})
+              (block $edgesDone (loop $edges
+                (br_if $edgesDone (i32.ge_s ${i('r')} ${i('ohHi')}))
+                (local.set $src (i32.add ${i('dst')} (i32.mul ${i('r')} ${i('rowBytes')})))
+                (local.set $c (i32.const 0))
+                (block $loDone (loop $lo
+                  (br_if $loDone (i32.ge_s ${i('c')} ${i('owLo')}))
+                  (f32.store (i32.add ${i('src')} (i32.shl ${i('c')} (i32.const 2))) (f32.const 0))
+                  (local.set $c (i32.add ${i('c')} (i32.const 1)))
+                  (br $lo)))
+                (local.set $c ${i('owHi')})
+                (block $hiDone (loop $hi
+                  (br_if $hiDone (i32.ge_s ${i('c')} ${i('ow')}))
+                  (f32.store (i32.add ${i('src')} (i32.shl ${i('c')} (i32.const 2))) (f32.const 0))
+                  (local.set $c (i32.add ${i('c')} (i32.const 1)))
+                  (br $hi)))
+                (local.set $r (i32.add ${i('r')} (i32.const 1)))
+                (br $edges)))
+              (local.set $dst (i32.add ${i('dst')} (i32.mul ${i('oh')} ${i('rowBytes')})))
+              (local.set $r ${i('oh')})))
+          (block $rDone (loop $rLoop
+            (br_if $rDone (i32.ge_u ${i('r')} ${i('oh')}))
+            (if (i32.or (i32.or (i32.lt_s ${i('r')} ${i('ohLo')}) (i32.ge_s ${i('r')} ${i('ohHi')})) (i32.ge_s ${i('owLo')} ${i('owHi')}))
+              (then (memory.fill ${i('dst')} (i32.const 0) ${i('rowBytes')}))
+              (else
+                (memory.fill ${i('dst')} (i32.const 0) (i32.shl ${i('owLo')} (i32.const 2)))
+                (memory.fill (i32.add ${i('dst')} (i32.shl ${i('owHi')} (i32.const 2))) (i32.const 0) (i32.shl (i32.sub ${i('ow')} ${i('owHi')}) (i32.const 2)))
+                ;; element (r, c) reads x[(r * sh + hoff) * W + c * sw + woff]
+                (local.set $src (i32.add ${i('xp')} (i32.shl (i32.add (i32.mul (i32.add (i32.mul ${i('r')} ${i('sh')}) ${i('hoff')}) ${i('W')})
+                  (i32.add (i32.mul ${i('owLo')} ${i('sw')}) ${i('woff')})) (i32.const 2))))
+                (if (i32.eq ${i('sw')} (i32.const 1))
+                  (then (memory.copy (i32.add ${i('dst')} (i32.shl ${i('owLo')} (i32.const 2))) ${i('src')} (i32.shl (i32.sub ${i('owHi')} ${i('owLo')}) (i32.const 2))))
+                  (else
+                    (local.set $c ${i('owLo')})
+                    (block $cDone (loop $cLoop
+                      (br_if $cDone (i32.ge_s ${i('c')} ${i('owHi')}))
+                      (f32.store (i32.add ${i('dst')} (i32.shl ${i('c')} (i32.const 2))) (f32.load ${i('src')}))
+                      (local.set $src (i32.add ${i('src')} (i32.shl ${i('sw')} (i32.const 2))))
+                      (local.set $c (i32.add ${i('c')} (i32.const 1)))
+                      (br $cLoop)))))))
+            (local.set $dst (i32.add ${i('dst')} ${i('rowBytes')}))
+            (local.set $r (i32.add ${i('r')} (i32.const 1)))
+            (br $rLoop)))
+          (local.set $kj (i32.add ${i('kj')} (i32.const 1)))
+          (br $kjLoop)))
+        (local.set $ki (i32.add ${i('ki')} (i32.const 1)))
+        (br $kiLoop)))
+      (local.set $p (i32.add ${i('p')} (i32.const 1)))
+      (br $planesLoop))))`;
 }

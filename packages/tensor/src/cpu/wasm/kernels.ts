@@ -75,6 +75,11 @@ export interface Kernels {
   readonly broadcast: Record<'add' | 'sub' | 'mul' | 'div', { vs: BinaryF32Fn; sv: BinaryF32Fn }>;
   /** acc[j] += x[r * stride + j] (acc f64 at `acc`, stride in bytes) for r < rows, j < n4 (a multiple of 4). */
   readonly colsum_f32: (acc: number, x: number, rows: number, n4: number, stride: number) => void;
+  /**
+   * im2col of `planes` float32 planes (see kernels-wat.mjs): (x, planes, planeIn, W, sh, sw, kh, kw, oh, ow, out,
+   * planeOut, table) with per-ki (ohLo, ohHi, hoff) then per-kj (owLo, owHi, woff) int32 triples at `table`.
+   */
+  readonly im2col_f32: (...args: number[]) => void;
   /** The float64 sum of n floats at x (n a multiple of 8), in no fixed order. */
   readonly rowsum_f32: (x: number, n: number) => number;
   /** 2x2 stride-2 max pooling of one plane: (x, W, oh, groups of 4 outputs per row, ow, values, int32 indices). */
@@ -126,8 +131,9 @@ export function getKernels(): Kernels | null {
     const maxpool2x2_f32 = fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32');
     const sigmoid_f32 = fn<ExpF32Fn>('sigmoid_f32');
     const rowsum_f32 = fn<Kernels['rowsum_f32']>('rowsum_f32');
+    const im2col_f32 = fn<Kernels['im2col_f32']>('im2col_f32');
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, rowsum_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, rowsum_f32, im2col_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;
