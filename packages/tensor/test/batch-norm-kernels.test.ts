@@ -5,9 +5,10 @@
  * numerical stability with a large offset, and validation errors.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type NDArray, batchNormBackward, batchNormForward, batchNormStats, fromTyped, zeros } from '../src/index.js';
 import { randomData } from './helpers.js';
+import { getKernels } from '../src/cpu/wasm/kernels.js';
 
 const shapeArb: fc.Arbitrary<number[]> = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 4 });
 /** Also long runs (S >= 32 values per (n, c)): the statistics kernel merges per-run moments there. */
@@ -105,6 +106,45 @@ describe('batchNormStats', () => {
       expect(vals(db)).toEqual(sdy);
       expect(vals(dw)).toEqual(sdx);
     }), { numRuns: 50 });
+  });
+
+  it('[N, C] float32 (the column kernels): statistics, xhat, y, the backward sums and dx are the in-order float64 results, rounded once', () => {
+    const k = getKernels();
+    const spies = k ? (['colsqdev_f32', 'colnorm_f32', 'coldx_f32'] as const).map((name) => vi.spyOn(k, name)) : [];
+    fc.assert(fc.property(fc.integer({ min: 2, max: 70 }), fc.integer({ min: 1, max: 16 }), fc.boolean(), fc.integer(), (N, C4, resident, seed) => {
+      const C = 4 * C4;
+      const v = Float32Array.from(randomData(N * C + 1, seed), (x) => x * 3 + 1);
+      const host = fromTyped(v, [N * C + 1]).narrow(0, 1, N * C).reshape([N, C]);
+      const x = resident ? host.clone() : host;
+      const xv = v.subarray(1);
+      const [mean, variance] = batchNormStats(x);
+      const ref = refStats(xv, [N, C]);
+      expect(vals(mean)).toEqual(ref.mean.map(Math.fround));
+      expect(vals(variance)).toEqual(ref.variance.map(Math.fround));
+      const is = fromTyped(Float32Array.from(vals(variance), (q) => 1 / Math.sqrt(q + 1e-5)), [C]);
+      const w = fromTyped(Float32Array.from(randomData(C, seed + 2)), [C]);
+      const b = fromTyped(Float32Array.from(randomData(C, seed + 3)), [C]);
+      const [mv, iv, wv, bv] = [mean, is, w, b].map(vals);
+      const [y, xhat] = batchNormForward(x, mean, is, w, b);
+      const hRef = Array.from(xv, (q, k) => (q - mv[k % C]) * iv[k % C]);
+      expect(vals(xhat)).toEqual(hRef.map(Math.fround));
+      expect(vals(y)).toEqual(hRef.map((h, k) => Math.fround(h * wv[k % C] + bv[k % C])));
+      const gv = Float32Array.from(randomData(N * C, seed + 1));
+      const hv = Float32Array.from(vals(xhat));
+      const [dx, dw, db] = batchNormBackward(fromTyped(gv, [N, C]), xhat, is, w);
+      const sdy = new Array<number>(C).fill(0);
+      const sdx = new Array<number>(C).fill(0);
+      for (let k = 0; k < gv.length; k++) {
+        sdy[k % C] += gv[k];
+        sdx[k % C] += gv[k] * hv[k];
+      }
+      expect(vals(db)).toEqual(sdy.map((q) => Math.fround(q + 0)));
+      expect(vals(dw)).toEqual(sdx.map((q) => Math.fround(q + 0)));
+      const kc = sdy.map((_, c) => (wv[c] * iv[c]) / N);
+      expect(vals(dx)).toEqual(Array.from(gv, (g, k) => Math.fround(kc[k % C] * N * g + -kc[k % C] * sdx[k % C] * hv[k] + -kc[k % C] * sdy[k % C])));
+    }), { numRuns: 40 });
+    for (const spy of spies) expect(spy).toHaveBeenCalled();
+    vi.restoreAllMocks();
   });
 
   it('is stable for a large offset: 1e4 + noise in float32', () => {

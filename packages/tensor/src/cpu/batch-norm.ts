@@ -3,6 +3,7 @@ import type { NDArray } from '../ndarray.js';
 import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
 import { releaseResident } from './wasm/resident.js';
+import { wasmColumnBackward, wasmColumnForward, wasmColumnStats } from './wasm/batch-norm-columns.js';
 import { WASM_BN_MIN_RUN, WASM_BN_MIN_SIZE, wasmBatchNormBackward, wasmBatchNormForward, wasmBatchNormStats } from './wasm/batch-norm.js';
 
 // BatchNorm kernels over contiguous x [N, C, S]: channel c's elements are the
@@ -130,23 +131,26 @@ export function batchNormStats(x: NDArray): [NDArray, NDArray] {
   }
   if (S === 1) {
     // [N, C]: the same two passes, a row at a time (memory in order) with one
-    // accumulator per channel, adding each channel's values in the same order.
+    // accumulator per channel, adding each channel's values in the same order
+    // (float32 on the column kernels, the same sums).
     const sum = new Float64Array(C);
-    for (let n = 0; n < N; n++) {
-      const row = o + n * C;
-      for (let c = 0; c < C; c++) sum[c] += d[row + c];
-    }
-    const mu = sum.map((v) => v / m);
     const sq = new Float64Array(C);
-    for (let n = 0; n < N; n++) {
-      const row = o + n * C;
-      for (let c = 0; c < C; c++) {
-        const t = d[row + c] - mu[c];
-        sq[c] += t * t;
+    if (!(d instanceof Float32Array && wasmColumnStats(d, o, N, C, sum, sq))) {
+      for (let n = 0; n < N; n++) {
+        const row = o + n * C;
+        for (let c = 0; c < C; c++) sum[c] += d[row + c];
+      }
+      const mu = sum.map((v) => v / m);
+      for (let n = 0; n < N; n++) {
+        const row = o + n * C;
+        for (let c = 0; c < C; c++) {
+          const t = d[row + c] - mu[c];
+          sq[c] += t * t;
+        }
       }
     }
     for (let c = 0; c < C; c++) {
-      mean[c] = mu[c];
+      mean[c] = sum[c] / m;
       variance[c] = sq[c] / m;
     }
     return [wrap(mean, [C]), wrap(variance, [C])];
@@ -189,6 +193,10 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
   if (S === 1) {
     // [N, C]: a row at a time (a loop over runs of one value costs several times more).
     const y = w || b ? allocUninit(x.dtype, N * C) : xhat;
+    const h = wrap(xhat, [N, C, S]);
+    if (d instanceof Float32Array && xhat instanceof Float32Array && wasmColumnForward(d, o, N, C, mu, is, w, b, xhat, y === xhat ? null : (y as Float32Array))) {
+      return [y === xhat ? h : wrap(y, [N, C, S]), h];
+    }
     for (let n = 0; n < N; n++) {
       const base = n * C;
       const ib = o + base;
@@ -202,7 +210,6 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
         }
       }
     }
-    const h = wrap(xhat, [N, C, S]);
     return [y === xhat ? h : wrap(y, [N, C, S]), h];
   }
   if (!w && !b) {
@@ -254,6 +261,26 @@ export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, w
   }
   if (S === 1) {
     // [N, C]: the sums a row at a time (memory in order), in the order of the loop below.
+    const A = new Float64Array(C);
+    const B = new Float64Array(C);
+    const D = new Float64Array(C);
+    const coefficients = (sdyAcc: Float64Array, sdxAcc: Float64Array): [Float64Array, Float64Array, Float64Array] => {
+      for (let c = 0; c < C; c++) {
+        // + 0: the loop below adds its second (empty) accumulator, which turns -0 into +0.
+        const sdy = sdyAcc[c] + 0;
+        const sdx = sdxAcc[c] + 0;
+        dWeight[c] = sdx;
+        dBias[c] = sdy;
+        const k = ((w ? w[c] : 1) * is[c]) / m;
+        A[c] = k * m;
+        B[c] = -k * sdx;
+        D[c] = -k * sdy;
+      }
+      return [A, B, D];
+    };
+    if (g instanceof Float32Array && h instanceof Float32Array && dx instanceof Float32Array && wasmColumnBackward(g, go, h, ho, N, C, dx, coefficients)) {
+      return [wrap(dx, [N, C, S]), wrap(dWeight, [C]), wrap(dBias, [C])];
+    }
     const sdyAcc = new Float64Array(C);
     const sdxAcc = new Float64Array(C);
     for (let n = 0; n < N; n++) {
@@ -265,20 +292,7 @@ export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, w
         sdxAcc[c] += v * h[hr + c];
       }
     }
-    const A = new Float64Array(C);
-    const B = new Float64Array(C);
-    const D = new Float64Array(C);
-    for (let c = 0; c < C; c++) {
-      // + 0: the loop below adds its second (empty) accumulator, which turns -0 into +0.
-      const sdy = sdyAcc[c] + 0;
-      const sdx = sdxAcc[c] + 0;
-      dWeight[c] = sdx;
-      dBias[c] = sdy;
-      const k = ((w ? w[c] : 1) * is[c]) / m;
-      A[c] = k * m;
-      B[c] = -k * sdx;
-      D[c] = -k * sdy;
-    }
+    coefficients(sdyAcc, sdxAcc);
     for (let n = 0; n < N; n++) {
       const base = n * C;
       for (let c = 0; c < C; c++) dx[base + c] = A[c] * g[go + base + c] + B[c] * h[ho + base + c] + D[c];

@@ -419,7 +419,7 @@ function elementwiseWat() {
       (br_if $l (i32.lt_u (local.get $x) (local.get $e))))
     (local.set $a0 (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
     (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))`;
-  return binary + exp + sigmoid + unary + scalar + colsum + rowsum;
+  return binary + exp + sigmoid + unary + scalar + colsum + rowsum + columnsWat();
 }
 
 /**
@@ -810,4 +810,74 @@ function im2colWat() {
         (br $kiLoop)))
       (local.set $p (i32.add ${i('p')} (i32.const 1)))
       (br $planesLoop))))`;
+}
+
+/**
+ * BatchNorm on [N, C] (features in columns): per-column float64 passes over
+ * the rows, four columns per step as two f64x2, each column's values added in
+ * row order, so every sum and every element is what the JS loops compute.
+ * Columns j < $n4 (a multiple of 4); rows $stride bytes apart; per-column f64
+ * constants at $mu, $k (8 bytes per column).
+ */
+function columnsWat() {
+  const lo = (v) => `(f64x2.promote_low_f32x4 ${v})`;
+  const hi = (v) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v}))`;
+  const pack = (a, b) => `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero ${a}) (f32x4.demote_f64x2_zero ${b}))`;
+  // A loop over rows r < $rows and column groups of 4; `body(half, off)` for the f64 pair of columns
+  // at byte offset `off` (0 or 16) of the group's f64 constants, `pre` once per group of 4 floats.
+  const loops = (params, locals, pre, post) => `(param $rows i32) (param $n4 i32) (param $stride i32) ${params}
+    (local $r i32) (local $j i32) (local $row i32) ${locals}
+    (if (i32.le_s (local.get $n4) (i32.const 0)) (then (return)))
+    (block $rowsDone (loop $rowsLoop
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.mul (local.get $r) (local.get $stride)))
+      (local.set $j (i32.const 0))
+      (loop $cols
+        ${pre}
+        ${post}
+        (br_if $cols (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 4))) (local.get $n4))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rowsLoop)))`;
+  // byte address of float j of a row at base, and of the f64 constant j at an array
+  const f32At = (base) => `(i32.add (i32.add (local.get ${base}) (local.get $row)) (i32.shl (local.get $j) (i32.const 2)))`;
+  const f64At = (base) => `(i32.add (local.get ${base}) (i32.shl (local.get $j) (i32.const 3)))`;
+  return `
+  ;; acc[j] += (x[r, j] - mu[j])^2 for every row r, in float64.
+  (func (export "colsqdev_f32") (param $acc i32) (param $x i32) ${loops('(param $mu i32)', '(local $v v128) (local $q i32) (local $m i32) (local $t v128)',
+    `(local.set $v (v128.load ${f32At('$x')}))
+        (local.set $q ${f64At('$acc')})
+        (local.set $m ${f64At('$mu')})`,
+    `(local.set $t (f64x2.sub ${lo('(local.get $v)')} (v128.load (local.get $m))))
+        (v128.store (local.get $q) (f64x2.add (v128.load (local.get $q)) (f64x2.mul (local.get $t) (local.get $t))))
+        (local.set $t (f64x2.sub ${hi('(local.get $v)')} (v128.load offset=16 (local.get $m))))
+        (v128.store offset=16 (local.get $q) (f64x2.add (v128.load offset=16 (local.get $q)) (f64x2.mul (local.get $t) (local.get $t))))`)})
+
+  ;; sdy[j] += g[r, j] and sdx[j] += g[r, j] * h[r, j] for every row r, in float64.
+  (func (export "colsumprod_f32") (param $sdy i32) (param $sdx i32) (param $g i32) (param $h i32) ${loops('', '(local $v v128) (local $w v128) (local $q i32) (local $p i32)',
+    `(local.set $v (v128.load ${f32At('$g')}))
+        (local.set $w (v128.load ${f32At('$h')}))
+        (local.set $q ${f64At('$sdy')})
+        (local.set $p ${f64At('$sdx')})`,
+    `(v128.store (local.get $q) (f64x2.add (v128.load (local.get $q)) ${lo('(local.get $v)')}))
+        (v128.store offset=16 (local.get $q) (f64x2.add (v128.load offset=16 (local.get $q)) ${hi('(local.get $v)')}))
+        (v128.store (local.get $p) (f64x2.add (v128.load (local.get $p)) (f64x2.mul ${lo('(local.get $v)')} ${lo('(local.get $w)')})))
+        (v128.store offset=16 (local.get $p) (f64x2.add (v128.load offset=16 (local.get $p)) (f64x2.mul ${hi('(local.get $v)')} ${hi('(local.get $w)')})))`)})
+
+  ;; h = (x - mu[j]) * k[j] into xhat, and y = h * scale[j] + shift[j] when $affine (h in float64).
+  (func (export "colnorm_f32") (param $y i32) (param $h i32) (param $x i32) (param $mu i32) (param $k i32) (param $scale i32) (param $shift i32) (param $affine i32) ${loops('', '(local $v v128) (local $a v128) (local $b v128)',
+    `(local.set $v (v128.load ${f32At('$x')}))
+        (local.set $a (f64x2.mul (f64x2.sub ${lo('(local.get $v)')} (v128.load ${f64At('$mu')})) (v128.load ${f64At('$k')})))
+        (local.set $b (f64x2.mul (f64x2.sub ${hi('(local.get $v)')} (v128.load offset=16 ${f64At('$mu')})) (v128.load offset=16 ${f64At('$k')})))
+        (v128.store ${f32At('$h')} ${pack('(local.get $a)', '(local.get $b)')})`,
+    `(if (local.get $affine) (then
+          (v128.store ${f32At('$y')} ${pack(`(f64x2.add (f64x2.mul (local.get $a) (v128.load ${f64At('$scale')})) (v128.load ${f64At('$shift')}))`,
+            `(f64x2.add (f64x2.mul (local.get $b) (v128.load offset=16 ${f64At('$scale')})) (v128.load offset=16 ${f64At('$shift')}))`)})))`)})
+
+  ;; dx = A[j] * g + B[j] * h + D[j] (float64, rounded once).
+  (func (export "coldx_f32") (param $dx i32) (param $g i32) (param $h i32) (param $A i32) (param $B i32) (param $D i32) ${loops('', '(local $v v128) (local $w v128)',
+    `(local.set $v (v128.load ${f32At('$g')}))
+        (local.set $w (v128.load ${f32At('$h')}))`,
+    `(v128.store ${f32At('$dx')} ${pack(
+      `(f64x2.add (f64x2.add (f64x2.mul (v128.load ${f64At('$A')}) ${lo('(local.get $v)')}) (f64x2.mul (v128.load ${f64At('$B')}) ${lo('(local.get $w)')})) (v128.load ${f64At('$D')}))`,
+      `(f64x2.add (f64x2.add (f64x2.mul (v128.load offset=16 ${f64At('$A')}) ${hi('(local.get $v)')}) (f64x2.mul (v128.load offset=16 ${f64At('$B')}) ${hi('(local.get $w)')})) (v128.load offset=16 ${f64At('$D')}))`)})`)})`;
 }

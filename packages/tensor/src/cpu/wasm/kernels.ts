@@ -80,6 +80,11 @@ export interface Kernels {
    * planeOut, table) with per-ki (ohLo, ohHi, hoff) then per-kj (owLo, owHi, woff) int32 triples at `table`.
    */
   readonly im2col_f32: (...args: number[]) => void;
+  /** BatchNorm on [N, C] (see kernels-wat.mjs, columnsWat): per-column float64 passes in row order. */
+  readonly colsqdev_f32: (acc: number, x: number, rows: number, n4: number, stride: number, mu: number) => void;
+  readonly colsumprod_f32: (sdy: number, sdx: number, g: number, h: number, rows: number, n4: number, stride: number) => void;
+  readonly colnorm_f32: (y: number, h: number, x: number, mu: number, k: number, scale: number, shift: number, affine: number, rows: number, n4: number, stride: number) => void;
+  readonly coldx_f32: (dx: number, g: number, h: number, A: number, B: number, D: number, rows: number, n4: number, stride: number) => void;
   /** The float64 sum of n floats at x (n a multiple of 8), in no fixed order. */
   readonly rowsum_f32: (x: number, n: number) => number;
   /** 2x2 stride-2 max pooling of one plane: (x, W, oh, groups of 4 outputs per row, ow, values, int32 indices). */
@@ -132,8 +137,12 @@ export function getKernels(): Kernels | null {
     const sigmoid_f32 = fn<ExpF32Fn>('sigmoid_f32');
     const rowsum_f32 = fn<Kernels['rowsum_f32']>('rowsum_f32');
     const im2col_f32 = fn<Kernels['im2col_f32']>('im2col_f32');
+    const colsqdev_f32 = fn<Kernels['colsqdev_f32']>('colsqdev_f32');
+    const colsumprod_f32 = fn<Kernels['colsumprod_f32']>('colsumprod_f32');
+    const colnorm_f32 = fn<Kernels['colnorm_f32']>('colnorm_f32');
+    const coldx_f32 = fn<Kernels['coldx_f32']>('coldx_f32');
     const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, rowsum_f32, im2col_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, rowsum_f32, im2col_f32, colsqdev_f32, colsumprod_f32, colnorm_f32, coldx_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;
