@@ -135,8 +135,9 @@ describe('matmul threading', () => {
   afterEach(() => setNumThreads(defaultThreads));
 
   it('gives the same result on 1 and 2 threads for products above the parallel cutoff', () => {
-    expect(2 * 200 * 160 * 150).toBeGreaterThan(PARALLEL_MIN_FLOPS);
-    for (const [M, N, K, batch] of [[200, 160, 150, 1], [9, 900, 520, 1], [64, 150, 170, 6], [333, 33, 400, 1]]) {
+    const shapes = [[250, 160, 210, 1], [9, 1300, 720, 1], [64, 150, 170, 6], [333, 33, 800, 1]];
+    for (const [M, N, K, batch] of shapes) expect(2 * M * N * K * batch).toBeGreaterThan(PARALLEL_MIN_FLOPS);
+    for (const [M, N, K, batch] of shapes) {
       const a = rand32([batch, M, K], M);
       const b = rand32([batch, K, N], N).mT.contiguous().mT; // transposed storage
       setNumThreads(1);
@@ -152,12 +153,12 @@ describe('matmul threading', () => {
 
   it('repeats threaded products many times (pool reuse)', () => {
     setNumThreads(2);
-    const a = rand32([160, 192], 11);
-    const b = rand32([192, 170], 12);
-    expect(2 * 160 * 192 * 170).toBeGreaterThan(PARALLEL_MIN_FLOPS);
+    const a = rand32([200, 230], 11);
+    const b = rand32([230, 190], 12);
+    expect(2 * 200 * 230 * 190).toBeGreaterThan(PARALLEL_MIN_FLOPS);
     const first = matmul(a, b).toTypedArray();
     for (let i = 0; i < 20; i++) expect(matmul(a, b).toTypedArray()).toEqual(first);
-    expectProduct(fromTyped(first, [160, 170]), a, b);
+    expectProduct(fromTyped(first, [200, 190]), a, b);
   });
 
   it('rejects invalid thread counts', () => {

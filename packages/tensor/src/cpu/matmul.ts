@@ -11,9 +11,11 @@ export { getNumThreads, setNumThreads } from './wasm/thread-pool.js';
 /**
  * Products of at least this many flops (2*M*N*K over all batches) are split
  * across threads; below it, waking the pool costs more than it saves
- * (measured on a 2-core machine: a small loss at 128^3, ~1.6-1.8x at 256^3).
+ * (measured on a 2-core machine: a small loss at 128^3, ~1.6-1.8x at 256^3;
+ * with the bound at 2*160^3 the BN-paper MLP step, whose largest product is
+ * 60x784x100 = 9.4 MFLOP, ran ~12% slower on two threads than on one).
  */
-export const PARALLEL_MIN_FLOPS = 2 * 160 * 160 * 160;
+export const PARALLEL_MIN_FLOPS = 2 * 200 * 200 * 200;
 
 /**
  * a [B,M,K] @ b [B,K,N] -> [B,M,N] for strided views (batch strides may be 0
