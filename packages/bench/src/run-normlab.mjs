@@ -12,10 +12,8 @@
 // left to the garbage collector; they run last, since such outputs fill the
 // resident cap until the collector runs.
 import * as nl from '@normlab/tensor';
-import {
-  BN2D, BN_MLP, BN_MLP_TIMING, CONV, CONV_NET, CONV_NET_TIMING, ELEMENTWISE_SIZE, GROUP_NORM, LAYER_NORM, MATMUL_SIZES, MLP,
-  benchGroups, medianMs, randomFloats, randomLabels,
-} from './timing.mjs';
+import { BN2D, BN_MLP_TIMING, CONV, CONV_NET_TIMING, ELEMENTWISE_SIZE, MATMUL_SIZES, benchGroups, medianMs, randomFloats } from './timing.mjs';
+import { convNetStep, groupNormStep, layerNormStep, layerStep, mlpStep } from './workloads.mjs';
 
 const results = { matmul: {} };
 /** medianMs of `fn` inside a tidy scope (its outputs freed at once). */
@@ -23,15 +21,16 @@ const tidied = (fn, opts) => medianMs(() => nl.tidy(() => {
   fn();
 }), opts);
 const groups = benchGroups();
-const { Tensor } = await import('@normlab/autograd');
 const nn = await import('@normlab/nn');
 const rows = [
   ['matmul', matmul], ['conv', conv], ['elementwise', elementwise], ['bn', batchNorm2d], ['norms', norms],
   ['mlp', () => {
-    results.bnMlp = mlpStepsPerSecond(BN_MLP, true);
-    results.mlp = mlpStepsPerSecond(MLP, false);
+    results.bnMlp = 1000 / tidied(mlpStep(true), BN_MLP_TIMING);
+    results.mlp = 1000 / tidied(mlpStep(false), BN_MLP_TIMING);
   }],
-  ['convnet', convNet],
+  ['convnet', () => {
+    results.convNet = 1000 / tidied(convNetStep(), CONV_NET_TIMING);
+  }],
   // Last: outputs left to the garbage collector fill the resident cap until it runs.
   ['elementwise', elementwiseNoTidy], ['bn', batchNorm2dNoTidy],
 ];
@@ -89,74 +88,18 @@ function elementwiseNoTidy() {
   results.expGc = medianMs(() => nl.exp(ha), { warmup: 5, minRuns: 15 });
 }
 
-/** Forward + backward of `layer` on x (requiring grad) with the output gradient gy, in tidy. */
-function layerFwdBwd(layer, shape, seeds, opts) {
-  const size = shape.reduce((p, d) => p * d, 1);
-  const x = new Tensor(nl.fromTyped(randomFloats(size, seeds[0]), shape), { requiresGrad: true });
-  const gy = new Tensor(nl.fromTyped(randomFloats(size, seeds[1]), shape));
-  return tidied(() => {
-    x.grad = null;
-    layer.zeroGrad();
-    layer.forward(x).backward(gy);
-  }, opts);
-}
-
 // BatchNorm2d forward + backward through the module (training mode: batch statistics, running-stat update).
 function batchNorm2d() {
   const { n, c, h, w, eps } = BN2D;
-  results.bn2d = layerFwdBwd(new nn.BatchNorm2d(c, { eps }), [n, c, h, w], [21, 22], { warmup: 3, minRuns: 10 });
+  results.bn2d = tidied(layerStep(new nn.BatchNorm2d(c, { eps }), [n, c, h, w], [21, 22]), { warmup: 3, minRuns: 10 });
 }
 
 function batchNorm2dNoTidy() {
   const { n, c, h, w, eps } = BN2D;
-  const bn = new nn.BatchNorm2d(c, { eps });
-  const x = new Tensor(nl.fromTyped(randomFloats(n * c * h * w, 21), [n, c, h, w]), { requiresGrad: true });
-  const gy = new Tensor(nl.fromTyped(randomFloats(n * c * h * w, 22), [n, c, h, w]));
-  results.bn2dGc = medianMs(() => {
-    x.grad = null;
-    bn.zeroGrad();
-    bn.forward(x).backward(gy);
-  }, { warmup: 3, minRuns: 10 });
+  results.bn2dGc = medianMs(layerStep(new nn.BatchNorm2d(c, { eps }), [n, c, h, w], [21, 22]), { warmup: 3, minRuns: 10 });
 }
 
 function norms() {
-  const { rows, features, eps } = LAYER_NORM;
-  results.layerNorm = layerFwdBwd(new nn.LayerNorm(features, { eps }), [rows, features], [41, 42], { warmup: 3, minRuns: 10 });
-  const { n, c, h, w, groups: g } = GROUP_NORM;
-  results.groupNorm = layerFwdBwd(new nn.GroupNorm(g, c, { eps: GROUP_NORM.eps }), [n, c, h, w], [43, 44], { warmup: 3, minRuns: 10 });
-}
-
-/** Steps per second of one SGD step (zeroGrad, forward, crossEntropy, backward, step) of `model` on (X, y). */
-function stepsPerSecond(model, lr, X, y, timing) {
-  const opt = new nn.optim.SGD(model.parameters(), { lr });
-  const ms = tidied(() => {
-    opt.zeroGrad();
-    nn.crossEntropy(model.forward(X), y).backward();
-    opt.step();
-  }, timing);
-  return 1000 / ms;
-}
-
-// The BN paper's MNIST MLP (Linear -> [BatchNorm1d] -> Sigmoid per hidden layer) on a batch of 60.
-function mlpStepsPerSecond({ sizes, batch, lr }, withBn) {
-  const layers = [];
-  for (let i = 0; i + 1 < sizes.length; i++) {
-    layers.push(new nn.Linear(sizes[i], sizes[i + 1]));
-    if (i + 2 < sizes.length) layers.push(...(withBn ? [new nn.BatchNorm1d(sizes[i + 1])] : []), new nn.Sigmoid());
-  }
-  const X = new Tensor(nl.fromTyped(randomFloats(batch * sizes[0], 23), [batch, sizes[0]]));
-  const y = new Tensor(nl.fromTyped(randomLabels(batch, sizes.at(-1), 24), [batch]));
-  return stepsPerSecond(new nn.Sequential(...layers), lr, X, y, BN_MLP_TIMING);
-}
-
-function convNet() {
-  const { batch, channels: [c0, c1, c2], size, classes, lr } = CONV_NET;
-  const model = new nn.Sequential(
-    new nn.Conv2d(c0, c1, 3, { padding: 1 }), new nn.BatchNorm2d(c1), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(c1, c2, 3, { padding: 1 }), new nn.BatchNorm2d(c2), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Flatten(), new nn.Linear(c2 * (size / 4) ** 2, classes),
-  );
-  const X = new Tensor(nl.fromTyped(randomFloats(batch * c0 * size * size, 25), [batch, c0, size, size]));
-  const y = new Tensor(nl.fromTyped(randomLabels(batch, classes, 26), [batch]));
-  results.convNet = stepsPerSecond(model, lr, X, y, CONV_NET_TIMING);
+  results.layerNorm = tidied(layerNormStep(), { warmup: 3, minRuns: 10 });
+  results.groupNorm = tidied(groupNormStep(), { warmup: 3, minRuns: 10 });
 }

@@ -312,19 +312,22 @@ function elementwiseWat() {
       ${store(`(f32x4.mul
         (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (local.get $k1) (local.get $bias)) (i32.const 23)))
         (i32x4.shl (i32x4.add (local.get $k) (local.get $bias)) (i32.const 23)))`)}`;
-  const exp = `
-  (func (export "exp_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
+  // An exp-based kernel: the constants in v128 locals, then 'body' once per vector of 4.
+  const expKernel = (name, extraLocals, body) => `
+  (func (export "${name}") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
     (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $r2 v128) (local $p v128) (local $k v128) (local $k1 v128) (local $bias v128)
+    ${extraLocals}
     ${names.map((n) => `(local $k_${n} v128)`).join(' ')}
     (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
     ${setConsts}
     (local.set $bias (v128.const i32x4 127 127 127 127))
     (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
     (loop $l
-      ${one(0)}
+      ${body}
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
+  const exp = expKernel('exp_f32', '', one(0));
   // sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|)
   // as above (within 1 ulp; e <= 1, so it never overflows, and is subnormal where the
   // result is), then the division in float64, rounded once. NaN passes through e.
@@ -332,26 +335,14 @@ function elementwiseWat() {
   const hi64 = (v) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v}))`;
   // numerator: 1 where x >= 0 (or NaN), e where x < 0
   const frac = (e, neg) => `(f64x2.div (v128.bitselect ${e} (v128.const f64x2 1 1) ${neg}) (f64x2.add (v128.const f64x2 1 1) ${e}))`;
-  const sigmoid = `
-  (func (export "sigmoid_f32") (param $o i32) (param $a i32) (param $n i32) (param $c i32)
-    (local $e i32) (local $x v128) (local $t v128) (local $r v128) (local $r2 v128) (local $p v128) (local $k v128) (local $k1 v128) (local $bias v128)
-    (local $in v128) (local $ev v128) (local $neg v128)
-    ${names.map((n) => `(local $k_${n} v128)`).join(' ')}
-    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
-    ${setConsts}
-    (local.set $bias (v128.const i32x4 127 127 127 127))
-    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
-    (loop $l
+  const sigmoid = expKernel('sigmoid_f32', '(local $in v128) (local $ev v128) (local $neg v128)', `
       (local.set $in (v128.load (local.get $a)))
       ${one(0, '(f32x4.neg (f32x4.abs (local.get $in)))', (v) => `(local.set $ev ${v})`)}
       ;; x < 0 per lane, widened to the two f64 halves
       (local.set $neg (f32x4.lt (local.get $in) (v128.const f32x4 0 0 0 0)))
       (v128.store (local.get $o) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
         (f32x4.demote_f64x2_zero ${frac(lo64('(local.get $ev)'), '(i64x2.extend_low_i32x4_s (local.get $neg))')})
-        (f32x4.demote_f64x2_zero ${frac(hi64('(local.get $ev)'), '(i64x2.extend_high_i32x4_s (local.get $neg))')})))
-      (local.set $o (i32.add (local.get $o) (i32.const 16)))
-      (local.set $a (i32.add (local.get $a) (i32.const 16)))
-      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
+        (f32x4.demote_f64x2_zero ${frac(hi64('(local.get $ev)'), '(i64x2.extend_high_i32x4_s (local.get $neg))')})))`);
   // relu and the step of its gradient, branch-free (a JS loop mispredicts on every
   // other sign): f32x4.max passes NaN through and gives +0 for -0, as Math.max(x, 0);
   // the step masks 1.0 by x > 0 (0 for NaN), as (x > 0 ? 1 : 0).

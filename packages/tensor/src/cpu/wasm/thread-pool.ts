@@ -178,15 +178,9 @@ export function finishJobs(k: Kernels): void {
 
 /** Runs the elementwise job at word `o` of the control block (see EW_EXP). */
 function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
+  const unary = { [EW_EXP]: k.exp_f32, [EW_RELU]: k.relu_f32, [EW_STEP]: k.step_f32, [EW_SIGMOID]: k.sigmoid_f32 }[-ctl[o]];
+  if (unary) return unary(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
   switch (-ctl[o]) {
-    case EW_EXP:
-      return k.exp_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
-    case EW_RELU:
-      return k.relu_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
-    case EW_STEP:
-      return k.step_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
-    case EW_SIGMOID:
-      return k.sigmoid_f32(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
     case EW_ADD:
       return k.add_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
     case EW_SUB:
