@@ -33,6 +33,8 @@ export { layerNorm, type LayerNormFunctionalOptions } from './functional/layer-n
 export { groupNorm } from './functional/group-norm.js';
 export { instanceNorm, type InstanceNormFunctionalOptions } from './functional/instance-norm.js';
 export { LayerNorm, type LayerNormOptions } from './normalization/layer-norm.js';
+export { rmsNorm, machineEpsilon, type RmsEpsArg } from './functional/rms-norm.js';
+export { RMSNorm, type RMSNormOptions } from './normalization/rms-norm.js';
 export { GroupNorm, type GroupNormOptions } from './normalization/group-norm.js';
 export { InstanceNorm, InstanceNorm1d, InstanceNorm2d, type InstanceNormOptions } from './normalization/instance-norm.js';
 export { weightNorm, removeWeightNorm, isWeightNormed, type WeightNormOptions, type WeightNormed } from './normalization/weight-norm.js';

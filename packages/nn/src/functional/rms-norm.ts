@@ -1,0 +1,48 @@
+import { Tensor } from '@normlab/autograd';
+import * as nd from '@normlab/tensor';
+import { normalizedShapeOf } from './layer-norm.js';
+
+/** `eps` of `rmsNorm`: a number, null (the dtype's machine epsilon), or `{ eps }`. */
+export type RmsEpsArg = number | null | { eps?: number | null };
+
+/** The machine epsilon of a floating dtype, as `torch.finfo(dtype).eps`. */
+export function machineEpsilon(dtype: nd.DType): number {
+  if (dtype === 'float32') return 2 ** -23;
+  if (dtype === 'float64') return 2 ** -52;
+  throw new TypeError(`machineEpsilon: expected a floating point dtype (float32 or float64), got ${dtype}`);
+}
+
+/**
+ * Root Mean Square Layer Normalization (Zhang & Sennrich 2019), as
+ * torch.nn.functional.rms_norm: every sample is scaled by the root mean
+ * square of its last `normalizedShape.length` dims, without centering,
+ *
+ *     rms = sqrt(mean(x^2 over the last dims) + eps)
+ *     y   = x / rms * weight                          weight: [...normalizedShape]
+ *
+ * There is no bias and no mean subtraction: the output keeps the input's
+ * direction and sign pattern, only its scale is normalized. `eps` defaults to
+ * the machine epsilon of x's dtype (PyTorch's `eps=None`). The same in
+ * training and eval mode.
+ *
+ * @example rmsNorm(x, [64]) // x [N, T, 64]: every row of 64 has root mean square ~1
+ */
+export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], weight: Tensor | null = null, eps: RmsEpsArg = null): Tensor {
+  if (!(x instanceof Tensor)) throw new TypeError('rmsNorm: expected a Tensor input');
+  const shape = normalizedShapeOf('rmsNorm', normalizedShape);
+  if (!nd.isFloat(x.dtype)) throw new TypeError(`rmsNorm: expected a floating point input, got ${x.dtype}`);
+  const given = typeof eps === 'object' && eps !== null ? eps.eps ?? null : eps;
+  const e = given ?? machineEpsilon(x.dtype);
+  if (!(e > 0)) throw new RangeError(`rmsNorm: eps must be positive, got ${e}`);
+  const k = shape.length;
+  if (x.ndim < k || !nd.shapesEqual(x.shape.slice(x.ndim - k), shape)) {
+    throw new RangeError(`rmsNorm: given normalizedShape=${nd.fmtShape(shape)}, expected input with shape [*, ${shape.join(', ')}], but got input of shape ${nd.fmtShape(x.shape)}`);
+  }
+  if (weight && !nd.shapesEqual(weight.shape, shape)) {
+    throw new RangeError(`rmsNorm: expected weight of shape ${nd.fmtShape(shape)} (normalizedShape), got ${nd.fmtShape(weight.shape)}`);
+  }
+  const dims = shape.map((_, i) => x.ndim - k + i);
+  // As PyTorch's composite: x * rsqrt(mean(x^2) + eps), differentiable to any order.
+  const y = x.mul(x.square().mean(dims, { keepdim: true }).add(e).rsqrt());
+  return weight ? y.mul(weight) : y;
+}
