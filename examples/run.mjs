@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `pnpm example <name> [args]`: builds the packages and examples/<name>, then runs it.
+// `pnpm example <name> [args]`: builds the packages and examples/<name> (quietly: the
+// build's output is shown only when it fails), then runs it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,11 +15,17 @@ if (!name || !available.includes(name)) {
   console.error(`usage: pnpm example <name> [args]\navailable examples: ${available.join(', ')}`);
   process.exit(name ? 1 : 2);
 }
-const run = (cmd, cmdArgs, cwd) => {
-  const r = spawnSync(cmd, cmdArgs, { cwd, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+/** Runs a build quietly: its output is shown only when it fails (then the exit code is passed on). */
+const build = (cwd) => {
+  const r = spawnSync('pnpm', ['--reporter', 'silent', 'run', 'build'], { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    process.stdout.write(r.stdout ?? '');
+    process.stderr.write(r.stderr ?? (r.error ? `${r.error.message}\n` : ''));
+    process.exit(r.status ?? 1);
+  }
 };
 const root = join(here, '..');
-run('pnpm', ['--reporter', 'silent', 'run', 'build'], root);
-run('pnpm', ['--reporter', 'silent', 'run', 'build'], join(here, name));
-run(process.execPath, [join(here, name, 'dist', 'main.js'), ...args], join(here, name));
+build(root);
+build(join(here, name));
+const r = spawnSync(process.execPath, [join(here, name, 'dist', 'main.js'), ...args], { cwd: join(here, name), stdio: 'inherit' });
+process.exit(r.status ?? 1);
