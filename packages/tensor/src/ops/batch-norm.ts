@@ -54,7 +54,7 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
 
 /**
  * BatchNorm's backward in one fused pass, from the upstream gradient dy and
- * the saved xhat and invstd (seed 001's formulas, with m = N * S values per
+ * the saved xhat and invstd (Ioffe & Szegedy 2015's formulas, with m = N * S values per
  * channel):
  *
  *     dweight = sum(dy * xhat)        dbias = sum(dy)
