@@ -67,8 +67,8 @@ describe('matmul float32 (wasm GEMM)', () => {
     );
   });
 
-  it('crosses block boundaries (sizes > 128, K > 256, N not a multiple of 8)', () => {
-    for (const [M, N, K] of [[131, 67, 300], [5, 2053, 3], [257, 9, 513], [130, 130, 130]]) {
+  it('crosses block boundaries (sizes > 128, K > 256, N not a multiple of 8; few rows, whose B is read in place)', () => {
+    for (const [M, N, K] of [[131, 67, 300], [5, 2053, 3], [257, 9, 513], [130, 130, 130], [37, 70, 600], [64, 2061, 300], [65, 17, 520]]) {
       const a = rand32([M, K], M + N);
       const b = rand32([K, N], K);
       expectProduct(matmul(a, b), a, b);

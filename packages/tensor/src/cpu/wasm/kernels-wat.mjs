@@ -10,6 +10,12 @@
 
 /** Tile and block sizes, shared with the TypeScript side through the generated file. */
 export const GEMM_PARAMS = { mr: 4, nr: 8, kc: 256, mc: 128, nc: 2048 };
+/**
+ * Products with at most this many rows read a row-major B in place instead of
+ * packing it: packing costs about as much as the arithmetic when few row
+ * panels of A reuse each packed panel (convolutions' 16 or 32 filters).
+ */
+const DIRECT_B_MAX_M = 64;
 
 /** Bytes of packing scratch each thread needs (packed A block, packed B block, edge tile). */
 export function scratchBytes({ mr, nr, kc, mc, nc }) {
@@ -48,12 +54,7 @@ export function kernelsWat(p = GEMM_PARAMS) {
     }
   }
 
-  return `(module
-  (import "env" "memory" (memory 1 65536 shared))
-
-  ;; C[mr x nr tile at $c, row stride $ldc floats] (=|+=) packed A panel @ packed B panel.
-  ;; $mode 0 stores, 1 accumulates. $kc >= 1.
-  (func $kernel (param $kc i32) (param $pa i32) (param $pb i32) (param $c i32) (param $ldc i32) (param $mode i32)
+  const microKernel = (name, extraParam, bStep) => `(func ${name} (param $kc i32) (param $pa i32) (param $pb i32) ${extraParam} (param $c i32) (param $ldc i32) (param $mode i32)
     (local $a v128) ${Array.from({ length: nv }, (_, v) => `(local $b${v} v128)`).join(' ')}
     ${acc.map((c) => `(local ${c} v128)`).join(' ')}
     (local $k i32) (local $p i32) (local $ldcb i32)
@@ -62,10 +63,21 @@ export function kernelsWat(p = GEMM_PARAMS) {
     (loop $steps
       ${step(0)}
       (local.set $pa (i32.add (local.get $pa) (i32.const ${mr * 4})))
-      (local.set $pb (i32.add (local.get $pb) (i32.const ${nr * 4})))
+      (local.set $pb (i32.add (local.get $pb) ${bStep}))
       (br_if $steps (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))
     (local.set $ldcb (i32.shl (local.get $ldc) (i32.const 2)))
-    ${storeTile.join('\n    ')})
+    ${storeTile.join('\n    ')})`;
+
+  return `(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; C[mr x nr tile at $c, row stride $ldc floats] (=|+=) packed A panel @ packed B panel.
+  ;; $mode 0 stores, 1 accumulates. $kc >= 1.
+  ${microKernel('$kernel', '', `(i32.const ${nr * 4})`)}
+
+  ;; The same with B read where it lies: nr floats of each k row, rows $ldbb bytes apart
+  ;; (a row-major B needs no packing when few row panels of A reuse it).
+  ${microKernel('$kernel_b', '(param $ldbb i32)', '(local.get $ldbb)')}
 
   ;; Packs $count rows of a strided matrix into panels $w wide, each $kc deep:
   ;; dst[panel][k][i] = src[(panel*$w + i) * $sw + k * $sk], zero beyond $count.
@@ -158,6 +170,10 @@ export function kernelsWat(p = GEMM_PARAMS) {
     (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
     (local $jr i32) (local $nr i32) (local $ir i32) (local $mr i32) (local $mode i32) (local $cp i32)
     (local $i i32) (local $j i32) (local $src i32) (local $dst i32)
+    (local $direct i32) (local $bptr i32) (local $useB i32) (local $ldbb i32)
+    ;; A row-major B and few rows of A: full B panels are read where they lie (no packing).
+    (local.set $direct (i32.and (i32.eq (local.get $csb) (i32.const 1)) (i32.le_u (local.get $M) (i32.const ${DIRECT_B_MAX_M}))))
+    (local.set $ldbb (i32.shl (local.get $rsb) (i32.const 2)))
     (local.set $pA (local.get $scratch))
     (local.set $pB (i32.add (local.get $scratch) (i32.const ${mc * kc * 4})))
     (local.set $tile (i32.add (local.get $pB) (i32.const ${kc * nc * 4})))
@@ -171,9 +187,10 @@ export function kernelsWat(p = GEMM_PARAMS) {
         (br_if $pcd (i32.ge_u (local.get $pc) (local.get $K)))
         (local.set $kc (i32.sub (local.get $K) (local.get $pc)))
         (if (i32.gt_u (local.get $kc) (i32.const ${kc})) (then (local.set $kc (i32.const ${kc}))))
-        (call $pack (local.get $pB)
-          (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $pc) (local.get $rsb)) (i32.mul (local.get $jc) (local.get $csb))) (i32.const 2)))
-          (local.get $nc) (local.get $kc) (local.get $csb) (local.get $rsb) (i32.const ${nr}))
+        (if (i32.eqz (local.get $direct)) (then
+          (call $pack (local.get $pB)
+            (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $pc) (local.get $rsb)) (i32.mul (local.get $jc) (local.get $csb))) (i32.const 2)))
+            (local.get $nc) (local.get $kc) (local.get $csb) (local.get $rsb) (i32.const ${nr}))))
         (local.set $mode (i32.or (local.get $acc) (i32.ne (local.get $pc) (i32.const 0))))
         (local.set $ic (i32.const 0))
         (block $icd (loop $icl
@@ -188,6 +205,17 @@ export function kernelsWat(p = GEMM_PARAMS) {
             (br_if $jrd (i32.ge_u (local.get $jr) (local.get $nc)))
             (local.set $nr (i32.sub (local.get $nc) (local.get $jr)))
             (if (i32.gt_u (local.get $nr) (i32.const ${nr})) (then (local.set $nr (i32.const ${nr}))))
+            ;; this panel of B: in place (direct, full), packed alone (direct, edge), or from the packed block
+            (local.set $useB (i32.and (local.get $direct) (i32.eq (local.get $nr) (i32.const ${nr}))))
+            (local.set $bptr (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $jr) (local.get $kc)) (i32.const 2))))
+            (if (local.get $useB)
+              (then (local.set $bptr (i32.add (local.get $b) (i32.shl
+                (i32.add (i32.mul (local.get $pc) (local.get $rsb)) (i32.add (local.get $jc) (local.get $jr))) (i32.const 2)))))
+              (else (if (local.get $direct) (then
+                (local.set $bptr (local.get $pB))
+                (call $pack (local.get $pB)
+                  (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $pc) (local.get $rsb)) (i32.add (local.get $jc) (local.get $jr))) (i32.const 2)))
+                  (local.get $nr) (local.get $kc) (local.get $csb) (local.get $rsb) (i32.const ${nr}))))))
             (local.set $ir (i32.const 0))
             (block $ird (loop $irl
               (br_if $ird (i32.ge_u (local.get $ir) (local.get $mc)))
@@ -198,16 +226,22 @@ export function kernelsWat(p = GEMM_PARAMS) {
                 (i32.const 2))))
               (if (i32.and (i32.eq (local.get $mr) (i32.const ${mr})) (i32.eq (local.get $nr) (i32.const ${nr})))
                 (then
-                  (call $kernel (local.get $kc)
-                    (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
-                    (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $jr) (local.get $kc)) (i32.const 2)))
-                    (local.get $cp) (local.get $ldc) (local.get $mode)))
+                  (if (local.get $useB)
+                    (then (call $kernel_b (local.get $kc)
+                      (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                      (local.get $bptr) (local.get $ldbb) (local.get $cp) (local.get $ldc) (local.get $mode)))
+                    (else (call $kernel (local.get $kc)
+                      (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                      (local.get $bptr) (local.get $cp) (local.get $ldc) (local.get $mode)))))
                 (else
                   ;; edge tile: compute a full tile into scratch, then copy the valid part
-                  (call $kernel (local.get $kc)
-                    (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
-                    (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $jr) (local.get $kc)) (i32.const 2)))
-                    (local.get $tile) (i32.const ${nr}) (i32.const 0))
+                  (if (local.get $useB)
+                    (then (call $kernel_b (local.get $kc)
+                      (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                      (local.get $bptr) (local.get $ldbb) (local.get $tile) (i32.const ${nr}) (i32.const 0)))
+                    (else (call $kernel (local.get $kc)
+                      (i32.add (local.get $pA) (i32.shl (i32.mul (local.get $ir) (local.get $kc)) (i32.const 2)))
+                      (local.get $bptr) (local.get $tile) (i32.const ${nr}) (i32.const 0))))
                   (local.set $i (i32.const 0))
                   (loop $ei
                     (local.set $src (i32.add (local.get $tile) (i32.mul (local.get $i) (i32.const ${nr * 4}))))
