@@ -121,8 +121,9 @@ function run(
       }
       const target = wantedByNode.get(node);
       if (target) leafGrads.set(target, g);
-      // Profiles show each node's backward as a scope (its kernels nested in it).
-      return isProfiling() ? recordFunction(`${node.name}Backward`, () => node.apply(g)) : node.apply(g);
+      // Profiles show each node's backward as a scope (its kernels nested in it), named apart
+      // from the kernels (a 'batchNorm' node's backward runs the 'batchNormBackward' kernel).
+      return isProfiling() ? recordFunction(`backward:${node.name}`, () => node.apply(g)) : node.apply(g);
     };
 
     while (ready.length) {

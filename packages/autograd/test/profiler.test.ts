@@ -16,7 +16,7 @@ describe('profile', () => {
       recordFunction('forward', () => x.matmul(w).sigmoid().sum()).backward();
     }));
     const row = (name: string) => p.rows.find((r) => r.name === name);
-    for (const name of ['forward', 'matmul', 'unary:sigmoid', 'reduce:sum', 'matmulBackward', 'sigmoidBackward', 'sumBackward']) {
+    for (const name of ['forward', 'matmul', 'unary:sigmoid', 'reduce:sum', 'backward:matmul', 'backward:sigmoid', 'backward:sum']) {
       expect(row(name), name).toBeDefined();
     }
     expect(row('forward')!.calls).toBe(1);

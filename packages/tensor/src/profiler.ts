@@ -7,7 +7,7 @@
  * Scopes come from three places: every call of a device backend's kernels
  * (`binary:mul`, `matmul`, `batchNormForward`, ...; timed through
  * `backendFor` while a profile runs), the backward of every autograd node
- * (`MatmulBackward`, ...; from @normlab/autograd), and `recordFunction(name,
+ * (`backward:matmul`, ...; from @normlab/autograd), and `recordFunction(name,
  * fn)` for a user's own regions (optimizers record `optimizer.step`). The
  * self time of a backward scope is the JavaScript around its kernels.
  *
