@@ -23,7 +23,7 @@ export function maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
   // 2x2 windows with stride 2 on float32, every window inside the input (ceil mode may add a
   // clipped last one): four outputs per vector, the same values and indices.
   const done = values instanceof Float32Array && xd instanceof Float32Array && isPlain2x2(g) && 2 * oh <= H && 2 * ow <= W ? wasmMaxPool2x2(xd, xc.offset, N * C, H, W, oh, ow, values, indices) : 0;
-  for (let p = 0; p < N * C; p++) maxWindows(xd, xc.offset + p * H * W, H, W, g, values, indices, p * oh * ow, done);
+  if (done < ow) for (let p = 0; p < N * C; p++) maxWindows(xd, xc.offset + p * H * W, H, W, g, values, indices, p * oh * ow, done);
   const shape = [N, C, oh, ow];
   return [wrap(values, shape), wrap(indices, shape)];
 }

@@ -698,9 +698,10 @@ function poolWat() {
         (local.set $bv (v128.bitselect ${v} (local.get $bv) (local.get $upd)))
         (local.set $bi (v128.bitselect ${idx} (local.get $bi) (local.get $upd)))`;
   return `
-  ;; Plane at $x ($W floats a row); $oh rows of $groups groups of 4 outputs each, written
-  ;; to values at $v and int32 flat indices (h * W + w) at $i, output rows $ow apart.
-  (func (export "maxpool2x2_f32") (param $x i32) (param $W i32) (param $oh i32) (param $groups i32) (param $ow i32) (param $v i32) (param $i i32)
+  ;; Plane at $x ($W floats a row); $oh rows of $groups groups of 4 outputs each from output
+  ;; column $c0, written to values at $v and int32 flat indices (h * W + w) at $i, output
+  ;; rows $ow apart.
+  (func (export "maxpool2x2_f32") (param $x i32) (param $W i32) (param $oh i32) (param $c0 i32) (param $groups i32) (param $ow i32) (param $v i32) (param $i i32)
     (local $r i32) (local $g i32) (local $p0 i32) (local $p1 i32) (local $vo i32) (local $io i32)
     (local $l0 v128) (local $l1 v128) (local $a v128) (local $b v128) (local $c v128) (local $d v128)
     (local $bv v128) (local $bi v128) (local $upd v128) (local $idx v128) (local $wv v128)
@@ -709,12 +710,13 @@ function poolWat() {
     (block $rowsDone (loop $rows
       (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $oh)))
       ;; rows 2r and 2r+1 of the plane
-      (local.set $p0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W)) (i32.const 2))))
+      (local.set $p0 (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W)) (i32.shl (local.get $c0) (i32.const 1))) (i32.const 2))))
       (local.set $p1 (i32.add (local.get $p0) (i32.shl (local.get $W) (i32.const 2))))
-      (local.set $vo (i32.add (local.get $v) (i32.shl (i32.mul (local.get $r) (local.get $ow)) (i32.const 2))))
-      (local.set $io (i32.add (local.get $i) (i32.shl (i32.mul (local.get $r) (local.get $ow)) (i32.const 2))))
-      ;; flat index of (2r, 0), (2r, 2), (2r, 4), (2r, 6)
-      (local.set $idx (i32x4.add (i32x4.splat (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W))) (v128.const i32x4 0 2 4 6)))
+      (local.set $vo (i32.add (local.get $v) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ow)) (local.get $c0)) (i32.const 2))))
+      (local.set $io (i32.add (local.get $i) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ow)) (local.get $c0)) (i32.const 2))))
+      ;; flat index of (2r, 2c0), (2r, 2c0 + 2), (2r, 2c0 + 4), (2r, 2c0 + 6)
+      (local.set $idx (i32x4.add (i32x4.splat (i32.add (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W)) (i32.shl (local.get $c0) (i32.const 1))))
+        (v128.const i32x4 0 2 4 6)))
       (local.set $g (i32.const 0))
       (loop $cols
         (local.set $l0 (v128.load (local.get $p0)))

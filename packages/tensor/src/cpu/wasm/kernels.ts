@@ -87,8 +87,8 @@ export interface Kernels {
   readonly coldx_f32: (dx: number, g: number, h: number, A: number, B: number, D: number, rows: number, n4: number, stride: number) => void;
   /** The float64 sum of n floats at x (n a multiple of 8), in no fixed order. */
   readonly rowsum_f32: (x: number, n: number) => number;
-  /** 2x2 stride-2 max pooling of one plane: (x, W, oh, groups of 4 outputs per row, ow, values, int32 indices). */
-  readonly maxpool2x2_f32: (x: number, W: number, oh: number, groups: number, ow: number, v: number, i: number) => void;
+  /** 2x2 stride-2 max pooling of one plane: (x, W, oh, first column, groups of 4 outputs per row, ow, values, int32 indices). */
+  readonly maxpool2x2_f32: (x: number, W: number, oh: number, c0: number, groups: number, ow: number, v: number, i: number) => void;
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;

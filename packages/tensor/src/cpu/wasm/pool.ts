@@ -8,10 +8,12 @@ import { getKernels } from './kernels.js';
 import { withAddresses, withStaging } from './resident.js';
 
 /**
- * Writes the first 4 * floor(ow / 4) output columns of every plane of the
- * contiguous planes [P, H, W] at `offset` (values and flat h * W + w indices,
- * outputs [P, oh, ow]) and returns that column count; 0 (nothing written)
- * where the kernels or the memory are unavailable, or there are fewer than 4.
+ * Writes every output of the contiguous planes [P, H, W] at `offset` (values
+ * and flat h * W + w indices, outputs [P, oh, ow]) and returns ow; 0 (nothing
+ * written) where the kernels or the memory are unavailable, or ow < 4. When
+ * ow is not a multiple of 4, one more group ends at the last column,
+ * recomputing a few outputs (the same values) rather than leaving them to a
+ * branchy JS loop.
  */
 export function wasmMaxPool2x2(
   x: Float32Array, offset: number, P: number, H: number, W: number, oh: number, ow: number, values: Float32Array, indices: Int32Array,
@@ -23,10 +25,12 @@ export function wasmMaxPool2x2(
   const ok = withAddresses(k, [{ data: x, offset, length: P * H * W }], [values], ([xAt], [vAt]) =>
     withStaging(k, P * outPlane * 4, (iAt) => {
       for (let p = 0; p < P; p++) {
-        k.maxpool2x2_f32(xAt + p * H * W * 4, W, oh, groups, ow, vAt + p * outPlane * 4, iAt + p * outPlane * 4);
+        const [xp, vp, ip] = [xAt + p * H * W * 4, vAt + p * outPlane * 4, iAt + p * outPlane * 4];
+        k.maxpool2x2_f32(xp, W, oh, 0, groups, ow, vp, ip);
+        if (ow % 4 !== 0) k.maxpool2x2_f32(xp, W, oh, ow - 4, 1, ow, vp, ip);
       }
       indices.set(new Int32Array(k.memory.buffer, iAt, P * outPlane));
       return true;
     }));
-  return ok ? groups * 4 : 0;
+  return ok ? ow : 0;
 }
