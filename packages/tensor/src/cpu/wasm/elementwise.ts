@@ -11,13 +11,14 @@
  * c+1 in, then helps with what is left of chunk c. Only the calling thread
  * can touch the caller's arrays (they need not be shared memory).
  *
- * When the output and every input are resident (in wasm memory already, see
- * resident.ts) nothing is staged: the kernels run in place, exp split
- * across the threads in one dispatch.
+ * When the output is resident (in wasm memory already, see resident.ts)
+ * nothing is staged: the kernels run in place, exp split across the threads
+ * in one dispatch; a host input is first copied into a temporary block whole
+ * (one memcpy). Only host outputs (the resident cap is full) are staged.
  */
 import type { BinaryOp, UnaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
-import { residentAddress, withStaging } from './resident.js';
+import { residentAddress, withAddresses, withStaging } from './resident.js';
 import {
   EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
@@ -98,16 +99,20 @@ function expConstsAddress(k: Kernels): number {
   return expConsts;
 }
 
-/** Runs `kind` in place on resident arrays, else staged; false where the kernels or the memory are unavailable. */
+/**
+ * Runs `kind` in place on resident arrays (host inputs copied in whole first,
+ * when the output is resident), else staged; false where the kernels or the
+ * memory are unavailable.
+ */
 function onKernels(kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads = getNumThreads()): boolean {
   const k = getKernels();
   if (!k) return false;
   const outAt = residentAddress(out);
-  const inAt = ins.map((a, i) => {
-    const r = residentAddress(a);
-    return r < 0 ? -1 : r + offs[i] * 4;
-  });
-  if (outAt >= 0 && inAt.every((r) => r >= 0) && inPlace(k, kind, out, outAt, ins, offs, inAt, threads)) return true;
+  if (outAt >= 0) {
+    // One memcpy per host input beats staging it in cache-sized pieces (and lets exp use the threads).
+    const inputs = ins.map((data, i) => ({ data, offset: offs[i], length: out.length }));
+    if (withAddresses(k, inputs, [], (inAt) => (inPlace(k, kind, out, outAt, ins, offs, inAt, threads) ? true : null))) return true;
+  }
   const nin = ins.length;
   const parallel = isExpBased(kind) && threads > 1 && out.length >= PARALLEL_ELEMENTWISE_MIN;
   const chunk = parallel ? CHUNK_PARALLEL : CHUNK_SERIAL;
