@@ -19,6 +19,9 @@ export type TypedArray = TypedArrayMap[DType];
 /** Every dtype normlab has: float32, float64, int32, bool. */
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
 
+/** Bytes per element of each dtype's typed array. */
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+
 /** Whether `dtype` is a floating-point type (float32 or float64). */
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';

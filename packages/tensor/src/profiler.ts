@@ -16,6 +16,7 @@
  * queued work shows in the scope that reads.
  */
 import type { Backend } from './backend.js';
+import { DTYPE_BYTES } from './dtype.js';
 import { NDArray } from './ndarray.js';
 
 /** One row of a profile: the totals of every scope of one name. */
@@ -95,10 +96,8 @@ export function recordFunction<T>(name: string, fn: () => T): T {
   }
 }
 
-const BYTES = { float32: 4, float64: 8, int32: 4, bool: 1 } as const;
-
 function bytesOf(out: unknown): number {
-  if (out instanceof NDArray) return out.size * BYTES[out.dtype];
+  if (out instanceof NDArray) return out.size * DTYPE_BYTES[out.dtype];
   if (Array.isArray(out)) {
     // Kernels that return [y, xhat] may return the same array twice.
     const seen = new Set<unknown>();

@@ -6,7 +6,7 @@
  * Large float32 outputs first try wasm memory (resident arrays, see
  * wasm/resident.ts), which the SIMD kernels read and write in place.
  */
-import { type DType, type TypedArrayMap, allocTyped } from '../dtype.js';
+import { DTYPE_BYTES, type DType, type TypedArrayMap, allocTyped } from '../dtype.js';
 import { allocResident } from './wasm/resident.js';
 
 /**
@@ -18,8 +18,6 @@ import { allocResident } from './wasm/resident.js';
  */
 const UNINIT_MIN_BYTES = 1 << 12;
 
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
-
 type AllocUnsafeSlow = (size: number) => Uint8Array;
 const allocUnsafeSlow = (globalThis as { Buffer?: { allocUnsafeSlow?: AllocUnsafeSlow } }).Buffer?.allocUnsafeSlow;
 
@@ -29,7 +27,7 @@ const allocUnsafeSlow = (globalThis as { Buffer?: { allocUnsafeSlow?: AllocUnsaf
  */
 export function allocUninit<D extends DType>(dtype: D, size: number): TypedArrayMap[D];
 export function allocUninit(dtype: DType, size: number): TypedArrayMap[DType] {
-  const bytes = size * BYTES[dtype];
+  const bytes = size * DTYPE_BYTES[dtype];
   if (bytes < UNINIT_MIN_BYTES) return allocTyped(dtype, size);
   if (dtype === 'float32') {
     const resident = allocResident(size);
