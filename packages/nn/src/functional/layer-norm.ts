@@ -1,6 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { type EpsArg, epsOf, normalizeGroups } from './normalize.js';
+import { type EpsArg, checkNormalizedInput, epsOf, normalizeGroups, normalizedShapeOf } from './normalize.js';
 
 export type { EpsArg } from './normalize.js';
 
@@ -8,16 +8,6 @@ export type { EpsArg } from './normalize.js';
 export interface LayerNormFunctionalOptions {
   /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number;
-}
-
-/** @internal A normalized shape given as one integer or a list, checked. */
-export function normalizedShapeOf(op: string, normalizedShape: number | readonly number[]): number[] {
-  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-  if (shape.length === 0) throw new RangeError(`${op}: normalizedShape must have at least one dim, got []`);
-  if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new RangeError(`${op}: normalizedShape must hold positive integers, got ${nd.fmtShape(shape)}`);
-  }
-  return shape;
 }
 
 /**
@@ -41,15 +31,7 @@ export function layerNorm(
   if (!(x instanceof Tensor)) throw new TypeError('layerNorm: expected a Tensor input');
   const shape = normalizedShapeOf('layerNorm', normalizedShape);
   const e = epsOf('layerNorm', eps);
-  const k = shape.length;
-  if (x.ndim < k || !nd.shapesEqual(x.shape.slice(x.ndim - k), shape)) {
-    throw new RangeError(`layerNorm: given normalizedShape=${nd.fmtShape(shape)}, expected input with shape [*, ${shape.join(', ')}], but got input of shape ${nd.fmtShape(x.shape)}`);
-  }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && !nd.shapesEqual(t.shape, shape)) {
-      throw new RangeError(`layerNorm: expected ${name} of shape ${nd.fmtShape(shape)} (normalizedShape), got ${nd.fmtShape(t.shape)}`);
-    }
-  }
+  checkNormalizedInput('layerNorm', x, shape, [['weight', weight], ['bias', bias]]);
   const features = nd.sizeOf(shape);
   let y = normalizeGroups('layerNorm', x, [1, x.size / features, features], e);
   if (weight) y = y.mul(weight);

@@ -25,6 +25,32 @@ export function epsOf(op: string, arg: EpsArg | undefined): number {
   return eps;
 }
 
+/** @internal A normalized shape given as one integer or a list, checked. */
+export function normalizedShapeOf(op: string, normalizedShape: number | readonly number[]): number[] {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  if (shape.length === 0) throw new RangeError(`${op}: normalizedShape must have at least one dim, got []`);
+  if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new RangeError(`${op}: normalizedShape must hold positive integers, got ${nd.fmtShape(shape)}`);
+  }
+  return shape;
+}
+
+/**
+ * @internal Checks that x ends with the dims `shape` (LayerNorm's and
+ * RMSNorm's normalizedShape) and that the optional affine tensors have that shape.
+ */
+export function checkNormalizedInput(op: string, x: Tensor, shape: readonly number[], affine: readonly (readonly [string, Tensor | null])[]): void {
+  const k = shape.length;
+  if (x.ndim < k || !nd.shapesEqual(x.shape.slice(x.ndim - k), shape)) {
+    throw new RangeError(`${op}: given normalizedShape=${nd.fmtShape(shape)}, expected input with shape [*, ${shape.join(', ')}], but got input of shape ${nd.fmtShape(x.shape)}`);
+  }
+  for (const [name, t] of affine) {
+    if (t && !nd.shapesEqual(t.shape, shape)) {
+      throw new RangeError(`${op}: expected ${name} of shape ${nd.fmtShape(shape)} (normalizedShape), got ${nd.fmtShape(t.shape)}`);
+    }
+  }
+}
+
 /** @internal [1, C, 1, ...]: a per-channel vector shaped to broadcast against x [N, C, ...]. */
 export function channelShape(x: Tensor): number[] {
   return x.shape.map((d, i) => (i === 1 ? d : 1));

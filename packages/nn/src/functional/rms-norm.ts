@@ -1,6 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { normalizedShapeOf } from './layer-norm.js';
+import { checkNormalizedInput, normalizedShapeOf } from './normalize.js';
 
 /** `eps` of `rmsNorm`: a number, null (the dtype's machine epsilon), or `{ eps }`. */
 export type RmsEpsArg = number | null | { eps?: number | null };
@@ -34,14 +34,8 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
   const given = typeof eps === 'object' && eps !== null ? eps.eps ?? null : eps;
   const e = given ?? machineEpsilon(x.dtype);
   if (!(e > 0)) throw new RangeError(`rmsNorm: eps must be positive, got ${e}`);
-  const k = shape.length;
-  if (x.ndim < k || !nd.shapesEqual(x.shape.slice(x.ndim - k), shape)) {
-    throw new RangeError(`rmsNorm: given normalizedShape=${nd.fmtShape(shape)}, expected input with shape [*, ${shape.join(', ')}], but got input of shape ${nd.fmtShape(x.shape)}`);
-  }
-  if (weight && !nd.shapesEqual(weight.shape, shape)) {
-    throw new RangeError(`rmsNorm: expected weight of shape ${nd.fmtShape(shape)} (normalizedShape), got ${nd.fmtShape(weight.shape)}`);
-  }
-  const dims = shape.map((_, i) => x.ndim - k + i);
+  checkNormalizedInput('rmsNorm', x, shape, [['weight', weight]]);
+  const dims = shape.map((_, i) => x.ndim - shape.length + i);
   // As PyTorch's composite: x * rsqrt(mean(x^2) + eps), differentiable to any order.
   const y = x.mul(x.square().mean(dims, { keepdim: true }).add(e).rsqrt());
   return weight ? y.mul(weight) : y;

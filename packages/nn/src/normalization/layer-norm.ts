@@ -1,6 +1,7 @@
 import type { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { layerNorm, normalizedShapeOf } from '../functional/layer-norm.js';
+import { layerNorm } from '../functional/layer-norm.js';
+import { normalizedShapeOf } from '../functional/normalize.js';
 import * as init from '../init.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';

@@ -1,6 +1,6 @@
 import type { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { normalizedShapeOf } from '../functional/layer-norm.js';
+import { normalizedShapeOf } from '../functional/normalize.js';
 import { rmsNorm } from '../functional/rms-norm.js';
 import * as init from '../init.js';
 import { Module } from '../module.js';
