@@ -22,8 +22,9 @@ export function maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
   const indices = new Int32Array(N * C * oh * ow);
   // 2x2 windows with stride 2 on float32, every window inside the input (ceil mode may add a
   // clipped last one): four outputs per vector, the same values and indices.
-  const done = values instanceof Float32Array && xd instanceof Float32Array && isPlain2x2(g) && 2 * oh <= H && 2 * ow <= W ? wasmMaxPool2x2(xd, xc.offset, N * C, H, W, oh, ow, values, indices) : 0;
-  if (done < ow) for (let p = 0; p < N * C; p++) maxWindows(xd, xc.offset + p * H * W, H, W, g, values, indices, p * oh * ow, done);
+  const onKernel = values instanceof Float32Array && xd instanceof Float32Array && isPlain2x2(g) && 2 * oh <= H && 2 * ow <= W
+    && wasmMaxPool2x2(xd, xc.offset, N * C, H, W, oh, ow, values, indices);
+  if (!onKernel) for (let p = 0; p < N * C; p++) maxWindows(xd, xc.offset + p * H * W, H, W, g, values, indices, p * oh * ow);
   const shape = [N, C, oh, ow];
   return [wrap(values, shape), wrap(indices, shape)];
 }
@@ -33,13 +34,10 @@ function isPlain2x2(g: Pool2dGeometry): boolean {
   return is(g.kernel, 2) && is(g.stride, 2) && is(g.padding, 0) && is(g.dilation, 1);
 }
 
-/**
- * One plane's windows from output column `fromCol` on (the columns before it
- * were computed elsewhere), output (r, c) at `out + r * ow + c`.
- */
+/** One plane's windows, output (r, c) at `out + r * ow + c`. */
 function maxWindows(
   xd: ArrayLike<number>, plane: number, H: number, W: number, g: Pool2dGeometry,
-  values: { [i: number]: number }, indices: Int32Array, out: number, fromCol: number,
+  values: { [i: number]: number }, indices: Int32Array, out: number,
 ): void {
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.stride;
@@ -51,7 +49,7 @@ function maxWindows(
     let h0 = r * sh - ph;
     while (h0 < 0) h0 += dh;
     const h1 = Math.min(r * sh - ph + (kh - 1) * dh + 1, H);
-    for (let c = fromCol; c < ow; c++) {
+    for (let c = 0; c < ow; c++) {
       let w0 = c * sw - pw;
       while (w0 < 0) w0 += dw;
       const w1 = Math.min(c * sw - pw + (kw - 1) * dw + 1, W);

@@ -9,20 +9,20 @@ import { withAddresses, withStaging } from './resident.js';
 
 /**
  * Writes every output of the contiguous planes [P, H, W] at `offset` (values
- * and flat h * W + w indices, outputs [P, oh, ow]) and returns ow; 0 (nothing
- * written) where the kernels or the memory are unavailable, or ow < 4. When
+ * and flat h * W + w indices, outputs [P, oh, ow]); false (nothing written)
+ * where the kernels or the memory are unavailable, or ow < 4. When
  * ow is not a multiple of 4, one more group ends at the last column,
  * recomputing a few outputs (the same values) rather than leaving them to a
  * branchy JS loop.
  */
 export function wasmMaxPool2x2(
   x: Float32Array, offset: number, P: number, H: number, W: number, oh: number, ow: number, values: Float32Array, indices: Int32Array,
-): number {
+): boolean {
   const k = getKernels();
   const groups = ow >> 2;
-  if (!k || groups === 0) return 0;
+  if (!k || groups === 0) return false;
   const outPlane = oh * ow;
-  const ok = withAddresses(k, [{ data: x, offset, length: P * H * W }], [values], ([xAt], [vAt]) =>
+  return withAddresses(k, [{ data: x, offset, length: P * H * W }], [values], ([xAt], [vAt]) =>
     withStaging(k, P * outPlane * 4, (iAt) => {
       for (let p = 0; p < P; p++) {
         const [xp, vp, ip] = [xAt + p * H * W * 4, vAt + p * outPlane * 4, iAt + p * outPlane * 4];
@@ -31,6 +31,5 @@ export function wasmMaxPool2x2(
       }
       indices.set(new Int32Array(k.memory.buffer, iAt, P * outPlane));
       return true;
-    }));
-  return ok ? ow : 0;
+    })) ?? false;
 }
