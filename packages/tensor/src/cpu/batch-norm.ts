@@ -204,9 +204,9 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
         for (let c = 0; c < C; c++) xhat[base + c] = (d[ib + c] - mu[c]) * is[c];
       } else {
         for (let c = 0; c < C; c++) {
-          const h = (d[ib + c] - mu[c]) * is[c];
-          xhat[base + c] = h;
-          y[base + c] = h * (w ? w[c] : 1) + (b ? b[c] : 0);
+          const v = (d[ib + c] - mu[c]) * is[c];
+          xhat[base + c] = v;
+          y[base + c] = v * (w ? w[c] : 1) + (b ? b[c] : 0);
         }
       }
     }

@@ -116,33 +116,32 @@ export function getKernels(): Kernels | null {
     const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
     const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
     const exports = new wasm.Instance(module, { env: { memory } }).exports;
-    const { gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, relu_f32, step_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 } = exports;
-    if (!isFn<GemmFn>(gemm)) throw new Error('kernels: gemm export missing');
-    if (!isFn<BinaryF32Fn>(add_f32) || !isFn<BinaryF32Fn>(sub_f32) || !isFn<BinaryF32Fn>(mul_f32) || !isFn<BinaryF32Fn>(div_f32)) {
-      throw new Error('kernels: elementwise exports missing');
-    }
-    if (!isFn<ExpF32Fn>(exp_f32) || !isFn<ExpF32Fn>(relu_f32) || !isFn<ExpF32Fn>(step_f32)) throw new Error('kernels: unary exports missing');
-    if (!isFn<BnStatsFn>(bn_stats_f32) || !isFn<BnForwardFn>(bn_fwd_f32) || !isFn<BnBackwardChannelFn>(bn_bwd_chan_f32)
-      || !isFn<BnBackwardChannelStridedFn>(bn_bwd_chan_strided_f32)) {
-      throw new Error('kernels: batch norm exports missing');
-    }
+    // Every export checked by name: a stale build fails here, and the JS kernels run instead.
     const fn = <F>(name: string): F => {
       const f = exports[name];
       if (!isFn<F>(f)) throw new Error(`kernels: ${name} export missing`);
       return f;
     };
-    const broadcast = Object.fromEntries((['add', 'sub', 'mul', 'div'] as const).map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'];
-    const colsum_f32 = fn<Kernels['colsum_f32']>('colsum_f32');
-    const maxpool2x2_f32 = fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32');
-    const sigmoid_f32 = fn<ExpF32Fn>('sigmoid_f32');
-    const rowsum_f32 = fn<Kernels['rowsum_f32']>('rowsum_f32');
-    const im2col_f32 = fn<Kernels['im2col_f32']>('im2col_f32');
-    const colsqdev_f32 = fn<Kernels['colsqdev_f32']>('colsqdev_f32');
-    const colsumprod_f32 = fn<Kernels['colsumprod_f32']>('colsumprod_f32');
-    const colnorm_f32 = fn<Kernels['colnorm_f32']>('colnorm_f32');
-    const coldx_f32 = fn<Kernels['coldx_f32']>('coldx_f32');
-    const arena = new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES);
-    kernels = { module, memory, arena, gemm, add_f32, sub_f32, mul_f32, div_f32, exp_f32, sigmoid_f32, relu_f32, step_f32, broadcast, colsum_f32, rowsum_f32, im2col_f32, colsqdev_f32, colsumprod_f32, colnorm_f32, coldx_f32, maxpool2x2_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32 };
+    const arith = ['add', 'sub', 'mul', 'div'] as const;
+    const [add_f32, sub_f32, mul_f32, div_f32] = arith.map((op) => fn<BinaryF32Fn>(`${op}_f32`));
+    kernels = {
+      module, memory, arena: new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES),
+      gemm: fn<GemmFn>('gemm'), add_f32, sub_f32, mul_f32, div_f32,
+      exp_f32: fn<ExpF32Fn>('exp_f32'), sigmoid_f32: fn<ExpF32Fn>('sigmoid_f32'), relu_f32: fn<ExpF32Fn>('relu_f32'), step_f32: fn<ExpF32Fn>('step_f32'),
+      broadcast: Object.fromEntries(arith.map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'],
+      colsum_f32: fn<Kernels['colsum_f32']>('colsum_f32'),
+      rowsum_f32: fn<Kernels['rowsum_f32']>('rowsum_f32'),
+      im2col_f32: fn<Kernels['im2col_f32']>('im2col_f32'),
+      colsqdev_f32: fn<Kernels['colsqdev_f32']>('colsqdev_f32'),
+      colsumprod_f32: fn<Kernels['colsumprod_f32']>('colsumprod_f32'),
+      colnorm_f32: fn<Kernels['colnorm_f32']>('colnorm_f32'),
+      coldx_f32: fn<Kernels['coldx_f32']>('coldx_f32'),
+      maxpool2x2_f32: fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32'),
+      bn_stats_f32: fn<BnStatsFn>('bn_stats_f32'),
+      bn_fwd_f32: fn<BnForwardFn>('bn_fwd_f32'),
+      bn_bwd_chan_f32: fn<BnBackwardChannelFn>('bn_bwd_chan_f32'),
+      bn_bwd_chan_strided_f32: fn<BnBackwardChannelStridedFn>('bn_bwd_chan_strided_f32'),
+    };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;
