@@ -3,7 +3,7 @@
 // normlab beside PyTorch (reference BLAS and OpenBLAS) and beside TensorFlow.js.
 // `pnpm bench --help` lists the options.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
