@@ -10,6 +10,7 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 60_000,
+    globalSetup: ['packages/release/test/global-setup.ts'],
     server: { deps: { inline: [/@normlab\//] } },
   },
 });

@@ -11,9 +11,14 @@ const [name, ...args] = process.argv.slice(2);
 const available = readdirSync(here, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(here, d.name, 'package.json')) && existsSync(join(here, d.name, 'src', 'main.ts')))
   .map((d) => d.name);
+const usage = `usage: pnpm example <name> [args]   (pnpm example <name> --help: the example's own flags)\navailable examples: ${available.join(', ')}`;
+if (name === '--help' || name === '-h') {
+  console.log(usage);
+  process.exit(0);
+}
 if (!name || !available.includes(name)) {
-  console.error(`usage: pnpm example <name> [args]\navailable examples: ${available.join(', ')}`);
-  process.exit(name ? 1 : 2);
+  console.error(name ? `example: no example '${name}'\n${usage}` : usage);
+  process.exit(2);
 }
 /** Runs a build quietly: its output is shown only when it fails (then the exit code is passed on). */
 const build = (cwd) => {

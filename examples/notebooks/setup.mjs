@@ -105,7 +105,19 @@ function denoWorkersStart(deno) {
   return r.status === 0 && !/worker/i.test(r.stderr);
 }
 
-function main() {
+const USAGE = `usage: pnpm notebooks:setup
+  installs Jupyter's headless parts (Debian's ${APT_PACKAGES.join(', ')}; apt, as root) when missing
+  and registers Deno's TypeScript kernel as the Jupyter kernel '${KERNEL_NAME}'; takes no arguments`;
+
+function main(argv) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  if (argv.length > 0) {
+    console.error(`notebooks:setup: unexpected argument '${argv[0]}'\n${USAGE}`);
+    process.exit(2);
+  }
   const deno = denoBinary();
   if (!deno) fail(`no Deno binary for ${process.platform}-${process.arch} under examples/notebooks/node_modules/@deno/: run 'pnpm install' first`);
   const denoVersion = run(deno, ['--version']).stdout.split('\n')[0];
@@ -143,4 +155,4 @@ function main() {
   log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; 'pnpm notebooks:test' runs the notebooks of examples/notebooks`);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

@@ -7,13 +7,19 @@
  */
 import { type Tensor, gradcheck, linspace, manualSeed, noGrad, randn, zeros } from '@normlab/autograd';
 
+const USAGE = 'usage: pnpm example quickstart [--steps N] [--lr X] [--seed N]   (defaults: 500, 0.1, 0)';
+
 function parseArgs(argv: string[]): { steps: number; lr: number; seed: number } {
   const opts = { steps: 500, lr: 0.1, seed: 0 };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     const value = Number(argv[i + 1]);
-    if (!(key in opts) || !Number.isFinite(value)) {
-      console.error(`quickstart: bad argument '${argv[i]} ${argv[i + 1] ?? ''}'\nusage: pnpm example quickstart [--steps N] [--lr X] [--seed N]`);
+    if (!argv[i].startsWith('--') || !(key in opts) || !Number.isFinite(value)) {
+      console.error(`quickstart: bad argument '${argv[i]} ${argv[i + 1] ?? ''}'\n${USAGE}`);
       process.exit(2);
     }
     opts[key as keyof typeof opts] = value;

@@ -36,26 +36,31 @@ export function tarballName(name, version) {
   return `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
 }
 
-/** Runs a command quietly; on failure throws with its output. */
-function run(cmd, args, cwd) {
+/** Runs a command quietly and returns its stdout; on failure throws with all it printed. */
+export function runQuiet(cmd, args, cwd) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`release:pack: '${cmd} ${args.join(' ')}' failed in ${cwd}:\n${r.stdout ?? ''}${r.stderr ?? r.error?.message ?? ''}`);
+  if (r.status !== 0) throw new Error(`'${cmd} ${args.join(' ')}' failed in ${cwd}:\n${r.stdout ?? ''}${r.stderr ?? r.error?.message ?? ''}`);
   return r.stdout;
 }
 
+/** Builds every package (incremental: nothing is rebuilt when nothing changed). */
+export function buildPackages() {
+  runQuiet('pnpm', ['--reporter', 'silent', 'run', 'build'], ROOT);
+}
+
 /**
- * Builds the packages (incremental: nothing is rebuilt when nothing changed)
- * and packs each public one into `outDir`, replacing older tarballs of the
- * same packages. Returns the tarballs as { name, version, file }.
+ * Packs each public package into `outDir`, replacing older tarballs of the
+ * same packages; builds them first unless `build` is false (the tests build
+ * once, before any test runs). Returns the tarballs as { name, version, file }.
  */
-export function packPackages(outDir) {
+export function packPackages(outDir, { build = true } = {}) {
   outDir = resolve(outDir);
   mkdirSync(outDir, { recursive: true });
-  run('pnpm', ['--reporter', 'silent', 'run', 'build'], ROOT);
+  if (build) buildPackages();
   return publicPackages().map(({ name, version, dir }) => {
     const file = join(outDir, tarballName(name, version));
     rmSync(file, { force: true });
-    run('pnpm', ['pack', '--pack-destination', outDir], dir);
+    runQuiet('pnpm', ['pack', '--pack-destination', outDir], dir);
     readFileSync(file); // throws (naming the file) if pnpm named it otherwise
     return { name, version, file };
   });
@@ -79,7 +84,7 @@ function main(argv) {
   try {
     for (const t of packPackages(out)) console.log(t.file);
   } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
+    console.error(`release:pack: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
   console.log(`\ninstall them into a project with: npm install ${join(out, '*.tgz')}`);

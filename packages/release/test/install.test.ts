@@ -45,7 +45,7 @@ function expectTrained(r: Result): void {
 }
 
 beforeAll(() => {
-  tarballs = packPackages(join(work, 'packs'));
+  tarballs = packPackages(join(work, 'packs'), { build: false });
   run('mkdir', ['-p', project], work);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'bn-study', private: true, type: 'module' }, null, 2));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.map((t) => t.file)], project);
