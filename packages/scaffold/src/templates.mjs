@@ -330,7 +330,8 @@ export function standaloneFiles(name, tarballs, versions) {
     scripts: {
       build: 'tsc',
       start: 'tsc && node dist/src/main.js',
-      test: 'tsc && node --test dist/test/',
+      // The shell expands the pattern (Node 22+ no longer takes a folder, and its own discovery would also run the .ts sources).
+      test: 'tsc && node --test dist/test/*.test.js',
     },
     dependencies: Object.fromEntries(tarballs.map((t) => [t.name, `file:${t.file}`])),
     devDependencies: { '@types/node': versions.typesNode, typescript: versions.typescript },
