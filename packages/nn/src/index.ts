@@ -38,8 +38,17 @@ export { RMSNorm, type RMSNormOptions } from './normalization/rms-norm.js';
 export { GroupNorm, type GroupNormOptions } from './normalization/group-norm.js';
 export { InstanceNorm, InstanceNorm1d, InstanceNorm2d, type InstanceNormOptions } from './normalization/instance-norm.js';
 export { weightNorm, removeWeightNorm, isWeightNormed, type WeightNormOptions, type WeightNormed } from './normalization/weight-norm.js';
-export { WeightStandardizedConv2d, standardizeWeight, type WeightStandardizedConv2dOptions } from './normalization/weight-standardization.js';
+export {
+  WeightStandardizedConv2d, ScaledWeightStandardizedConv2d, standardizeWeight, RELU_GAMMA,
+  type WeightStandardizedConv2dOptions, type ScaledWeightStandardizedConv2dOptions,
+} from './normalization/weight-standardization.js';
+export { batchRenorm, type BatchRenormFunctionalOptions } from './functional/batch-renorm.js';
+export { BatchRenorm1d, BatchRenorm2d, type BatchRenormOptions, type ClipSchedule } from './normalization/batch-renorm.js';
+export { GhostBatchNorm1d, GhostBatchNorm2d, type GhostBatchNormOptions } from './normalization/ghost-batch-norm.js';
+export { filterResponseNorm, tlu } from './functional/filter-response-norm.js';
+export { FilterResponseNorm2d, TLU, type FilterResponseNormOptions, type TLUOptions } from './normalization/filter-response-norm.js';
+export { SkipInit, fixupInit, fixupScale, type SkipInitOptions, type FixupInitOptions } from './residual-init.js';
 export {
   NoisyBatchNorm1d, NoisyBatchNorm2d, type NoisyBatchNormMembers, type NoisyBatchNormOptions, type NoiseRange, type InjectedNoise,
 } from './normalization/noisy-batch-norm.js';
-export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './optim/clip-grad.js';
+export { clipGradNorm, clipGradValue, clipGradAdaptive, type ClipGradNormOptions, type ClipGradAdaptiveOptions } from './optim/clip-grad.js';

@@ -87,3 +87,48 @@ describe('clipGradValue', () => {
     expect(a.grad).toBe(grad);
   });
 });
+
+describe('clipGradAdaptive', () => {
+  /** timm's adaptive_clip_grad, by a loop: unit norms per row (dims 1..) or over a vector. */
+  function reference(w: number[], g: number[], rows: number, clip: number, eps: number): number[] {
+    const n = w.length / rows;
+    const out: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      const wr = w.slice(r * n, (r + 1) * n);
+      const gr = g.slice(r * n, (r + 1) * n);
+      const maxNorm = Math.max(Math.hypot(...wr), eps) * clip;
+      const gNorm = Math.hypot(...gr);
+      for (const v of gr) out.push(gNorm < maxNorm ? v : v * (maxNorm / Math.max(gNorm, 1e-6)));
+    }
+    return out;
+  }
+
+  it('clips each unit\'s gradient to clipFactor times its weight norm (rows of a matrix, output channels of a kernel, a whole bias)', () => {
+    const w = new Parameter(tensor([[3, 4], [0.001, 0], [1, 0]], { dtype: 'float64' }));
+    w.grad = tensor([[0.01, 0], [1, 1], [0.001, 0.001]], { dtype: 'float64' });
+    const k = new Parameter(tensor([[[[1, 2]], [[2, 1]]], [[[0, 0]], [[0, 0]]]], { dtype: 'float64' })); // [2, 2, 1, 2]
+    k.grad = tensor([[[[1, 1]], [[1, 1]]], [[[1, 0]], [[0, 0]]]], { dtype: 'float64' });
+    const b = new Parameter(f64([0, 0, 0]));
+    b.grad = f64([3, 4, 0]);
+    const [wv, wg, kv, kg, bg] = [vals(w), vals(w.grad), vals(k), vals(k.grad), vals(b.grad)];
+    optim.clipGradAdaptive([w, k, b], { clipFactor: 0.1, eps: 1e-3 });
+    expectClose(vals(w.grad), reference(wv, wg, 3, 0.1, 1e-3));
+    expectClose(vals(k.grad), reference(kv, kg, 2, 0.1, 1e-3));
+    expectClose(vals(b.grad), reference([0, 0, 0], bg, 1, 0.1, 1e-3));
+    // Row 0 (gradient norm 0.01 < 0.1 * 5) is unchanged; the bias at 0 is clipped to norm eps * clipFactor.
+    expect(vals(w.grad).slice(0, 2)).toEqual([0.01, 0]);
+    expect(Math.hypot(...vals(b.grad))).toBeCloseTo(1e-4, 15);
+  });
+
+  it('never raises a gradient norm, skips parameters without a gradient, and checks its options', () => {
+    const p = new Parameter(f64([1, -2, 2]));
+    p.grad = f64([10, 0, 0]);
+    optim.clipGradAdaptive(p); // 0.01 * 3
+    expectClose(vals(p.grad), [0.03, 0, 0]);
+    const q = new Parameter(f64([1]));
+    optim.clipGradAdaptive([q]);
+    expect(q.grad).toBeNull();
+    expect(() => optim.clipGradAdaptive([p], { clipFactor: 0 })).toThrow(/clipGradAdaptive: clipFactor must be a positive number, got 0/);
+    expect(() => optim.clipGradAdaptive([p], { eps: -1 })).toThrow(/clipGradAdaptive: eps must be a non-negative number, got -1/);
+  });
+});

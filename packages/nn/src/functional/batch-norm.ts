@@ -37,26 +37,8 @@ export function batchNorm(
   x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null,
   options: BatchNormFunctionalOptions = {},
 ): Tensor {
-  const training = options.training ?? false;
-  const momentum = options.momentum ?? 0.1;
-  const eps = options.eps ?? 1e-5;
-  if (!(x instanceof Tensor)) throw new TypeError('batchNorm: expected a Tensor input');
-  if (x.ndim < 2) throw new RangeError(`batchNorm: expected input [N, C, ...] with at least 2 dims, got ${nd.fmtShape(x.shape)}`);
-  if (!(eps > 0)) throw new RangeError(`batchNorm: eps must be positive, got ${eps}`);
-  if (typeof momentum === 'number' && !(momentum >= 0 && momentum <= 1)) throw new RangeError(`batchNorm: momentum must be in [0, 1], got ${momentum}`);
-  const C = x.shape[1];
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
-      throw new RangeError(`batchNorm: expected ${name} of shape [${C}] for input ${nd.fmtShape(x.shape)}, got ${nd.fmtShape(t.shape)}`);
-    }
-  }
-  if ((runningMean === null) !== (runningVar === null)) throw new Error('batchNorm: runningMean and runningVar must be given together');
-  if (!training) {
-    if (!runningMean || !runningVar) throw new Error('batchNorm: running statistics are required when training is false');
-    return normalizeWithRunningStats(x, runningMean, runningVar, weight, bias, eps);
-  }
-  const m = x.size / C;
-  if (m <= 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size ${nd.fmtShape(x.shape)}`);
+  const { training, momentum, eps, m } = checkBatchNormArgs('batchNorm', x, runningMean, runningVar, weight, bias, options);
+  if (!training) return normalizeWithRunningStats(x, runningMean!, runningVar!, weight, bias, eps);
 
   const [mean, variance] = nd.batchNormStats(x.data);
   if (runningMean && runningVar) {
@@ -65,9 +47,52 @@ export function batchNorm(
       updateRunning(runningVar, variance, momentum, m);
     });
   }
+  return normalizeWithBatchStats('batchNorm', x, mean, variance, weight, bias, eps);
+}
+
+/**
+ * @internal Checks batchNorm's arguments (the input [N, C, ...], the [C]
+ * vectors, eps, momentum; running statistics in eval mode; more than one
+ * value per channel in training) with errors naming `op`, and returns the
+ * options with their defaults and m, the values per channel.
+ */
+export function checkBatchNormArgs(
+  op: string, x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null,
+  options: BatchNormFunctionalOptions,
+): { training: boolean; momentum: number | nd.NDArray; eps: number; m: number } {
+  const training = options.training ?? false;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor input`);
+  if (x.ndim < 2) throw new RangeError(`${op}: expected input [N, C, ...] with at least 2 dims, got ${nd.fmtShape(x.shape)}`);
+  if (!(eps > 0)) throw new RangeError(`${op}: eps must be positive, got ${eps}`);
+  if (typeof momentum === 'number' && !(momentum >= 0 && momentum <= 1)) throw new RangeError(`${op}: momentum must be in [0, 1], got ${momentum}`);
+  const C = x.shape[1];
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
+      throw new RangeError(`${op}: expected ${name} of shape [${C}] for input ${nd.fmtShape(x.shape)}, got ${nd.fmtShape(t.shape)}`);
+    }
+  }
+  if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must be given together`);
+  if (!training && (!runningMean || !runningVar)) throw new Error(`${op}: running statistics are required when training is false`);
+  const m = x.size / C;
+  if (training && m <= 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size ${nd.fmtShape(x.shape)}`);
+  return { training, momentum, eps, m };
+}
+
+/**
+ * @internal weight * (x - mean) / sqrt(variance + eps) + bias per channel of
+ * x [N, C, ...], with the batch's mean and biased variance [C] computed by
+ * the caller, recorded as one op `name` whose backward is BatchNorm's (the
+ * statistics depend on x): the fused kernel, or under `createGraph` the
+ * composed formula.
+ */
+export function normalizeWithBatchStats(
+  name: string, x: Tensor, mean: nd.NDArray, variance: nd.NDArray, weight: Tensor | null, bias: Tensor | null, eps: number,
+): Tensor {
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [y, xhat] = nd.batchNormForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
-  return record('batchNorm', y, [x, weight, bias], (g) => {
+  return record(name, y, [x, weight, bias], (g) => {
     // Rules run with grad mode on only under createGraph: then differentiate the composed form.
     if (isGradEnabled()) {
       const view = [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1])];

@@ -182,31 +182,50 @@ export abstract class BatchNorm extends NormBase {
     const useBatchStats = this.training || !this.trackRunningStats;
     if (!useBatchStats) return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: false, eps });
     const update = this.training && this.trackRunningStats && (options.updateStats ?? true) && !this.statsUpdatesSuspended;
-    if (!update) return batchNorm(x, null, null, this.weight, this.bias, { training: true, eps });
+    if (!update) return this.normalizeBatch(x, null);
     // momentum null: a cumulative moving average, as PyTorch (1 / count, computed on the device).
     const counter = this.numBatchesTracked!;
     const before = counter.data;
     const momentum = this.countBatch();
     try {
-      return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: true, momentum, eps });
+      return this.normalizeBatch(x, momentum);
     } catch (e) {
       counter.data = before; // counted only once the batch was accepted (an input that throws leaves the layer unchanged)
       throw e;
     }
   }
+
+  /**
+   * Normalizes x with its batch statistics; with a `momentum`, also updates
+   * the running statistics by it (null: leaves them as they are).
+   */
+  protected normalizeBatch(x: Tensor, momentum: number | nd.NDArray | null): Tensor {
+    if (momentum === null) return batchNorm(x, null, null, this.weight, this.bias, { training: true, eps: this.eps });
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: true, momentum, eps: this.eps });
+  }
+}
+
+/** @internal The input check of the 1d layers: [N, C] or [N, C, L]. */
+export function checkInput1d(layer: string, x: Tensor): void {
+  if (x.ndim !== 2 && x.ndim !== 3) throw new RangeError(`${layer}: expected 2D or 3D input (got ${x.ndim}D input of shape ${nd.fmtShape(x.shape)})`);
+}
+
+/** @internal The input check of the 2d layers: [N, C, H, W]. */
+export function checkInput2d(layer: string, x: Tensor): void {
+  if (x.ndim !== 4) throw new RangeError(`${layer}: expected 4D input (got ${x.ndim}D input of shape ${nd.fmtShape(x.shape)})`);
 }
 
 /** BatchNorm over [N, C] or [N, C, L] inputs, per channel C. */
 export class BatchNorm1d extends BatchNorm {
   protected checkInputDim(x: Tensor): void {
-    if (x.ndim !== 2 && x.ndim !== 3) throw new RangeError(`BatchNorm1d: expected 2D or 3D input (got ${x.ndim}D input of shape ${nd.fmtShape(x.shape)})`);
+    checkInput1d('BatchNorm1d', x);
   }
 }
 
 /** BatchNorm over [N, C, H, W] inputs, per channel C (statistics over N, H and W: m = N*H*W). */
 export class BatchNorm2d extends BatchNorm {
   protected checkInputDim(x: Tensor): void {
-    if (x.ndim !== 4) throw new RangeError(`BatchNorm2d: expected 4D input (got ${x.ndim}D input of shape ${nd.fmtShape(x.shape)})`);
+    checkInput2d('BatchNorm2d', x);
   }
 }
 

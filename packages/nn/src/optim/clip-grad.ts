@@ -1,5 +1,5 @@
 import { Tensor, noGrad } from '@normlab/autograd';
-import { type NDArray, abs, add, amax, cat, div, minimum, mul, pow, sqrt, sum, zeros } from '@normlab/tensor';
+import { type NDArray, abs, add, amax, cat, div, lt, maximum, minimum, mul, pow, sqrt, sum, where, zeros } from '@normlab/tensor';
 
 /** Options of `clipGradNorm`. */
 export interface ClipGradNormOptions {
@@ -76,5 +76,56 @@ export function clipGradNorm(parameters: Tensor | Iterable<Tensor>, maxNorm: num
 export function clipGradValue(parameters: Tensor | Iterable<Tensor>, clipValue: number): void {
   noGrad(() => {
     for (const g of gradsOf(parameters)) g.data = g.clamp(-clipValue, clipValue).data;
+  });
+}
+
+/** Options of `clipGradAdaptive`. */
+export interface ClipGradAdaptiveOptions {
+  /** lambda: a unit's gradient norm may be at most clipFactor times its weight norm; 0.01 by default. */
+  clipFactor?: number;
+  /** The smallest weight norm a unit counts with, so that units at 0 (a zero-initialized bias) can still move; 1e-3 by default. */
+  eps?: number;
+}
+
+/**
+ * The norms of `x` per unit, shaped to broadcast against it: per row of a
+ * matrix (an output unit of Linear), per output channel of a conv weight
+ * (over dims 1, ...), and over the whole tensor for a vector or a scalar.
+ */
+function unitwiseNorm(x: NDArray): NDArray {
+  const dims = x.ndim <= 1 ? undefined : Array.from({ length: x.ndim - 1 }, (_, i) => i + 1);
+  return sqrt(sum(mul(x, x), dims, { keepdim: true }));
+}
+
+/**
+ * Adaptive gradient clipping (Brock, De, Smith & Simonyan 2021, "High-
+ * Performance Large-Scale Image Recognition Without Normalization", NFNets):
+ * per unit i of each parameter W (a row of a Linear weight, an output
+ * channel of a conv weight, a whole bias vector), in place,
+ *
+ *     g_i = g_i * lambda * max(||W_i||, eps) / ||g_i||   when ||g_i|| / max(||W_i||, eps) > lambda
+ *
+ * with lambda = clipFactor and Frobenius norms; other units keep their
+ * gradient. This is what lets NFNets train at large batch sizes without
+ * BatchNorm. The paper does not clip the final classifier layer: leave its
+ * parameters out of `parameters`. Norms are taken in the gradient's dtype
+ * on its device (nothing is read back); ||g_i|| counts as at least 1e-6 in
+ * the division, as in timm's `adaptive_clip_grad`.
+ */
+export function clipGradAdaptive(parameters: Tensor | Iterable<Tensor>, options: ClipGradAdaptiveOptions = {}): void {
+  const clipFactor = options.clipFactor ?? 0.01;
+  const eps = options.eps ?? 1e-3;
+  if (!(clipFactor > 0) || !Number.isFinite(clipFactor)) throw new RangeError(`clipGradAdaptive: clipFactor must be a positive number, got ${clipFactor}`);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new RangeError(`clipGradAdaptive: eps must be a non-negative number, got ${eps}`);
+  const list = parameters instanceof Tensor ? [parameters] : [...parameters];
+  noGrad(() => {
+    for (const p of list) {
+      const g = p.grad;
+      if (!g) continue;
+      const maxNorm = mul(maximum(unitwiseNorm(p.data), eps), clipFactor);
+      const gradNorm = unitwiseNorm(g.data);
+      const clipped = mul(g.data, div(maxNorm, maximum(gradNorm, 1e-6)));
+      g.data = where(lt(gradNorm, maxNorm), g.data, clipped);
+    }
   });
 }

@@ -9,4 +9,4 @@ export {
   Scheduler, LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau,
   type LrOptions, type SchedulerStateDict, type LinearLROptions, type OneCycleLROptions, type ReduceLROnPlateauOptions,
 } from './lr-scheduler.js';
-export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-grad.js';
+export { clipGradNorm, clipGradValue, clipGradAdaptive, type ClipGradNormOptions, type ClipGradAdaptiveOptions } from './clip-grad.js';
