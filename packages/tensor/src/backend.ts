@@ -119,4 +119,30 @@ export interface Backend {
    * (sdx and sdy are the gradients of weight and bias).
    */
   batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray];
+
+  // The normalizations whose groups are whole runs, x viewed as [1, G, B]
+  // (LayerNorm's rows, GroupNorm's groups), with an affine map that varies
+  // inside a group (see AffineLayout). Optional: where a backend lacks them,
+  // the ops compose the same maps from batchNormForward/Backward and its
+  // elementwise ops and reductions (ops/normalize-affine.ts).
+
+  /** xhat = (x - mean) * invstd per group, y = xhat * weight + bias by `layout`: [y, xhat]. */
+  normalizeAffineForward?(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray, bias: NDArray, layout: AffineLayout): [NDArray, NDArray];
+  /**
+   * The fused backward: per group, with g = dy * weight (by `layout`) and
+   * m = B, dx = invstd / m * (m * g - sum(g) - xhat * sum(g * xhat)).
+   * Returns [dx, dweight, dbias], the last two of weight's length.
+   */
+  normalizeAffineBackward?(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout): [NDArray, NDArray, NDArray];
+}
+
+/**
+ * How a weight and bias of `period * B / span` values map onto x [1, G, B]:
+ * entry (g % period) * (B / span) + floor(b / span) applies to x[0, g, b].
+ * LayerNorm is { period: 1, span: 1 } (one value per feature); GroupNorm
+ * { period: groups, span: H * W } (one per channel).
+ */
+export interface AffineLayout {
+  period: number;
+  span: number;
 }

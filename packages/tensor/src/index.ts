@@ -2,7 +2,7 @@
  * @normlab/tensor: n-dimensional arrays on pluggable devices, and the kernels
  * behind every op. No gradients here: `@normlab/autograd` builds on it.
  */
-export type { Backend, BinaryOp, Conv2dGeometry, Device, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from './backend.js';
+export type { AffineLayout, Backend, BinaryOp, Conv2dGeometry, Device, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from './backend.js';
 export { type DType, type TypedArray, DTYPES, isFloat, promoteTypes, resultType } from './dtype.js';
 export { erf as erfScalar } from './erf.js';
 export { NDArray, type NestedArray } from './ndarray.js';
@@ -25,3 +25,4 @@ export * from './ops/pool.js';
 export * from './ops/join.js';
 export * from './ops/indexing.js';
 export * from './ops/batch-norm.js';
+export * from './ops/normalize-affine.js';

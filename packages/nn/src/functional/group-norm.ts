@@ -1,6 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { type EpsArg, channelAffine, checkChannelVectors, epsOf, normalizeGroups } from './normalize.js';
+import { type EpsArg, checkChannelVectors, epsOf, normalizeGroupsAffine } from './normalize.js';
 
 /**
  * Group Normalization (Wu & He 2018), as torch.nn.functional.group_norm:
@@ -27,6 +27,6 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
     throw new RangeError(`groupNorm: expected the number of channels (${C}, dim 1 of input ${nd.fmtShape(x.shape)}) to be divisible by numGroups (${numGroups})`);
   }
   checkChannelVectors('groupNorm', x, [['weight', weight], ['bias', bias]]);
-  const y = normalizeGroups('groupNorm', x, [1, N * numGroups, x.size / (N * numGroups)], e);
-  return channelAffine(y, weight, bias);
+  const S = x.size / (N * C);
+  return normalizeGroupsAffine('groupNorm', x, [1, N * numGroups, (C / numGroups) * S], e, weight, bias, { period: numGroups, span: S });
 }

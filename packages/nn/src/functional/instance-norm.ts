@@ -1,7 +1,7 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 import { batchNorm, updateRunning } from './batch-norm.js';
-import { channelAffine, checkChannelVectors, normalizeGroups } from './normalize.js';
+import { checkChannelVectors, normalizeGroupsAffine } from './normalize.js';
 
 /** Options of the functional `instanceNorm`. */
 export interface InstanceNormFunctionalOptions {
@@ -61,5 +61,5 @@ export function instanceNorm(
     });
   }
   const [N, C] = x.shape;
-  return channelAffine(normalizeGroups('instanceNorm', x, [1, N * C, m], eps), weight, bias);
+  return normalizeGroupsAffine('instanceNorm', x, [1, N * C, m], eps, weight, bias, { period: C, span: m });
 }

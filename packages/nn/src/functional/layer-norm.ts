@@ -1,6 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { type EpsArg, checkNormalizedInput, epsOf, normalizeGroups, normalizedShapeOf } from './normalize.js';
+import { type EpsArg, checkNormalizedInput, epsOf, normalizeGroupsAffine, normalizedShapeOf } from './normalize.js';
 
 export type { EpsArg } from './normalize.js';
 
@@ -33,8 +33,5 @@ export function layerNorm(
   const e = epsOf('layerNorm', eps);
   checkNormalizedInput('layerNorm', x, shape, [['weight', weight], ['bias', bias]]);
   const features = nd.sizeOf(shape);
-  let y = normalizeGroups('layerNorm', x, [1, x.size / features, features], e);
-  if (weight) y = y.mul(weight);
-  if (bias) y = y.add(bias);
-  return y;
+  return normalizeGroupsAffine('layerNorm', x, [1, x.size / features, features], e, weight, bias, { period: 1, span: 1 });
 }

@@ -119,3 +119,64 @@ export function composedNormalizeBackward(g: Tensor, x: Tensor, weight: Tensor |
   const dx = scale.div(m).mul(g.mul(m).sub(sdy).sub(xhat.mul(sdx)));
   return [dx, weight ? sdx.reshape([G]) : null, sdy.reshape([G])];
 }
+
+/**
+ * @internal `normalizeGroups` followed by an affine map whose parameters
+ * vary inside a group, as one recorded op: x viewed as `view` = [1, G, B]
+ * (every group one run: LayerNorm's rows, GroupNorm's and InstanceNorm's
+ * groups), weight and bias (either may be null) holding period * B / span
+ * values placed by `layout` (see nd.AffineLayout). Forward and backward run
+ * the fused kernels (y and xhat in one pass; dx, dweight and dbias
+ * together); under `createGraph` the backward is composed from
+ * differentiable ops, so derivatives of every order work.
+ */
+export function normalizeGroupsAffine(
+  name: string, x: Tensor, view: readonly [1, number, number], eps: number, weight: Tensor | null, bias: Tensor | null, layout: nd.AffineLayout,
+): Tensor {
+  if (!weight && !bias) return normalizeGroups(name, x, view, eps);
+  const [, G, B] = view;
+  const { period: P, span: Q } = layout;
+  const n = (P * B) / Q;
+  // An empty input: the composed form (the kernels reject empty groups).
+  if (x.size === 0) return affineComposed(normalizeGroups(name, x, view, eps), view, weight, bias, layout);
+  const opts = { dtype: x.dtype, device: x.device };
+  const w = weight ? weight.data.reshape([n]) : nd.ones([n], opts);
+  const b = bias ? bias.data.reshape([n]) : nd.zeros([n], opts);
+  const x3 = x.data.reshape([...view]);
+  const [mean, variance] = nd.batchNormStats(x3);
+  const invstd = nd.rsqrt(nd.add(variance, eps));
+  const [y, xhat] = nd.normalizeAffineForward(x3, mean, invstd, w, b, layout);
+  return record(name, y.reshape(x.shape), [x, weight, bias], (g) => {
+    if (isGradEnabled()) {
+      const four = [G / P, P, B / Q, Q];
+      const g4 = g.reshape(four);
+      const gw = weight ? g4.mul(weight.reshape([1, P, B / Q, 1])) : g4;
+      const [dx] = composedNormalizeBackward(gw.reshape([...view]), x.reshape([...view]), null, eps);
+      const xhatT = normalizeComposed(x.reshape([...view]), eps).reshape(four);
+      return [
+        dx.reshape(x.shape),
+        weight ? g4.mul(xhatT).sum([0, 3]).reshape(weight.shape) : null,
+        bias ? g4.sum([0, 3]).reshape(bias.shape) : null,
+      ];
+    }
+    const [dx, dw, db] = nd.normalizeAffineBackward(g.data.reshape([...view]), xhat, invstd, w, layout);
+    return [new Tensor(dx.reshape(x.shape)), weight ? new Tensor(dw.reshape(weight.shape)) : null, bias ? new Tensor(db.reshape(bias.shape)) : null];
+  });
+}
+
+/** xhat of x [1, G, B] per group in differentiable ops. */
+function normalizeComposed(x: Tensor, eps: number): Tensor {
+  const centered = x.sub(x.mean([0, 2], { keepdim: true }));
+  return centered.mul(centered.square().mean([0, 2], { keepdim: true }).add(eps).rsqrt());
+}
+
+/** y * weight + bias with the parameters placed by `layout` over `view`, in differentiable ops. */
+function affineComposed(y: Tensor, view: readonly [1, number, number], weight: Tensor | null, bias: Tensor | null, { period: P, span: Q }: nd.AffineLayout): Tensor {
+  const [, G, B] = view;
+  const four = [G / P, P, B / Q, Q];
+  const shape = [1, P, B / Q, 1];
+  let out = y.reshape(four);
+  if (weight) out = out.mul(weight.reshape(shape));
+  if (bias) out = out.add(bias.reshape(shape));
+  return out.reshape(y.shape);
+}

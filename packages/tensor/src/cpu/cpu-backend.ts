@@ -1,10 +1,11 @@
-import type { Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import type { AffineLayout, Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from '../backend.js';
 import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from '../dtype.js';
 import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
 import { allocUninit } from './alloc.js';
 import { batchNormBackward, batchNormForward, batchNormStats } from './batch-norm.js';
+import { normalizeAffineBackward, normalizeAffineForward } from './normalize-affine.js';
 import { col2im, im2col } from './conv.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
@@ -229,6 +230,14 @@ export class CpuBackend implements Backend {
 
   batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
     return batchNormBackward(dy, xhat, invstd, weight);
+  }
+
+  normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray, bias: NDArray, layout: AffineLayout): [NDArray, NDArray] {
+    return normalizeAffineForward(x, mean, invstd, weight, bias, layout);
+  }
+
+  normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout): [NDArray, NDArray, NDArray] {
+    return normalizeAffineBackward(dy, xhat, invstd, weight, layout);
   }
 }
 

@@ -26,7 +26,7 @@
 import { type Kernels, getKernels } from './kernels.js';
 import { withAddresses, withStaging } from './resident.js';
 import {
-  EW_BN_CHAN, EW_BN_CHAN_STRIDED, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
+  EW_BN_CHAN, EW_BN_CHAN_STRIDED, EW_BN_FWD, EW_BN_STATS, JOB_WORDS, MAX_JOBS, elementwiseJob, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staged piece on one thread (64 KiB): input and outputs stay in L2. */
@@ -46,7 +46,8 @@ export const WASM_BN_MIN_SIZE = 1 << 15;
  */
 const MAX_STAGING_BYTES = 1 << 28;
 
-const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
+/** The job table of the in-place phases here and in normalize-rows.ts (filled by `runOverRuns`' callers). */
+export const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
 /** Whether the staged pipelines below use the worker pool (measured slower on 2 cores; see staging). */
 const BN_USE_WORKERS = false;
 /** Jobs per thread of an in-place phase: enough to balance when one core is also busy elsewhere. */
@@ -54,14 +55,7 @@ const JOBS_PER_THREAD = 4;
 
 /** Runs the first `count` jobs of jobBuf on this thread, without the pool's control block. */
 function runHere(k: Kernels, count: number): void {
-  for (let j = 0; j < count; j++) {
-    const o = j * JOB_WORDS;
-    const a = jobBuf;
-    if (a[o] === -EW_BN_STATS) k.bn_stats_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
-    else if (a[o] === -EW_BN_FWD) k.bn_fwd_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9]);
-    else if (a[o] === -EW_BN_CHAN) k.bn_bwd_chan_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4]);
-    else k.bn_bwd_chan_strided_f32(a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7]);
-  }
+  for (let j = 0; j < count; j++) elementwiseJob(k, jobBuf, j * JOB_WORDS);
 }
 
 /** Starts `count` jobs: on the pool with workers, else runs them now (no worker may take them). */
@@ -121,14 +115,22 @@ function runAll(k: Kernels, threads: number, count: number): void {
 
 /**
  * Splits `runs` runs into at most `threads * JOBS_PER_THREAD` jobs of whole
- * runs, writes each with `job(word, firstRun, count)` and runs them.
+ * runs, writes each with `job(word, firstRun, count)` and runs them; returns
+ * the number of jobs.
  */
-function runOverRuns(k: Kernels, runs: number, job: (w: number, first: number, count: number) => void): void {
+export function runOverRuns(k: Kernels, runs: number, job: (w: number, first: number, count: number) => void): number {
   const threads = inPlaceThreads(k);
   const per = Math.ceil(runs / Math.min(MAX_JOBS, threads * JOBS_PER_THREAD));
   let count = 0;
   for (let r = 0; r < runs; r += per, count++) job(count * JOB_WORDS, r, Math.min(per, runs - r));
   runAll(k, threads, count);
+  return count;
+}
+
+/** The number of jobs `runOverRuns` splits `runs` runs into (to size per-job scratch before it runs). */
+export function jobsOverRuns(k: Kernels, runs: number): number {
+  const per = Math.ceil(runs / Math.min(MAX_JOBS, inPlaceThreads(k) * JOBS_PER_THREAD));
+  return Math.ceil(runs / per);
 }
 
 /**

@@ -20,7 +20,7 @@ import type { BinaryOp, UnaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withAddresses, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
+  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, elementwiseJob, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -76,15 +76,12 @@ export function wasmUnaryF32(op: keyof typeof UNARY_KIND, out: Float32Array, x: 
 
 const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
 
+/** One job's words, for the kernels run directly on this thread. */
+const oneJob = new Int32Array(JOB_WORDS);
+
 function run(k: Kernels, kind: number, o: number, a: number, b: number, n: number, consts: number): void {
-  if (kind === EW_EXP) k.exp_f32(o, a, n, consts);
-  else if (kind === EW_SIGMOID) k.sigmoid_f32(o, a, n, consts);
-  else if (kind === EW_RELU) k.relu_f32(o, a, n, consts);
-  else if (kind === EW_STEP) k.step_f32(o, a, n, consts);
-  else if (kind === EW_ADD) k.add_f32(o, a, b, n);
-  else if (kind === EW_SUB) k.sub_f32(o, a, b, n);
-  else if (kind === EW_MUL) k.mul_f32(o, a, b, n);
-  else k.div_f32(o, a, b, n);
+  putJob(oneJob, 0, kind, o, a, b, n, consts);
+  elementwiseJob(k, oneJob, 0);
 }
 
 /** Address of a permanent copy of EXP_CONSTS (for the in-place path). */

@@ -679,7 +679,181 @@ function batchNormWat() {
       (local.set $g (i32.add (local.get $g) (i32.const 4)))
       (local.set $h (i32.add (local.get $h) (i32.const 4)))
       (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
-      (br $l2))))`;
+      (br $l2))))
+  ${normalizeWat(lo, hi, pack, hsum, zero)}`;
+}
+
+/**
+ * The kernels of the normalizations whose groups are whole runs (A = 1 in the
+ * [A, G, B] view: LayerNorm, GroupNorm, InstanceNorm) with an affine map that
+ * varies inside a group: per-run sums and per-run dx for the backward over
+ * spans of equal affine parameters, and LayerNorm's forward and backward with
+ * a weight and bias per element of the row. Arithmetic in f64 as above.
+ */
+function normalizeWat(lo, hi, pack, hsum, zero) {
+  // f64x2 += at an address (the column sums of the LayerNorm backward).
+  const addAt = (addr, v) => `(v128.store ${addr} (f64x2.add (v128.load ${addr}) ${v}))`;
+  return `
+  ;; (sum(g), sum(g * h)) of each of $count runs of $len floats back to back, as f64 pairs at $out.
+  (func (export "norm_sums_f32") (param $g i32) (param $h i32) (param $count i32) (param $len i32) (param $out i32)
+    (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $len) (i32.const 2)))
+    (block $done (loop $runs
+      (br_if $done (i32.le_s (local.get $count) (i32.const 0)))
+      (call $bn_bwd_sums (local.get $g) (local.get $h) (local.get $len) (local.get $out))
+      (local.set $g (i32.add (local.get $g) (local.get $bytes)))
+      (local.set $h (i32.add (local.get $h) (local.get $bytes)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+      (br $runs))))
+
+  ;; dx = A g + B h + D over $count runs of $len floats back to back, each run's f64 (A, B, D) at $coef, 24 bytes per run.
+  (func (export "norm_dx_f32") (param $dx i32) (param $g i32) (param $h i32) (param $count i32) (param $len i32) (param $coef i32)
+    (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $len) (i32.const 2)))
+    (block $done (loop $runs
+      (br_if $done (i32.le_s (local.get $count) (i32.const 0)))
+      (call $bn_bwd_dx (local.get $dx) (local.get $g) (local.get $h) (local.get $len)
+        (f64.load (local.get $coef)) (f64.load offset=8 (local.get $coef)) (f64.load offset=16 (local.get $coef)))
+      (local.set $dx (i32.add (local.get $dx) (local.get $bytes)))
+      (local.set $g (i32.add (local.get $g) (local.get $bytes)))
+      (local.set $h (i32.add (local.get $h) (local.get $bytes)))
+      (local.set $coef (i32.add (local.get $coef) (i32.const 24)))
+      (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+      (br $runs))))
+
+  ;; LayerNorm's forward over $rows rows of $F floats: with row r's f64 (mean, invstd) at $stats + 16 r,
+  ;; xhat = (x - mean) * invstd into $h and y = xhat * w + b into $y, w and b float32 [F].
+  (func (export "ln_fwd_f32") (param $x i32) (param $y i32) (param $h i32) (param $rows i32) (param $F i32)
+      (param $stats i32) (param $w i32) (param $b i32)
+    (local $e i32) (local $pw i32) (local $pb i32) (local $v v128) (local $m v128) (local $k v128)
+    (local $dl v128) (local $dh v128) (local $wv v128) (local $bv v128) (local $t f64)
+    (block $done (loop $each
+      (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
+      (local.set $m (v128.load64_splat (local.get $stats)))
+      (local.set $k (v128.load64_splat offset=8 (local.get $stats)))
+      (local.set $e (i32.add (local.get $x) (i32.shl (local.get $F) (i32.const 2))))
+      (local.set $pw (local.get $w))
+      (local.set $pb (local.get $b))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.gt_u (i32.add (local.get $x) (i32.const 16)) (local.get $e)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $wv (v128.load (local.get $pw)))
+        (local.set $bv (v128.load (local.get $pb)))
+        (local.set $dl (f64x2.mul (f64x2.sub ${lo('(local.get $v)')} (local.get $m)) (local.get $k)))
+        (local.set $dh (f64x2.mul (f64x2.sub ${hi('(local.get $v)')} (local.get $m)) (local.get $k)))
+        (v128.store (local.get $h) ${pack('(local.get $dl)', '(local.get $dh)')})
+        (v128.store (local.get $y) ${pack(
+          `(f64x2.add (f64x2.mul (local.get $dl) ${lo('(local.get $wv)')}) ${lo('(local.get $bv)')})`,
+          `(f64x2.add (f64x2.mul (local.get $dh) ${hi('(local.get $wv)')}) ${hi('(local.get $bv)')})`)})
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (local.set $h (i32.add (local.get $h) (i32.const 16)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $pb (i32.add (local.get $pb) (i32.const 16)))
+        (br $l1)))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $x) (local.get $e)))
+        (local.set $t (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (f64x2.extract_lane 0 (local.get $m))) (f64x2.extract_lane 0 (local.get $k))))
+        (f32.store (local.get $h) (f32.demote_f64 (local.get $t)))
+        (f32.store (local.get $y) (f32.demote_f64 (f64.add (f64.mul (local.get $t) (f64.promote_f32 (f32.load (local.get $pw))))
+          (f64.promote_f32 (f32.load (local.get $pb))))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $y (i32.add (local.get $y) (i32.const 4)))
+        (local.set $h (i32.add (local.get $h) (i32.const 4)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 4)))
+        (local.set $pb (i32.add (local.get $pb) (i32.const 4)))
+        (br $l2)))
+      (local.set $stats (i32.add (local.get $stats) (i32.const 16)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $each))))
+
+  ;; LayerNorm's fused backward over $rows rows of $F floats (g = dy, h = xhat, weight w float32 [F]):
+  ;; per row s1 = sum(g w) and s2 = sum(g w h) in f64, then dx = invstd g w - k s2 h - k s1 with
+  ;; k = invstd / F (invstd the second f64 at $stats + 16 r); adds g h and g to the f64 column
+  ;; sums at $acc (dweight [F], then dbias [F]).
+  (func (export "ln_bwd_f32") (param $g i32) (param $h i32) (param $dx i32) (param $rows i32) (param $F i32)
+      (param $stats i32) (param $w i32) (param $acc i32)
+    (local $e i32) (local $pg i32) (local $ph i32) (local $pw i32) (local $pa i32) (local $fb i32)
+    (local $v v128) (local $hv v128) (local $wv v128) (local $gl v128) (local $gh v128)
+    (local $s1 v128) (local $s2 v128) (local $a v128) (local $bb v128) (local $d v128)
+    (local $t1 f64) (local $t2 f64) (local $gw f64) (local $is f64) (local $kk f64) (local $hs f64)
+    (local.set $fb (i32.shl (local.get $F) (i32.const 3)))
+    (block $done (loop $each
+      (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
+      (local.set $e (i32.add (local.get $g) (i32.shl (local.get $F) (i32.const 2))))
+      ;; pass 1: the row's sums, and the column sums
+      (local.set $s1 ${zero}) (local.set $s2 ${zero}) (local.set $t1 (f64.const 0)) (local.set $t2 (f64.const 0))
+      (local.set $pg (local.get $g)) (local.set $ph (local.get $h)) (local.set $pw (local.get $w)) (local.set $pa (local.get $acc))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.gt_u (i32.add (local.get $pg) (i32.const 16)) (local.get $e)))
+        (local.set $v (v128.load (local.get $pg)))
+        (local.set $hv (v128.load (local.get $ph)))
+        (local.set $wv (v128.load (local.get $pw)))
+        (local.set $gl (f64x2.mul ${lo('(local.get $v)')} ${lo('(local.get $wv)')}))
+        (local.set $gh (f64x2.mul ${hi('(local.get $v)')} ${hi('(local.get $wv)')}))
+        (local.set $s1 (f64x2.add (local.get $s1) (f64x2.add (local.get $gl) (local.get $gh))))
+        (local.set $s2 (f64x2.add (local.get $s2) (f64x2.add
+          (f64x2.mul (local.get $gl) ${lo('(local.get $hv)')}) (f64x2.mul (local.get $gh) ${hi('(local.get $hv)')}))))
+        ${addAt('(local.get $pa)', `(f64x2.mul ${lo('(local.get $v)')} ${lo('(local.get $hv)')})`)}
+        ${addAt('(i32.add (local.get $pa) (i32.const 16))', `(f64x2.mul ${hi('(local.get $v)')} ${hi('(local.get $hv)')})`)}
+        ${addAt('(i32.add (local.get $pa) (local.get $fb))', lo('(local.get $v)'))}
+        ${addAt('(i32.add (i32.add (local.get $pa) (local.get $fb)) (i32.const 16))', hi('(local.get $v)'))}
+        (local.set $pg (i32.add (local.get $pg) (i32.const 16)))
+        (local.set $ph (i32.add (local.get $ph) (i32.const 16)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 32)))
+        (br $l1)))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $pg) (local.get $e)))
+        (local.set $gw (f64.promote_f32 (f32.load (local.get $pg))))
+        (local.set $hs (f64.promote_f32 (f32.load (local.get $ph))))
+        (f64.store (local.get $pa) (f64.add (f64.load (local.get $pa)) (f64.mul (local.get $gw) (local.get $hs))))
+        (f64.store (i32.add (local.get $pa) (local.get $fb)) (f64.add (f64.load (i32.add (local.get $pa) (local.get $fb))) (local.get $gw)))
+        (local.set $gw (f64.mul (local.get $gw) (f64.promote_f32 (f32.load (local.get $pw)))))
+        (local.set $t1 (f64.add (local.get $t1) (local.get $gw)))
+        (local.set $t2 (f64.add (local.get $t2) (f64.mul (local.get $gw) (local.get $hs))))
+        (local.set $pg (i32.add (local.get $pg) (i32.const 4)))
+        (local.set $ph (i32.add (local.get $ph) (i32.const 4)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 4)))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 8)))
+        (br $l2)))
+      (local.set $t1 (f64.add (local.get $t1) ${hsum('(local.get $s1)')}))
+      (local.set $t2 (f64.add (local.get $t2) ${hsum('(local.get $s2)')}))
+      ;; pass 2: dx = is (g w) + B h + D, B = -k s2, D = -k s1
+      (local.set $is (f64.load offset=8 (local.get $stats)))
+      (local.set $kk (f64.div (local.get $is) (f64.convert_i32_u (local.get $F))))
+      (local.set $a (f64x2.splat (local.get $is)))
+      (local.set $bb (f64x2.splat (f64.mul (f64.neg (local.get $kk)) (local.get $t2))))
+      (local.set $d (f64x2.splat (f64.mul (f64.neg (local.get $kk)) (local.get $t1))))
+      (local.set $pw (local.get $w))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.gt_u (i32.add (local.get $g) (i32.const 16)) (local.get $e)))
+        (local.set $v (v128.load (local.get $g)))
+        (local.set $hv (v128.load (local.get $h)))
+        (local.set $wv (v128.load (local.get $pw)))
+        (v128.store (local.get $dx) ${pack(
+          `(f64x2.add (f64x2.add (f64x2.mul (local.get $a) (f64x2.mul ${lo('(local.get $v)')} ${lo('(local.get $wv)')})) (f64x2.mul (local.get $bb) ${lo('(local.get $hv)')})) (local.get $d))`,
+          `(f64x2.add (f64x2.add (f64x2.mul (local.get $a) (f64x2.mul ${hi('(local.get $v)')} ${hi('(local.get $wv)')})) (f64x2.mul (local.get $bb) ${hi('(local.get $hv)')})) (local.get $d))`)})
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $h (i32.add (local.get $h) (i32.const 16)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 16)))
+        (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+        (br $l3)))
+      (block $d4 (loop $l4
+        (br_if $d4 (i32.ge_u (local.get $g) (local.get $e)))
+        (f32.store (local.get $dx) (f32.demote_f64 (f64.add (f64.add
+          (f64.mul (local.get $is) (f64.mul (f64.promote_f32 (f32.load (local.get $g))) (f64.promote_f32 (f32.load (local.get $pw)))))
+          (f64.mul (f64x2.extract_lane 0 (local.get $bb)) (f64.promote_f32 (f32.load (local.get $h)))))
+          (f64x2.extract_lane 0 (local.get $d)))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $h (i32.add (local.get $h) (i32.const 4)))
+        (local.set $pw (i32.add (local.get $pw) (i32.const 4)))
+        (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
+        (br $l4)))
+      (local.set $stats (i32.add (local.get $stats) (i32.const 16)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $each))))`;
 }
 
 /**

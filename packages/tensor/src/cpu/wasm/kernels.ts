@@ -93,6 +93,14 @@ export interface Kernels {
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
   readonly bn_bwd_chan_strided_f32: BnBackwardChannelStridedFn;
+  /** (g, h, count, len, out): per run of `len` floats, (sum(g), sum(g h)) as f64 pairs at `out`. */
+  readonly norm_sums_f32: (g: number, h: number, count: number, len: number, out: number) => void;
+  /** (dx, g, h, count, len, coef): per run, dx = A g + B h + D with the run's f64 (A, B, D) at `coef` (24 bytes per run). */
+  readonly norm_dx_f32: (dx: number, g: number, h: number, count: number, len: number, coef: number) => void;
+  /** (x, y, h, rows, F, stats, w, b): LayerNorm's forward, per row (mean, invstd) f64 pairs at `stats`, w and b float32 [F]. */
+  readonly ln_fwd_f32: (x: number, y: number, h: number, rows: number, F: number, stats: number, w: number, b: number) => void;
+  /** (g, h, dx, rows, F, stats, w, acc): LayerNorm's fused backward; adds dweight and dbias to the f64 [2F] at `acc`. */
+  readonly ln_bwd_f32: (g: number, h: number, dx: number, rows: number, F: number, stats: number, w: number, acc: number) => void;
 }
 
 const PAGE = 65536;
@@ -141,6 +149,10 @@ export function getKernels(): Kernels | null {
       bn_fwd_f32: fn<BnForwardFn>('bn_fwd_f32'),
       bn_bwd_chan_f32: fn<BnBackwardChannelFn>('bn_bwd_chan_f32'),
       bn_bwd_chan_strided_f32: fn<BnBackwardChannelStridedFn>('bn_bwd_chan_strided_f32'),
+      norm_sums_f32: fn<Kernels['norm_sums_f32']>('norm_sums_f32'),
+      norm_dx_f32: fn<Kernels['norm_dx_f32']>('norm_dx_f32'),
+      ln_fwd_f32: fn<Kernels['ln_fwd_f32']>('ln_fwd_f32'),
+      ln_bwd_f32: fn<Kernels['ln_bwd_f32']>('ln_bwd_f32'),
     };
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.

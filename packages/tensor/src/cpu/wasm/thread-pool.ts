@@ -33,6 +33,21 @@ export const EW_BN_CHAN_STRIDED = 9;
 export const EW_RELU = 10;
 export const EW_STEP = 11;
 export const EW_SIGMOID = 12;
+/** Jobs of the normalizations with whole-run groups (see kernels.ts): [-kind, ...the kernel's arguments]. */
+export const EW_NORM_SUMS = 13;
+export const EW_NORM_DX = 14;
+export const EW_LN_FWD = 15;
+export const EW_LN_BWD = 16;
+/**
+ * The wasm export each job kind runs, by kind: the one table the workers,
+ * the calling thread and the staged BatchNorm pipelines dispatch through.
+ */
+export const EW_KERNELS = [
+  null, 'exp_f32', 'add_f32', 'sub_f32', 'mul_f32', 'div_f32', 'bn_stats_f32', 'bn_fwd_f32', 'bn_bwd_chan_f32', 'bn_bwd_chan_strided_f32',
+  'relu_f32', 'step_f32', 'sigmoid_f32', 'norm_sums_f32', 'norm_dx_f32', 'ln_fwd_f32', 'ln_bwd_f32',
+] as const;
+/** The unary kinds, whose jobs have exp's layout and take words 1, 2, 4 and 5. */
+const EW_UNARY = [EW_EXP, EW_RELU, EW_STEP, EW_SIGMOID];
 /** Most jobs one dispatch can hold. */
 export const MAX_JOBS = Math.floor((CONTROL_BYTES / 4 - JOB_BASE) / JOB_WORDS);
 
@@ -47,9 +62,10 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 // Not 'module': Deno's worker_threads wrapper already declares that name.
 const { module: wasmModule, memory, scratch } = workerData;
-const { gemm, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32, sigmoid_f32 } = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
-const ew = [null, exp_f32, add_f32, sub_f32, mul_f32, div_f32, bn_stats_f32, bn_fwd_f32, bn_bwd_chan_f32, bn_bwd_chan_strided_f32, relu_f32, step_f32, sigmoid_f32];
-const unary = new Set([${EW_EXP}, ${EW_RELU}, ${EW_STEP}, ${EW_SIGMOID}]);
+const exports = new WebAssembly.Instance(wasmModule, { env: { memory } }).exports;
+const gemm = exports.gemm;
+const ew = ${JSON.stringify(EW_KERNELS)}.map((name) => name && exports[name]);
+const unary = new Set(${JSON.stringify(EW_UNARY)});
 const ctl = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let gen = Atomics.load(ctl, ${GEN});
 for (;;) {
@@ -176,26 +192,10 @@ export function finishJobs(k: Kernels): void {
   for (let d = Atomics.load(ctl, DONE); d < count; d = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, d);
 }
 
-/** Runs the elementwise job at word `o` of the control block (see EW_EXP). */
-function elementwiseJob(k: Kernels, ctl: Int32Array, o: number): void {
-  const unary = { [EW_EXP]: k.exp_f32, [EW_RELU]: k.relu_f32, [EW_STEP]: k.step_f32, [EW_SIGMOID]: k.sigmoid_f32 }[-ctl[o]];
-  if (unary) return unary(ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
-  switch (-ctl[o]) {
-    case EW_ADD:
-      return k.add_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
-    case EW_SUB:
-      return k.sub_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
-    case EW_MUL:
-      return k.mul_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
-    case EW_DIV:
-      return k.div_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
-    case EW_BN_STATS:
-      return k.bn_stats_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
-    case EW_BN_FWD:
-      return k.bn_fwd_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9]);
-    case EW_BN_CHAN:
-      return k.bn_bwd_chan_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4]);
-    case EW_BN_CHAN_STRIDED:
-      return k.bn_bwd_chan_strided_f32(ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7]);
-  }
+/** Runs the elementwise job at word `o` of `words` (the control block, or a job table run on this thread). */
+export function elementwiseJob(k: Kernels, words: Int32Array, o: number): void {
+  const kind = -words[o];
+  const f = k[EW_KERNELS[kind] as Exclude<(typeof EW_KERNELS)[number], null>] as (...args: number[]) => void;
+  if (EW_UNARY.includes(kind)) return f(words[o + 1], words[o + 2], words[o + 4], words[o + 5]);
+  f(words[o + 1], words[o + 2], words[o + 3], words[o + 4], words[o + 5], words[o + 6], words[o + 7], words[o + 8], words[o + 9]);
 }
