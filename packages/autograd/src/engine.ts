@@ -122,7 +122,7 @@ function run(
       const target = wantedByNode.get(node);
       if (target) leafGrads.set(target, g);
       // Profiles show each node's backward as a scope (its kernels nested in it), named apart
-      // from the kernels (a 'batchNorm' node's backward runs the 'batchNormBackward' kernel).
+      // from the kernels (a 'batchNorm' node's backward runs the 'normalizeBackward' kernel).
       return isProfiling() ? recordFunction(`backward:${node.name}`, () => node.apply(g)) : node.apply(g);
     };
 

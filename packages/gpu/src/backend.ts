@@ -284,10 +284,10 @@ export class GpuBackend implements Backend {
     return { N, C, S, x: view(x) };
   }
 
-  batchNormStats(x: NDArray): [NDArray, NDArray] {
+  normalizeMoments(x: NDArray): [NDArray, NDArray] {
     const g = this.ncs(x);
-    this.check('batchNormStats', x.storage.length);
-    const op = 'batchNormStats';
+    this.check('normalizeMoments', x.storage.length);
+    const op = 'normalizeMoments';
     const gk = shapeKey(x.shape, [view(x)]);
     const plan = blockPlan(g.N * g.S, g.C);
     if (!plan) {
@@ -307,8 +307,8 @@ export class GpuBackend implements Backend {
     return [mean, variance];
   }
 
-  batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
-    const op = 'batchNormForward';
+  normalizeForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
+    const op = 'normalizeForward';
     const g = this.ncs(x);
     const shape = [g.N, g.C, g.S];
     const m = this.dense(mean, op);
@@ -328,8 +328,8 @@ export class GpuBackend implements Backend {
     return [y, xhat];
   }
 
-  batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
-    const op = 'batchNormBackward';
+  normalizeBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
+    const op = 'normalizeBackward';
     const h = this.ncs(xhat);
     const g: NCS = { ...h, x: view(dy) };
     const shape = [g.N, g.C, g.S];

@@ -183,16 +183,16 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
       }
       const [N, C, S] = [64, 3, 70];
       const [c, g] = pair([N, C, S], 9, true, 0.01, 1e4);
-      const [cm, cv] = cpuBackend.batchNormStats(c.contiguous());
-      const [gm, gv] = dev().batchNormStats(g);
+      const [cm, cv] = cpuBackend.normalizeMoments(c.contiguous());
+      const [gm, gv] = dev().normalizeMoments(g);
       expectClose(gm, cm, 1e-7, 0, 'blocked mean');
       expectClose(gv, cv, 1e-3, 0, 'blocked variance');
       const [cx, gx] = pair([N, C, S], 10, false, 2, 0.5);
       const [cdy, gdy] = pair([N, C, S], 11, true);
       const invstd = cpuBackend.fill([C], 'float32', 0.7);
-      const [, ch] = cpuBackend.batchNormForward(cx, cm, invstd, null, null);
-      const [cdx, cdw, cdb] = cpuBackend.batchNormBackward(cdy.contiguous(), ch, invstd, null);
-      const [gdx, gdw, gdb] = dev().batchNormBackward(gdy, ch.to('gpu'), invstd.to('gpu'), null);
+      const [, ch] = cpuBackend.normalizeForward(cx, cm, invstd, null, null);
+      const [cdx, cdw, cdb] = cpuBackend.normalizeBackward(cdy.contiguous(), ch, invstd, null);
+      const [gdx, gdw, gdb] = dev().normalizeBackward(gdy, ch.to('gpu'), invstd.to('gpu'), null);
       const tol = 1e-5 * Math.sqrt(N * S);
       expectClose(gdb, cdb, 1e-5, tol, 'blocked sum(dy)');
       expectClose(gdw, cdw, 1e-5, tol, 'blocked sum(dy * xhat)');
@@ -227,30 +227,30 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
       for (const ta of [false, true]) for (const tb of [false, true]) checkMatmul(2, 5, K, 3, 17, ta, tb, false);
     });
 
-    test(`batchNormStats: mean and variance of 1e4 + 0.01 noise (two passes)${suffix}`, () => {
+    test(`normalizeMoments: mean and variance of 1e4 + 0.01 noise (two passes)${suffix}`, () => {
       fc.assert(fc.property(fc.integer({ min: 2, max: 24 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 9 }), seedArb, fc.boolean(), (N, C, S, seed, strided) => {
         const [c, g] = pair([N, C, S], seed, strided, 0.01, 1e4);
-        const [cm, cv] = cpuBackend.batchNormStats(c.contiguous());
-        const [gm, gv] = dev().batchNormStats(g);
+        const [cm, cv] = cpuBackend.normalizeMoments(c.contiguous());
+        const [gm, gv] = dev().normalizeMoments(g);
         expectClose(gm, cm, 1e-7, 0, 'mean');
         expectClose(gv, cv, 1e-3, 0, 'variance');
       }), params);
     });
 
-    test(`batchNormForward / batchNormBackward, with and without affine${suffix}`, () => {
+    test(`normalizeForward / normalizeBackward, with and without affine${suffix}`, () => {
       fc.assert(fc.property(fc.integer({ min: 2, max: 16 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), seedArb, fc.boolean(), fc.boolean(), (N, C, S, seed, strided, affine) => {
         const [c, g] = pair([N, C, S], seed, strided, 2, 0.5);
-        const [mean, variance] = cpuBackend.batchNormStats(c.contiguous());
+        const [mean, variance] = cpuBackend.normalizeMoments(c.contiguous());
         const invstd = cpuBackend.unary('rsqrt', cpuBackend.binary('add', variance, cpuBackend.fill([C], 'float32', 1e-5), 'float32'), 'float32', []);
         const w = affine ? sample([C], seed + 1) : null;
         const b = affine ? sample([C], seed + 2) : null;
-        const [cy, ch] = cpuBackend.batchNormForward(c.contiguous(), mean, invstd, w, b);
-        const [gy, gh] = dev().batchNormForward(g, mean.to('gpu'), invstd.to('gpu'), w?.to('gpu') ?? null, b?.to('gpu') ?? null);
+        const [cy, ch] = cpuBackend.normalizeForward(c.contiguous(), mean, invstd, w, b);
+        const [gy, gh] = dev().normalizeForward(g, mean.to('gpu'), invstd.to('gpu'), w?.to('gpu') ?? null, b?.to('gpu') ?? null);
         expectClose(gy, cy, 1e-5, 1e-5, 'y');
         expectClose(gh, ch, 1e-5, 1e-5, 'xhat');
         const [cdy, gdy] = pair([N, C, S], seed + 3, !strided);
-        const [cdx, cdw, cdb] = cpuBackend.batchNormBackward(cdy.contiguous(), ch, invstd, w);
-        const [gdx, gdw, gdb] = dev().batchNormBackward(gdy, gh, invstd.to('gpu'), w?.to('gpu') ?? null);
+        const [cdx, cdw, cdb] = cpuBackend.normalizeBackward(cdy.contiguous(), ch, invstd, w);
+        const [gdx, gdw, gdb] = dev().normalizeBackward(gdy, gh, invstd.to('gpu'), w?.to('gpu') ?? null);
         const tol = 1e-5 * Math.sqrt(N * S);
         expectClose(gdb, cdb, 1e-5, tol, 'sum(dy)');
         expectClose(gdw, cdw, 1e-5, tol, 'sum(dy * xhat)');

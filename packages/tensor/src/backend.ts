@@ -105,25 +105,26 @@ export interface Backend {
   avgPool2d(x: NDArray, g: Pool2dGeometry): NDArray;
   avgPool2dBackward(grad: NDArray, inputShape: Shape, g: Pool2dGeometry): NDArray;
 
-  // BatchNorm's four reductions and two maps, over x viewed as [N, C, S]
-  // (S = 1 for [N, C]; H*W for images). Statistics are float64-accurate.
+  // The normalization kernels, over x viewed as [A, G, B] (BatchNorm: [N, C,
+  // H*W], statistics per channel; LayerNorm: [1, rows, features], per row;
+  // GroupNorm: [1, N * groups, rest]). Statistics are float64-accurate.
 
-  /** Per-channel mean and biased variance over N and S, by two passes: [mean [C], var [C]]. */
-  batchNormStats(x: NDArray): [NDArray, NDArray];
-  /** xhat = (x - mean) * invstd and y = xhat * weight + bias (each optional) per channel: [y, xhat]. */
-  batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray];
+  /** Mean and biased variance per G over A and B, by two passes: [mean [G], var [G]]. */
+  normalizeMoments(x: NDArray): [NDArray, NDArray];
+  /** xhat = (x - mean) * invstd and y = xhat * weight + bias (each optional), all per G: [y, xhat]. */
+  normalizeForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray];
   /**
    * The fused backward from dy and the saved xhat and invstd: with
-   * sdy = sum(dy), sdx = sum(dy * xhat) per channel and m = N*S,
+   * sdy = sum(dy), sdx = sum(dy * xhat) per G and m = A*B,
    * dx = weight * invstd / m * (m * dy - sdy - xhat * sdx). Returns [dx, sdx, sdy]
    * (sdx and sdy are the gradients of weight and bias).
    */
-  batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray];
+  normalizeBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray];
 
   // The normalizations whose groups are whole runs, x viewed as [1, G, B]
   // (LayerNorm's rows, GroupNorm's groups), with an affine map that varies
   // inside a group (see AffineLayout). Optional: where a backend lacks them,
-  // the ops compose the same maps from batchNormForward/Backward and its
+  // the ops compose the same maps from normalizeForward/Backward and its
   // elementwise ops and reductions (ops/normalize-affine.ts).
 
   /** xhat = (x - mean) * invstd per group, y = xhat * weight + bias by `layout`: [y, xhat]. */

@@ -24,5 +24,5 @@ export * from './ops/conv.js';
 export * from './ops/pool.js';
 export * from './ops/join.js';
 export * from './ops/indexing.js';
-export * from './ops/batch-norm.js';
+export * from './ops/normalize.js';
 export * from './ops/normalize-affine.js';

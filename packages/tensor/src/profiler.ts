@@ -5,7 +5,7 @@
  * the arrays the kernels returned.
  *
  * Scopes come from three places: every call of a device backend's kernels
- * (`binary:mul`, `matmul`, `batchNormForward`, ...; timed through
+ * (`binary:mul`, `matmul`, `normalizeForward`, ...; timed through
  * `backendFor` while a profile runs), the backward of every autograd node
  * (`backward:matmul`, ...; from @normlab/autograd), and `recordFunction(name,
  * fn)` for a user's own regions (optimizers record `optimizer.step`). The

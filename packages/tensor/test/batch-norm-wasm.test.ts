@@ -10,7 +10,7 @@
  * read in place).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NDArray, batchNormBackward, batchNormForward, batchNormStats, fromTyped } from '../src/index.js';
+import { type NDArray, normalizeBackward, normalizeForward, normalizeMoments, fromTyped } from '../src/index.js';
 import { WASM_BN_MIN_RUN, WASM_BN_MIN_SIZE } from '../src/cpu/wasm/batch-norm.js';
 import { cpuData } from '../src/cpu/cpu-backend.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
@@ -103,7 +103,7 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
         const ref = refStats(v, N, C, S);
         for (const t of [1, 2]) {
           setNumThreads(t);
-          const [mean, variance] = batchNormStats(x);
+          const [mean, variance] = normalizeMoments(x);
           const m = vals(mean);
           const va = vals(variance);
           for (let c = 0; c < C; c++) {
@@ -138,12 +138,12 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
       }
       for (const t of [1, 2]) {
         setNumThreads(t);
-        const [y, xhat] = batchNormForward(x, vec(mu), vec(is), vec(w), vec(b));
+        const [y, xhat] = normalizeForward(x, vec(mu), vec(is), vec(w), vec(b));
         // large float32 outputs are resident either way; with a resident input nothing is staged
         expect(isResident(xhat) && isResident(y)).toBe(true);
         same(vals(xhat), refH, 'xhat');
         same(vals(y), refY, 'y');
-        const [y0, xhat0] = batchNormForward(x, vec(mu), vec(is));
+        const [y0, xhat0] = normalizeForward(x, vec(mu), vec(is));
         same(vals(xhat0), refH, 'xhat (no affine)');
         same(vals(y0), refH, 'y (no affine)');
       }
@@ -172,7 +172,7 @@ describe.skipIf(getKernels() === null)('float32 BatchNorm on the wasm kernels', 
       let first: Float32Array | null = null;
       for (const t of [1, 2]) {
         setNumThreads(t);
-        const [dx, dw, db] = batchNormBackward(dy, xhat, fromTyped(is, [C]), fromTyped(w, [C]));
+        const [dx, dw, db] = normalizeBackward(dy, xhat, fromTyped(is, [C]), fromTyped(w, [C]));
         expect(isResident(dx)).toBe(true);
         const d = vals(dx);
         for (let k = 0; k < gv.length; k++) {

@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  CpuStorage, type NDArray, add, avgPool2d, avgPool2dBackward, batchNormBackward, batchNormForward, batchNormStats, cat, conv2d,
+  CpuStorage, type NDArray, add, avgPool2d, avgPool2dBackward, normalizeBackward, normalizeForward, normalizeMoments, cat, conv2d,
   conv2dBackwardInput, conv2dBackwardWeight, cpuMemory, div, exp, fromTyped, gather, indexAdd, indexSelect, matmul, maxPool2d,
   maxPool2dBackward, mul, scatterAdd, sub, tidy,
 } from '../src/index.js';
@@ -80,7 +80,7 @@ function sameBits(got: Float32Array, want: Float32Array, what: string): void {
 const N_EW = 1_000_003;
 
 describe.skipIf(getKernels() === null)('resident arrays', () => {
-  it('large float32 outputs of exp, add/sub/mul/div, matmul, clone and batchNormForward are resident', () => {
+  it('large float32 outputs of exp, add/sub/mul/div, matmul, clone and normalizeForward are resident', () => {
     const host = floats(N_EW, 1, 4);
     const xh = fromTyped(host, [N_EW]);
     expect(isResident(xh)).toBe(false); // fromTyped wraps the host array
@@ -94,8 +94,8 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
       ['div', div(xh, x)],
       ['matmul', matmul(x.narrow(0, 0, 300 * 200).reshape([300, 200]), x.narrow(0, 7, 200 * 100).reshape([200, 100]))],
     ];
-    const [y, xhat] = batchNormForward(x.narrow(0, 1, 4 * 3 * 2801).reshape([4, 3, 2801]), fromTyped(new Float32Array(3), [3]), fromTyped(new Float32Array(3).fill(2), [3]), fromTyped(new Float32Array(3).fill(3), [3]));
-    outs.push(['batchNormForward y', y], ['batchNormForward xhat', xhat]);
+    const [y, xhat] = normalizeForward(x.narrow(0, 1, 4 * 3 * 2801).reshape([4, 3, 2801]), fromTyped(new Float32Array(3), [3]), fromTyped(new Float32Array(3).fill(2), [3]), fromTyped(new Float32Array(3).fill(3), [3]));
+    outs.push(['normalizeForward y', y], ['normalizeForward xhat', xhat]);
     const seen = new Set<number>();
     for (const [what, o] of outs) {
       const d = f32(o);
@@ -292,19 +292,19 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     const h = x.narrow(0, 0, 3 * 5 * 2801).reshape([3, 5, 2801]);
     const g = x.narrow(0, 1, 3 * 5 * 2801).reshape([3, 5, 2801]);
     const is = fromTyped(new Float32Array(5).fill(1), [5]);
-    const [dx] = batchNormBackward(g, h, is);
+    const [dx] = normalizeBackward(g, h, is);
     expect(isResident(dx)).toBe(true);
     expect([strided.mock.calls.length, gathered.mock.calls.length]).toEqual([5, 0]);
     strided.mockClear();
     // Host outputs: the same kernel, through a temporary block copied out once.
-    const [dxHost] = hostOutputs(() => batchNormBackward(g, h, is));
+    const [dxHost] = hostOutputs(() => normalizeBackward(g, h, is));
     expect(isResident(dxHost)).toBe(false);
     expect([strided.mock.calls.length, gathered.mock.calls.length]).toEqual([5, 0]);
     strided.mockClear();
     // No room for temporaries: staged channel by channel.
     const prevLimit = setTemporaryBytesLimit(0);
     try {
-      hostOutputs(() => batchNormBackward(g, h, is));
+      hostOutputs(() => normalizeBackward(g, h, is));
     } finally {
       setTemporaryBytesLimit(prevLimit);
     }
@@ -431,10 +431,10 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
       for (const [i, shape] of SHAPES.entries()) {
         for (const offset of [0, 100]) {
           setNumThreads(1);
-          const [m0, v0] = batchNormStats(input(shape, 20 + i, false, offset));
+          const [m0, v0] = normalizeMoments(input(shape, 20 + i, false, offset));
           for (const t of [1, 2]) {
             setNumThreads(t);
-            const [m, v] = batchNormStats(input(shape, 20 + i, true, offset));
+            const [m, v] = normalizeMoments(input(shape, 20 + i, true, offset));
             sameBits(f32(m), f32(m0), `mean ${shape} (${t} threads)`);
             sameBits(f32(v), f32(v0), `variance ${shape} (${t} threads)`);
           }
@@ -452,14 +452,14 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
         const xr = input(shape, 34 + i, true);
         const xh = input(shape, 34 + i, false);
         setNumThreads(1);
-        const [y0, h0] = hostOutputs(() => batchNormForward(xh, mu, is, w, b));
-        const [n0] = hostOutputs(() => batchNormForward(xh, mu, is));
+        const [y0, h0] = hostOutputs(() => normalizeForward(xh, mu, is, w, b));
+        const [n0] = hostOutputs(() => normalizeForward(xh, mu, is));
         for (const t of [1, 2]) {
           setNumThreads(t);
           const runs: [string, () => [NDArray, NDArray], boolean][] = [
-            ['resident', () => batchNormForward(xr, mu, is, w, b), true],
-            ['resident input, host outputs', () => hostOutputs(() => batchNormForward(xr, mu, is, w, b)), false],
-            ['host input, resident outputs', () => batchNormForward(xh, mu, is, w, b), true],
+            ['resident', () => normalizeForward(xr, mu, is, w, b), true],
+            ['resident input, host outputs', () => hostOutputs(() => normalizeForward(xr, mu, is, w, b)), false],
+            ['host input, resident outputs', () => normalizeForward(xh, mu, is, w, b), true],
           ];
           for (const [what, run, resident] of runs) {
             const [y, h] = run();
@@ -467,7 +467,7 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
             sameBits(valuesOf(h), valuesOf(h0), `xhat ${shape} ${what} (${t} threads)`);
             sameBits(valuesOf(y), valuesOf(y0), `y ${shape} ${what} (${t} threads)`);
           }
-          const [n1, h1] = batchNormForward(xr, mu, is); // no affine: y is xhat
+          const [n1, h1] = normalizeForward(xr, mu, is); // no affine: y is xhat
           expect(isResident(n1)).toBe(true);
           expect(n1.storage).toBe(h1.storage);
           sameBits(valuesOf(n1), valuesOf(n0), `xhat (no affine) ${shape} (${t} threads)`);
@@ -487,16 +487,16 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
         const dyr = input(shape, 42 + i, true);
         const hr = input(shape, 43 + i, true);
         setNumThreads(1);
-        const [dx0, dw0, db0] = hostOutputs(() => batchNormBackward(dyh, hh, vec(isv), vec(wv)));
+        const [dx0, dw0, db0] = hostOutputs(() => normalizeBackward(dyh, hh, vec(isv), vec(wv)));
         const g = valuesOf(dyh);
         const h = valuesOf(hh);
         let first: Float32Array | null = null;
         for (const t of [1, 2]) {
           setNumThreads(t);
           for (const [what, resident, run] of [
-            ['resident', true, () => batchNormBackward(dyr, hr, vec(isv), vec(wv))],
-            ['resident inputs, host dx', false, () => hostOutputs(() => batchNormBackward(dyr, hr, vec(isv), vec(wv)))],
-            ['host inputs, resident dx', true, () => batchNormBackward(dyh, hh, vec(isv), vec(wv))],
+            ['resident', true, () => normalizeBackward(dyr, hr, vec(isv), vec(wv))],
+            ['resident inputs, host dx', false, () => hostOutputs(() => normalizeBackward(dyr, hr, vec(isv), vec(wv)))],
+            ['host inputs, resident dx', true, () => normalizeBackward(dyh, hh, vec(isv), vec(wv))],
           ] as const) {
             const [dx, dw, db] = run();
             expect(isResident(dx)).toBe(resident);

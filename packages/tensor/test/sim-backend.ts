@@ -98,7 +98,7 @@ function resultToSim(r: unknown): unknown {
 
 const KERNELS = [
   'copy', 'fill', 'unary', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'cat', 'gather', 'scatterAdd', 'indexSelect', 'indexAdd',
-  'im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'batchNormForward', 'batchNormBackward',
+  'im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'normalizeMoments', 'normalizeForward', 'normalizeBackward',
 ] as const;
 
 function makeSimBackend(): Backend {

@@ -40,7 +40,7 @@ export function batchNorm(
   const { training, momentum, eps, m } = checkBatchNormArgs('batchNorm', x, runningMean, runningVar, weight, bias, options);
   if (!training) return normalizeWithRunningStats(x, runningMean!, runningVar!, weight, bias, eps);
 
-  const [mean, variance] = nd.batchNormStats(x.data);
+  const [mean, variance] = nd.normalizeMoments(x.data);
   if (runningMean && runningVar) {
     noGrad(() => {
       updateRunning(runningMean, mean, momentum);
@@ -91,7 +91,7 @@ export function normalizeWithBatchStats(
   name: string, x: Tensor, mean: nd.NDArray, variance: nd.NDArray, weight: Tensor | null, bias: Tensor | null, eps: number,
 ): Tensor {
   const invstd = nd.rsqrt(nd.add(variance, eps));
-  const [y, xhat] = nd.batchNormForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
+  const [y, xhat] = nd.normalizeForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
   return record(name, y, [x, weight, bias], (g) => {
     // Rules run with grad mode on only under createGraph: then differentiate the composed form.
     if (isGradEnabled()) {
@@ -99,7 +99,7 @@ export function normalizeWithBatchStats(
       const [dx, dw, db] = composedNormalizeBackward(g.reshape(view), x.reshape(view), weight, eps);
       return [dx.reshape(x.shape), dw, bias ? db : null];
     }
-    const [dx, dw, db] = nd.batchNormBackward(g.data, xhat, invstd, weight?.data ?? null);
+    const [dx, dw, db] = nd.normalizeBackward(g.data, xhat, invstd, weight?.data ?? null);
     return [new Tensor(dx), weight ? new Tensor(dw) : null, bias ? new Tensor(db) : null];
   });
 }

@@ -49,7 +49,7 @@ export function batchRenormWithCorrection(
   const { training, momentum, eps, m } = checkBatchNormArgs('batchRenorm', x, runningMean, runningVar, weight, bias, options);
   if (!training) return { y: batchNorm(x, runningMean, runningVar, weight, bias, { eps }), r: null, d: null };
 
-  const [mean, variance] = nd.batchNormStats(x.data);
+  const [mean, variance] = nd.normalizeMoments(x.data);
   const sigma = nd.sqrt(nd.add(runningVar.data, eps));
   const r = nd.clamp(nd.div(nd.sqrt(nd.add(variance, eps)), sigma), 1 / rmax, rmax).astype(x.dtype);
   const d = nd.clamp(nd.div(nd.sub(mean, runningMean.data), sigma), -dmax, dmax).astype(x.dtype);

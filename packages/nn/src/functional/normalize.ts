@@ -85,12 +85,12 @@ export function normalizeGroups(name: string, x: Tensor, view: readonly [number,
   // An empty input: an empty output, still in the graph (the kernels reject empty groups).
   if (x.size === 0) return x.mul(0);
   const x3 = x.data.reshape([...view]);
-  const [mean, variance] = nd.batchNormStats(x3);
+  const [mean, variance] = nd.normalizeMoments(x3);
   const invstd = nd.rsqrt(nd.add(variance, eps));
-  const [, xhat] = nd.batchNormForward(x3, mean, invstd);
+  const [, xhat] = nd.normalizeForward(x3, mean, invstd);
   return record(name, xhat.reshape(x.shape), [x], (g) => {
     if (isGradEnabled()) return [composedNormalizeBackward(g.reshape([...view]), x.reshape([...view]), null, eps)[0].reshape(x.shape)];
-    const [dx] = nd.batchNormBackward(g.data.reshape([...view]), xhat, invstd);
+    const [dx] = nd.normalizeBackward(g.data.reshape([...view]), xhat, invstd);
     return [new Tensor(dx.reshape(x.shape))];
   });
 }
@@ -143,7 +143,7 @@ export function normalizeGroupsAffine(
   const w = weight ? weight.data.reshape([n]) : nd.ones([n], opts);
   const b = bias ? bias.data.reshape([n]) : nd.zeros([n], opts);
   const x3 = x.data.reshape([...view]);
-  const [mean, variance] = nd.batchNormStats(x3);
+  const [mean, variance] = nd.normalizeMoments(x3);
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [y, xhat] = nd.normalizeAffineForward(x3, mean, invstd, w, b, layout);
   return record(name, y.reshape(x.shape), [x, weight, bias], (g) => {

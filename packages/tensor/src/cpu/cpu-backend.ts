@@ -4,7 +4,7 @@ import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
 import { allocUninit } from './alloc.js';
-import { batchNormBackward, batchNormForward, batchNormStats } from './batch-norm.js';
+import { normalizeBackward, normalizeForward, normalizeMoments } from './normalize.js';
 import { normalizeAffineBackward, normalizeAffineForward } from './normalize-affine.js';
 import { col2im, im2col } from './conv.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
@@ -220,16 +220,16 @@ export class CpuBackend implements Backend {
     return avgPool2dBackward(grad, inputShape, g);
   }
 
-  batchNormStats(x: NDArray): [NDArray, NDArray] {
-    return batchNormStats(x);
+  normalizeMoments(x: NDArray): [NDArray, NDArray] {
+    return normalizeMoments(x);
   }
 
-  batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
-    return batchNormForward(x, mean, invstd, weight, bias);
+  normalizeForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
+    return normalizeForward(x, mean, invstd, weight, bias);
   }
 
-  batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
-    return batchNormBackward(dy, xhat, invstd, weight);
+  normalizeBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
+    return normalizeBackward(dy, xhat, invstd, weight);
   }
 
   normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray, bias: NDArray, layout: AffineLayout): [NDArray, NDArray] {

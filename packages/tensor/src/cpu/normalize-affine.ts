@@ -2,7 +2,7 @@ import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
 import type { AffineLayout } from '../backend.js';
 import { allocUninit } from './alloc.js';
-import { batchNormForward } from './batch-norm.js';
+import { normalizeForward } from './normalize.js';
 import { cpuData, wrap } from './cpu-backend.js';
 import { wasmLayerNormBackward, wasmLayerNormForward, wasmRunDx, wasmRunSums } from './wasm/normalize-rows.js';
 
@@ -56,7 +56,7 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
       for (let g = 0, s = 0; g < G; g++) for (let j = 0; j < per; j++, s++) a[s] = f(g, j);
       return wrap(a, [spans]);
     };
-    const [y, xhat] = batchNormForward(
+    const [y, xhat] = normalizeForward(
       x.reshape([1, spans, Q]), vec((g) => mu[g]), vec((g) => is[g]),
       vec((g, j) => w[(g % P) * per + j]), vec((g, j) => b[(g % P) * per + j]),
     );

@@ -12,7 +12,7 @@ import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape } from '../shape.js';
 import { checkNotDisposed } from '../tidy.js';
-import { batchNormBackward, batchNormForward } from './batch-norm.js';
+import { normalizeBackward, normalizeForward } from './normalize.js';
 import { add, mul } from './elementwise.js';
 import { sum } from './reduce.js';
 
@@ -52,7 +52,7 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
   check(op, x, [['mean', mean], ['invstd', invstd], ['weight', weight], ['bias', bias]], layout);
   const backend = backendFor(x.device);
   if (backend.normalizeAffineForward) return backend.normalizeAffineForward(x, mean, invstd, weight, bias, layout);
-  const [, xhat] = batchNormForward(x, mean, invstd);
+  const [, xhat] = normalizeForward(x, mean, invstd);
   const [h4, w4] = views(xhat, weight, layout);
   const [, b4] = views(xhat, bias, layout);
   return [add(mul(h4, w4), b4).reshape(x.shape), xhat];
@@ -76,7 +76,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
   if (backend.normalizeAffineBackward) return backend.normalizeAffineBackward(g, xhat, invstd, weight, layout);
   const [g4, w4] = views(g, weight, layout);
   const [h4] = views(xhat, weight, layout);
-  const [dx] = batchNormBackward(mul(g4, w4).reshape(xhat.shape), xhat, invstd);
+  const [dx] = normalizeBackward(mul(g4, w4).reshape(xhat.shape), xhat, invstd);
   const n = weight.shape[0];
   return [dx, sum(mul(g4, h4), [0, 3]).reshape([n]), sum(g4, [0, 3]).reshape([n])];
 }

@@ -1,7 +1,12 @@
 /**
- * The BatchNorm kernels as ops on [N, C, ...] arrays: the per-channel
- * statistics, the normalize-and-affine map, and the fused backward. The
- * differentiable layer in @normlab/nn is built from these three.
+ * The normalization kernels every norm layer runs on, as ops on x viewed as
+ * [A, G, B, ...]: statistics per G over every other dim (moments), the
+ * normalize-and-affine map with a per-G affine, and the fused backward.
+ * BatchNorm is x [N, C, H, W] as is (G = C); LayerNorm, GroupNorm,
+ * InstanceNorm and weight standardization pass their own views
+ * ([1, rows, features], [1, N * groups, rest], ...; see
+ * nn/src/functional/normalize.ts), and normalize-affine.ts adds the affine
+ * maps that vary inside a group.
  */
 import { isFloat } from '../dtype.js';
 import { NDArray } from '../ndarray.js';
@@ -30,46 +35,48 @@ function checkChannelVector(op: string, name: string, v: NDArray | null, x: NDAr
 }
 
 /**
- * Mean and biased variance of each channel of x [N, C, ...] over every dim
- * but 1, by two passes (never E[x^2] - E[x]^2). Returns [mean [C], var [C]].
+ * Mean and biased variance of each group G of x [A, G, ...] (a channel of
+ * BatchNorm's [N, C, H, W], a row of LayerNorm's [1, rows, features]) over
+ * every dim but 1, by two passes (never E[x^2] - E[x]^2). Returns
+ * [mean [G], var [G]].
  */
-export function batchNormStats(x: NDArray): [NDArray, NDArray] {
-  const v = asNCS('batchNormStats', x);
-  if (v.shape[0] * v.shape[2] === 0) throw new RangeError(`batchNormStats: no values per channel in input ${fmtShape(x.shape)}`);
-  return backendFor(x.device).batchNormStats(v);
+export function normalizeMoments(x: NDArray): [NDArray, NDArray] {
+  const v = asNCS('normalizeMoments', x);
+  if (v.shape[0] * v.shape[2] === 0) throw new RangeError(`normalizeMoments: no values per channel in input ${fmtShape(x.shape)}`);
+  return backendFor(x.device).normalizeMoments(v);
 }
 
 /**
- * xhat = (x - mean) * invstd and y = xhat * weight + bias, per channel of
- * x [N, C, ...]. Returns [y, xhat], both of x's shape (y is xhat itself when
+ * xhat = (x - mean) * invstd and y = xhat * weight + bias, per group G of
+ * x [A, G, ...]. Returns [y, xhat], both of x's shape (y is xhat itself when
  * there is neither weight nor bias).
  */
-export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null = null, bias: NDArray | null = null): [NDArray, NDArray] {
-  const op = 'batchNormForward';
+export function normalizeForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null = null, bias: NDArray | null = null): [NDArray, NDArray] {
+  const op = 'normalizeForward';
   const v = asNCS(op, x);
   for (const [name, t] of [['mean', mean], ['invstd', invstd], ['weight', weight], ['bias', bias]] as const) checkChannelVector(op, name, t, x);
-  const [y, xhat] = backendFor(x.device).batchNormForward(v, mean, invstd, weight, bias);
+  const [y, xhat] = backendFor(x.device).normalizeForward(v, mean, invstd, weight, bias);
   return [y.reshape(x.shape), xhat.reshape(x.shape)];
 }
 
 /**
  * BatchNorm's backward in one fused pass, from the upstream gradient dy and
- * the saved xhat and invstd (Ioffe & Szegedy 2015's formulas, with m = N * S values per
- * channel):
+ * the saved xhat and invstd (Ioffe & Szegedy 2015's formulas, with m values per
+ * group G, m = A * B for x viewed as [A, G, B]):
  *
  *     dweight = sum(dy * xhat)        dbias = sum(dy)
  *     dx = weight * invstd / m * (m * dy - dbias - xhat * dweight)
  *
- * Returns [dx (x's shape), dweight [C], dbias [C]].
+ * Returns [dx (x's shape), dweight [G], dbias [G]].
  */
-export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null = null): [NDArray, NDArray, NDArray] {
-  const op = 'batchNormBackward';
+export function normalizeBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null = null): [NDArray, NDArray, NDArray] {
+  const op = 'normalizeBackward';
   const h = asNCS(op, xhat);
   if (!(dy instanceof NDArray) || dy.shape.join() !== xhat.shape.join()) {
     throw new RangeError(`${op}: dy ${dy instanceof NDArray ? fmtShape(dy.shape) : typeof dy} must have xhat's shape ${fmtShape(xhat.shape)}`);
   }
   checkChannelVector(op, 'invstd', invstd, xhat);
   checkChannelVector(op, 'weight', weight, xhat);
-  const [dx, dw, db] = backendFor(xhat.device).batchNormBackward(dy.reshape(h.shape).astype(xhat.dtype), h, invstd, weight);
+  const [dx, dw, db] = backendFor(xhat.device).normalizeBackward(dy.reshape(h.shape).astype(xhat.dtype), h, invstd, weight);
   return [dx.reshape(xhat.shape), dw, db];
 }

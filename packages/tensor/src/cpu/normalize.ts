@@ -81,7 +81,7 @@ function useWasm(d: ArrayLike<number>, N: number, C: number, S: number): d is Fl
   return d instanceof Float32Array && S >= WASM_BN_MIN_RUN && N * C * S >= WASM_BN_MIN_SIZE;
 }
 
-export function batchNormStats(x: NDArray): [NDArray, NDArray] {
+export function normalizeMoments(x: NDArray): [NDArray, NDArray] {
   const [N, C, S] = dims(x);
   const { d, o } = contiguousData(x);
   const mean = allocTyped(x.dtype, C);
@@ -174,7 +174,7 @@ export function batchNormStats(x: NDArray): [NDArray, NDArray] {
   return [wrap(mean, [C]), wrap(variance, [C])];
 }
 
-export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
+export function normalizeForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray | null, bias: NDArray | null): [NDArray, NDArray] {
   const [N, C, S] = dims(x);
   const { d, o } = contiguousData(x);
   const mu = perChannel(mean)!;
@@ -244,7 +244,7 @@ export function batchNormForward(x: NDArray, mean: NDArray, invstd: NDArray, wei
   return [wrap(y, [N, C, S]), wrap(xhat, [N, C, S])];
 }
 
-export function batchNormBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
+export function normalizeBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray | null): [NDArray, NDArray, NDArray] {
   const [N, C, S] = dims(xhat);
   const { d: g, o: go } = contiguousData(dy);
   const { d: h, o: ho } = contiguousData(xhat);

@@ -1,12 +1,12 @@
 /**
- * The BatchNorm kernels batchNormStats / batchNormForward / batchNormBackward
+ * The BatchNorm kernels normalizeMoments / normalizeForward / normalizeBackward
  * against direct float64 references: random shapes [N, C, ...] (rank 2..4),
  * float64 and float32, strided (non-contiguous) inputs and channel vectors,
  * numerical stability with a large offset, and validation errors.
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { type NDArray, batchNormBackward, batchNormForward, batchNormStats, fromTyped, zeros } from '../src/index.js';
+import { type NDArray, normalizeBackward, normalizeForward, normalizeMoments, fromTyped, zeros } from '../src/index.js';
 import { randomData } from './helpers.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
 
@@ -72,12 +72,12 @@ function stridedVec(v: ArrayLike<number>): NDArray {
   return fromTyped(b, [b.length]).slice(0, 1, undefined, 2);
 }
 
-describe('batchNormStats', () => {
+describe('normalizeMoments', () => {
   it('equals the two-pass float64 reference (float64 and float32)', () => {
     fc.assert(fc.property(statsShapeArb, fc.integer(), fc.boolean(), (shape, seed, single) => {
       const v = randomData(size(shape), seed).map((e, k) => 3 * e + chanOf(k, shape));
       const x = single ? f32(v, shape) : f64(v, shape);
-      const [mean, variance] = batchNormStats(x);
+      const [mean, variance] = normalizeMoments(x);
       expect(mean.shape).toEqual([shape[1]]);
       expect(variance.shape).toEqual([shape[1]]);
       expect(mean.dtype).toBe(x.dtype);
@@ -91,12 +91,12 @@ describe('batchNormStats', () => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 70 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (N, C, seed) => {
       const v = Float64Array.from(randomData(N * C, seed), (x, i) => (i % 7 === 3 ? -0 : x * 3 + 1));
       const x = fromTyped(v, [N, C]);
-      const [mean, variance] = batchNormStats(x);
+      const [mean, variance] = normalizeMoments(x);
       const ref = refStats(v, [N, C]);
       expect(vals(mean)).toEqual(ref.mean);
       expect(vals(variance)).toEqual(ref.variance);
       const g = Float64Array.from(randomData(N * C, seed + 1));
-      const [, dw, db] = batchNormBackward(fromTyped(g, [N, C]), x, fromTyped(new Float64Array(C).fill(1), [C]));
+      const [, dw, db] = normalizeBackward(fromTyped(g, [N, C]), x, fromTyped(new Float64Array(C).fill(1), [C]));
       const sdy = new Array<number>(C).fill(0);
       const sdx = new Array<number>(C).fill(0);
       for (let k = 0; k < v.length; k++) {
@@ -117,7 +117,7 @@ describe('batchNormStats', () => {
       const host = fromTyped(v, [N * C + 1]).narrow(0, 1, N * C).reshape([N, C]);
       const x = resident ? host.clone() : host;
       const xv = v.subarray(1);
-      const [mean, variance] = batchNormStats(x);
+      const [mean, variance] = normalizeMoments(x);
       const ref = refStats(xv, [N, C]);
       expect(vals(mean)).toEqual(ref.mean.map(Math.fround));
       expect(vals(variance)).toEqual(ref.variance.map(Math.fround));
@@ -125,13 +125,13 @@ describe('batchNormStats', () => {
       const w = fromTyped(Float32Array.from(randomData(C, seed + 2)), [C]);
       const b = fromTyped(Float32Array.from(randomData(C, seed + 3)), [C]);
       const [mv, iv, wv, bv] = [mean, is, w, b].map(vals);
-      const [y, xhat] = batchNormForward(x, mean, is, w, b);
+      const [y, xhat] = normalizeForward(x, mean, is, w, b);
       const hRef = Array.from(xv, (q, k) => (q - mv[k % C]) * iv[k % C]);
       expect(vals(xhat)).toEqual(hRef.map(Math.fround));
       expect(vals(y)).toEqual(hRef.map((h, k) => Math.fround(h * wv[k % C] + bv[k % C])));
       const gv = Float32Array.from(randomData(N * C, seed + 1));
       const hv = Float32Array.from(vals(xhat));
-      const [dx, dw, db] = batchNormBackward(fromTyped(gv, [N, C]), xhat, is, w);
+      const [dx, dw, db] = normalizeBackward(fromTyped(gv, [N, C]), xhat, is, w);
       const sdy = new Array<number>(C).fill(0);
       const sdx = new Array<number>(C).fill(0);
       for (let k = 0; k < gv.length; k++) {
@@ -152,7 +152,7 @@ describe('batchNormStats', () => {
       const shape = [N, C, S];
       const noise = randomData(size(shape), seed);
       const x = f32(Array.from(noise, (e) => 1e4 + e), shape);
-      const [mean, variance] = batchNormStats(x);
+      const [mean, variance] = normalizeMoments(x);
       // The reference from the float32 values themselves, in float64.
       const ref = refStats(x.toTypedArray(), shape);
       close(vals(mean), ref.mean, 1e-7, 'mean');
@@ -165,7 +165,7 @@ describe('batchNormStats', () => {
   });
 
   it('constant channels have variance exactly 0', () => {
-    const [mean, variance] = batchNormStats(f32(new Array(12).fill(1e4 + 0.5), [2, 3, 2]));
+    const [mean, variance] = normalizeMoments(f32(new Array(12).fill(1e4 + 0.5), [2, 3, 2]));
     expect(vals(mean)).toEqual([10000.5, 10000.5, 10000.5]);
     expect(vals(variance)).toEqual([0, 0, 0]);
   });
@@ -173,15 +173,15 @@ describe('batchNormStats', () => {
   it('strided inputs give the same statistics as contiguous ones', () => {
     fc.assert(fc.property(statsShapeArb, fc.integer(), fc.constantFrom('permute', 'slice') as fc.Arbitrary<'permute' | 'slice'>, (shape, seed, how) => {
       const v = randomData(size(shape), seed);
-      const [m0, v0] = batchNormStats(f64(v, shape));
-      const [m1, v1] = batchNormStats(strided(v, shape, how));
+      const [m0, v0] = normalizeMoments(f64(v, shape));
+      const [m1, v1] = normalizeMoments(strided(v, shape, how));
       close(vals(m1), vals(m0), 1e-15, 'mean');
       close(vals(v1), vals(v0), 1e-15, 'variance');
     }), { numRuns: 30 });
   });
 });
 
-describe('batchNormForward / batchNormBackward', () => {
+describe('normalizeForward / normalizeBackward', () => {
   const caseArb = fc.record({
     shape: shapeArb, seed: fc.integer(), affine: fc.constantFrom('both', 'weight', 'bias', 'none'),
     xs: fc.constantFrom('contiguous', 'permute', 'slice'), vs: fc.boolean(),
@@ -198,7 +198,7 @@ describe('batchNormForward / batchNormBackward', () => {
       const b = affine === 'both' || affine === 'bias' ? Array.from(randomData(C, seed + 4)) : null;
       const vec = (a: number[]): NDArray => (vs ? stridedVec(a) : f64(a, [C]));
       const x = xs === 'contiguous' ? f64(v, shape) : strided(v, shape, xs);
-      const [y, xhat] = batchNormForward(x, vec(mu), vec(is), w && vec(w), b && vec(b));
+      const [y, xhat] = normalizeForward(x, vec(mu), vec(is), w && vec(w), b && vec(b));
       expect(y.shape).toEqual(shape);
       expect(xhat.shape).toEqual(shape);
       const refH = Array.from(v, (e, k) => (e - mu[chanOf(k, shape)]) * is[chanOf(k, shape)]);
@@ -209,7 +209,7 @@ describe('batchNormForward / batchNormBackward', () => {
       // Backward from a strided dy too.
       const gv = randomData(n, seed + 5);
       const dy = xs === 'contiguous' ? f64(gv, shape) : strided(gv, shape, xs);
-      const [dx, dw, db] = batchNormBackward(dy, xhat, vec(is), w && vec(w));
+      const [dx, dw, db] = normalizeBackward(dy, xhat, vec(is), w && vec(w));
       expect(dx.shape).toEqual(shape);
       expect(dw.shape).toEqual([C]);
       expect(db.shape).toEqual([C]);
@@ -232,11 +232,11 @@ describe('batchNormForward / batchNormBackward', () => {
 
   it('y equals xhat without weight and bias; float32 stays float32', () => {
     const x = f32([1, 2, 3, 4, 5, 6], [3, 2]);
-    const [y, xhat] = batchNormForward(x, f32([0, 1], [2]), f32([1, 2], [2]));
+    const [y, xhat] = normalizeForward(x, f32([0, 1], [2]), f32([1, 2], [2]));
     expect(vals(y)).toEqual(vals(xhat));
     expect(y.dtype).toBe('float32');
     expect(vals(y)).toEqual([1, 2, 3, 6, 5, 10]);
-    const [dx, dw, db] = batchNormBackward(f32([1, 1, 1, 1, 1, 1], [3, 2]), xhat, f32([1, 2], [2]));
+    const [dx, dw, db] = normalizeBackward(f32([1, 1, 1, 1, 1, 1], [3, 2]), xhat, f32([1, 2], [2]));
     expect([dx.dtype, dw.dtype, db.dtype]).toEqual(['float32', 'float32', 'float32']);
     expect(vals(db)).toEqual([3, 3]);
   });
@@ -247,25 +247,25 @@ describe('BatchNorm kernel validation', () => {
   const v2 = f64([0, 1], [2]);
 
   it('input rank, dtype and emptiness', () => {
-    expect(() => batchNormStats(f64([1, 2], [2]))).toThrow('batchNormStats: expected input [N, C, ...] with at least 2 dims, got [2]');
-    expect(() => batchNormStats(fromTyped(Int32Array.from([1, 2, 3, 4]), [2, 2]))).toThrow(/floating point input, got int32/);
-    expect(() => batchNormStats(zeros([0, 3]))).toThrow('batchNormStats: no values per channel in input [0,3]');
-    expect(() => batchNormStats(zeros([2, 3, 0]))).toThrow(/no values per channel in input \[2,3,0\]/);
-    expect(() => batchNormStats([1, 2] as unknown as NDArray)).toThrow(TypeError);
-    expect(() => batchNormForward(f64([1], [1]), v2, v2)).toThrow(/at least 2 dims, got \[1\]/);
+    expect(() => normalizeMoments(f64([1, 2], [2]))).toThrow('normalizeMoments: expected input [N, C, ...] with at least 2 dims, got [2]');
+    expect(() => normalizeMoments(fromTyped(Int32Array.from([1, 2, 3, 4]), [2, 2]))).toThrow(/floating point input, got int32/);
+    expect(() => normalizeMoments(zeros([0, 3]))).toThrow('normalizeMoments: no values per channel in input [0,3]');
+    expect(() => normalizeMoments(zeros([2, 3, 0]))).toThrow(/no values per channel in input \[2,3,0\]/);
+    expect(() => normalizeMoments([1, 2] as unknown as NDArray)).toThrow(TypeError);
+    expect(() => normalizeForward(f64([1], [1]), v2, v2)).toThrow(/at least 2 dims, got \[1\]/);
   });
 
   it('channel vectors: shape, dtype, type', () => {
-    expect(() => batchNormForward(x, f64([0, 1, 2], [3]), v2)).toThrow('batchNormForward: expected mean of shape [2] for input [3,2], got [3]');
-    expect(() => batchNormForward(x, v2, f64([1, 1], [1, 2]))).toThrow(/invstd of shape \[2\] for input \[3,2\], got \[1,2\]/);
-    expect(() => batchNormForward(x, v2, v2, f32([1, 1], [2]))).toThrow('batchNormForward: weight is float32 but the input is float64');
-    expect(() => batchNormForward(x, v2, v2, null, f64([1], [1]))).toThrow(/bias of shape \[2\]/);
-    expect(() => batchNormForward(x, [0, 1] as unknown as NDArray, v2)).toThrow(/mean to be an NDArray or null/);
+    expect(() => normalizeForward(x, f64([0, 1, 2], [3]), v2)).toThrow('normalizeForward: expected mean of shape [2] for input [3,2], got [3]');
+    expect(() => normalizeForward(x, v2, f64([1, 1], [1, 2]))).toThrow(/invstd of shape \[2\] for input \[3,2\], got \[1,2\]/);
+    expect(() => normalizeForward(x, v2, v2, f32([1, 1], [2]))).toThrow('normalizeForward: weight is float32 but the input is float64');
+    expect(() => normalizeForward(x, v2, v2, null, f64([1], [1]))).toThrow(/bias of shape \[2\]/);
+    expect(() => normalizeForward(x, [0, 1] as unknown as NDArray, v2)).toThrow(/mean to be an NDArray or null/);
   });
 
   it('backward: dy must have xhat shape; invstd and weight checked', () => {
-    expect(() => batchNormBackward(f64([1, 2], [1, 2]), x, v2)).toThrow('batchNormBackward: dy [1,2] must have xhat\'s shape [3,2]');
-    expect(() => batchNormBackward(x, x, f64([1], [1]))).toThrow(/invstd of shape \[2\]/);
-    expect(() => batchNormBackward(x, x, v2, f64([1, 2, 3], [3]))).toThrow(/weight of shape \[2\]/);
+    expect(() => normalizeBackward(f64([1, 2], [1, 2]), x, v2)).toThrow('normalizeBackward: dy [1,2] must have xhat\'s shape [3,2]');
+    expect(() => normalizeBackward(x, x, f64([1], [1]))).toThrow(/invstd of shape \[2\]/);
+    expect(() => normalizeBackward(x, x, v2, f64([1, 2, 3], [3]))).toThrow(/weight of shape \[2\]/);
   });
 });
