@@ -75,7 +75,7 @@ describe('filterResponseNorm', () => {
     expect(() => filterResponseNorm(randT([3], 1))).toThrow(/filterResponseNorm: expected input \[N, C, \.\.\.\] with at least 2 dims, got \[3\]/);
     expect(() => filterResponseNorm(x, randT([2], 1))).toThrow(/filterResponseNorm: expected weight of shape \[3\]/);
     expect(() => filterResponseNorm(x, null, null, 0)).toThrow(/filterResponseNorm: eps must be positive, got 0/);
-    expect(() => filterResponseNorm(x, null, null, randT([2], 1))).toThrow(/filterResponseNorm: expected eps of shape \[\] or \[3\]/);
+    expect(() => filterResponseNorm(x, null, null, randT([2], 1))).toThrow(/filterResponseNorm: expected eps to be a positive number or a tensor of shape \[\] or \[3\]/);
   });
 });
 

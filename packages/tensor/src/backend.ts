@@ -131,10 +131,11 @@ export interface Backend {
   normalizeAffineForward?(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray, bias: NDArray, layout: AffineLayout): [NDArray, NDArray];
   /**
    * The fused backward: per group, with g = dy * weight (by `layout`) and
-   * m = B, dx = invstd / m * (m * g - sum(g) - xhat * sum(g * xhat)).
+   * m = B, dx = invstd / m * (m * g - sum(g) - xhat * sum(g * xhat)); without
+   * the sum(g) term when not `centered` (RMS norms: no mean was subtracted).
    * Returns [dx, dweight, dbias], the last two of weight's length.
    */
-  normalizeAffineBackward?(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout): [NDArray, NDArray, NDArray];
+  normalizeAffineBackward?(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout, centered: boolean): [NDArray, NDArray, NDArray];
 }
 
 /**

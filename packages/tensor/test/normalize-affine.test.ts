@@ -13,7 +13,7 @@ import { randomData } from './helpers.js';
 
 const vals = (a: NDArray): number[] => Array.from(a.toTypedArray(), Number);
 
-interface Case { G: number; B: number; layout: AffineLayout; seed: number }
+interface Case { G: number; B: number; layout: AffineLayout; seed: number; centered?: boolean }
 
 /** Layouts that fit [1, G, B]: LayerNorm's, GroupNorm's (short and long spans), and period > 1 with span 1. */
 const caseArb: fc.Arbitrary<Case> = fc.oneof(
@@ -24,8 +24,8 @@ const caseArb: fc.Arbitrary<Case> = fc.oneof(
     .map(({ k, P, B, seed }) => ({ G: k * P, B, layout: { period: P, span: 1 }, seed })),
 );
 
-/** The definition, in float64. */
-function reference(x: number[], dy: number[], G: number, B: number, w: number[], b: number[], { period: P, span: Q }: AffineLayout) {
+/** The definition, in float64; not `centered`: RMS normalization (mean 0, invstd from the mean square). */
+function reference(x: number[], dy: number[], G: number, B: number, w: number[], b: number[], { period: P, span: Q }: AffineLayout, centered: boolean) {
   const at = (g: number, i: number): number => (g % P) * (B / Q) + Math.floor(i / Q);
   const y: number[] = [];
   const xhat: number[] = [];
@@ -33,7 +33,7 @@ function reference(x: number[], dy: number[], G: number, B: number, w: number[],
   const mean: number[] = [];
   for (let g = 0; g < G; g++) {
     const row = x.slice(g * B, (g + 1) * B);
-    const mu = row.reduce((p, q) => p + q, 0) / B;
+    const mu = centered ? row.reduce((p, q) => p + q, 0) / B : 0;
     const is = 1 / Math.sqrt(row.reduce((p, q) => p + (q - mu) ** 2, 0) / B + 1e-5);
     mean.push(mu);
     invstd.push(is);
@@ -57,7 +57,7 @@ function reference(x: number[], dy: number[], G: number, B: number, w: number[],
     }
     for (let i = 0; i < B; i++) {
       const k = g * B + i;
-      dx.push((invstd[g] / B) * (B * dy[k] * w[at(g, i)] - s1 - xhat[k] * s2));
+      dx.push((invstd[g] / B) * (B * dy[k] * w[at(g, i)] - (centered ? s1 : 0) - xhat[k] * s2));
     }
   }
   return { y, xhat, mean, invstd, dx, dw, db };
@@ -70,7 +70,7 @@ function close(a: ArrayLike<number>, e: ArrayLike<number>, atol: number, rtol: n
   }
 }
 
-function run({ G, B, layout, seed }: Case, dtype: 'float32' | 'float64', tol: number): void {
+function run({ G, B, layout, seed, centered = true }: Case, dtype: 'float32' | 'float64', tol: number): void {
   const n = (layout.period * B) / layout.span;
   const x = Array.from(randomData(G * B, seed), (v) => 3 * v + 1);
   const dy = Array.from(randomData(G * B, seed + 1));
@@ -79,13 +79,13 @@ function run({ G, B, layout, seed }: Case, dtype: 'float32' | 'float64', tol: nu
   const T = dtype === 'float32' ? Float32Array : Float64Array;
   // Round the inputs to the dtype first, so that the reference sees what the kernels see.
   const [xs, dys, ws, bs] = [x, dy, w, b].map((a) => Array.from(T.from(a)));
-  const r = reference(xs, dys, G, B, ws, bs, layout);
+  const r = reference(xs, dys, G, B, ws, bs, layout, centered);
   const arr = (a: number[], shape: number[]): NDArray => fromTyped(T.from(a), shape);
   const [y, xhat] = normalizeAffineForward(arr(xs, [1, G, B]), arr(r.mean, [G]), arr(r.invstd, [G]), arr(ws, [n]), arr(bs, [n]), layout);
   expect(y.shape).toEqual([1, G, B]);
   close(vals(xhat), r.xhat, tol, tol, 'xhat');
   close(vals(y), r.y, tol, tol, 'y');
-  const [dx, dw, db] = normalizeAffineBackward(arr(dys, [1, G, B]), arr(r.xhat, [1, G, B]), arr(r.invstd, [G]), arr(ws, [n]), layout);
+  const [dx, dw, db] = normalizeAffineBackward(arr(dys, [1, G, B]), arr(r.xhat, [1, G, B]), arr(r.invstd, [G]), arr(ws, [n]), layout, { centered });
   close(vals(dx), r.dx, tol * 10, tol * 10, 'dx');
   close(vals(dw), r.dw, tol * 10, tol * 10, 'dweight');
   close(vals(db), r.db, tol * 10, tol * 10, 'dbias');
@@ -98,6 +98,14 @@ describe('normalizeAffineForward / normalizeAffineBackward', () => {
 
   it('match it in float32 (the wasm kernels: rows with and without a tail of 1-3 values, spans short and long)', () => {
     fc.assert(fc.property(caseArb, (c) => run(c, 'float32', 2e-5)), { numRuns: 80 });
+  });
+
+  it('without centering (RMS norms) the backward drops the mean\'s term, in float64 and float32', () => {
+    fc.assert(fc.property(caseArb, (c) => {
+      run({ ...c, centered: false }, 'float64', 1e-12);
+      run({ ...c, centered: false }, 'float32', 2e-5);
+    }), { numRuns: 60 });
+    run({ G: 300, B: 257, layout: { period: 1, span: 1 }, seed: 3, centered: false }, 'float32', 2e-5);
   });
 
   it('match it on arrays large enough for several jobs over the threads', () => {

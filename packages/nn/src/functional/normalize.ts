@@ -125,43 +125,58 @@ export function composedNormalizeBackward(g: Tensor, x: Tensor, weight: Tensor |
  * vary inside a group, as one recorded op: x viewed as `view` = [1, G, B]
  * (every group one run: LayerNorm's rows, GroupNorm's and InstanceNorm's
  * groups), weight and bias (either may be null) holding period * B / span
- * values placed by `layout` (see nd.AffineLayout). Forward and backward run
- * the fused kernels (y and xhat in one pass; dx, dweight and dbias
- * together); under `createGraph` the backward is composed from
- * differentiable ops, so derivatives of every order work.
+ * values placed by `layout` (see nd.AffineLayout). Not `centered` is an RMS
+ * normalization: xhat = x / sqrt(mean(x^2) + eps), no mean subtracted.
+ * Forward and backward run the fused kernels (y and xhat in one pass; dx,
+ * dweight and dbias together); under `createGraph` the backward is composed
+ * from differentiable ops, so derivatives of every order work.
  */
 export function normalizeGroupsAffine(
   name: string, x: Tensor, view: readonly [1, number, number], eps: number, weight: Tensor | null, bias: Tensor | null, layout: nd.AffineLayout,
+  centered = true,
 ): Tensor {
-  if (!weight && !bias) return normalizeGroups(name, x, view, eps);
+  if (centered && !weight && !bias) return normalizeGroups(name, x, view, eps);
   const [, G, B] = view;
   const { period: P, span: Q } = layout;
   const n = (P * B) / Q;
   // An empty input: the composed form (the kernels reject empty groups).
-  if (x.size === 0) return affineComposed(normalizeGroups(name, x, view, eps), view, weight, bias, layout);
+  if (x.size === 0) return affineComposed(x.mul(0), view, weight, bias, layout);
   const opts = { dtype: x.dtype, device: x.device };
   const w = weight ? weight.data.reshape([n]) : nd.ones([n], opts);
   const b = bias ? bias.data.reshape([n]) : nd.zeros([n], opts);
   const x3 = x.data.reshape([...view]);
-  const [mean, variance] = nd.normalizeMoments(x3);
+  let [mean, variance] = nd.normalizeMoments(x3);
+  if (!centered) {
+    // The mean square, from the same float64-accurate moments: E[x^2] = var + mean^2.
+    variance = nd.add(variance, nd.mul(mean, mean));
+    mean = nd.zeros([G], opts);
+  }
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [y, xhat] = nd.normalizeAffineForward(x3, mean, invstd, w, b, layout);
   return record(name, y.reshape(x.shape), [x, weight, bias], (g) => {
     if (isGradEnabled()) {
       const four = [G / P, P, B / Q, Q];
       const g4 = g.reshape(four);
-      const gw = weight ? g4.mul(weight.reshape([1, P, B / Q, 1])) : g4;
-      const [dx] = composedNormalizeBackward(gw.reshape([...view]), x.reshape([...view]), null, eps);
-      const xhatT = normalizeComposed(x.reshape([...view]), eps).reshape(four);
+      const gw = (weight ? g4.mul(weight.reshape([1, P, B / Q, 1])) : g4).reshape([...view]);
+      const xs = x.reshape([...view]);
+      const xhatT = centered ? normalizeComposed(xs, eps) : xs.mul(rmsComposed(xs, eps));
+      const dx = centered
+        ? composedNormalizeBackward(gw, xs, null, eps)[0]
+        : rmsComposed(xs, eps).div(B).mul(gw.mul(B).sub(xhatT.mul(gw.mul(xhatT).sum([0, 2], { keepdim: true }))));
       return [
         dx.reshape(x.shape),
-        weight ? g4.mul(xhatT).sum([0, 3]).reshape(weight.shape) : null,
+        weight ? g4.mul(xhatT.reshape(four)).sum([0, 3]).reshape(weight.shape) : null,
         bias ? g4.sum([0, 3]).reshape(bias.shape) : null,
       ];
     }
-    const [dx, dw, db] = nd.normalizeAffineBackward(g.data.reshape([...view]), xhat, invstd, w, layout);
+    const [dx, dw, db] = nd.normalizeAffineBackward(g.data.reshape([...view]), xhat, invstd, w, layout, { centered });
     return [new Tensor(dx.reshape(x.shape)), weight ? new Tensor(dw.reshape(weight.shape)) : null, bias ? new Tensor(db.reshape(bias.shape)) : null];
   });
+}
+
+/** 1 / sqrt(mean(x^2) + eps) per group of x [1, G, B] ([1, G, 1]), in differentiable ops. */
+function rmsComposed(x: Tensor, eps: number): Tensor {
+  return x.square().mean([0, 2], { keepdim: true }).add(eps).rsqrt();
 }
 
 /** xhat of x [1, G, B] per group in differentiable ops. */

@@ -1,6 +1,6 @@
 import { Tensor } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { checkNormalizedInput, normalizedShapeOf } from './normalize.js';
+import { checkNormalizedInput, normalizeGroupsAffine, normalizedShapeOf } from './normalize.js';
 
 /** `eps` of `rmsNorm`: a number, null (the dtype's machine epsilon), or `{ eps }`. */
 export type RmsEpsArg = number | null | { eps?: number | null };
@@ -35,8 +35,7 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
   const e = given ?? machineEpsilon(x.dtype);
   if (!(e > 0)) throw new RangeError(`rmsNorm: eps must be positive, got ${e}`);
   checkNormalizedInput('rmsNorm', x, shape, [['weight', weight]]);
-  const dims = shape.map((_, i) => x.ndim - shape.length + i);
-  // As PyTorch's composite: x * rsqrt(mean(x^2) + eps), differentiable to any order.
-  const y = x.mul(x.square().mean(dims, { keepdim: true }).add(e).rsqrt());
-  return weight ? y.mul(weight) : y;
+  const features = nd.sizeOf(shape);
+  // The mean square per row and the weight per feature, on the fused kernels (uncentered).
+  return normalizeGroupsAffine('rmsNorm', x, [1, x.size / features, features], e, weight, null, { period: 1, span: 1 }, false);
 }

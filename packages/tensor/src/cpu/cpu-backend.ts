@@ -236,8 +236,8 @@ export class CpuBackend implements Backend {
     return normalizeAffineForward(x, mean, invstd, weight, bias, layout);
   }
 
-  normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout): [NDArray, NDArray, NDArray] {
-    return normalizeAffineBackward(dy, xhat, invstd, weight, layout);
+  normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout, centered: boolean): [NDArray, NDArray, NDArray] {
+    return normalizeAffineBackward(dy, xhat, invstd, weight, layout, centered);
   }
 }
 

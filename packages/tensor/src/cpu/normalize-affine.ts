@@ -80,7 +80,9 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
   return [wrap(y, [1, G, B]), wrap(xhat, [1, G, B])];
 }
 
-export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout): [NDArray, NDArray, NDArray] {
+export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout, centered: boolean): [NDArray, NDArray, NDArray] {
+  // Not centered (RMS norms): dx has no sum(g) term, the D coefficient below is 0.
+  const c = centered ? 1 : 0;
   const [, G, B] = xhat.shape;
   const { period: P, span: Q } = layout;
   const per = B / Q;
@@ -93,7 +95,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
   const dBias = allocTyped(xhat.dtype, n);
   const done = (): [NDArray, NDArray, NDArray] => [wrap(dx, [1, G, B]), wrap(dWeight, [n]), wrap(dBias, [n])];
   const f32 = g instanceof Float32Array && h instanceof Float32Array && dx instanceof Float32Array;
-  if (P === 1 && Q === 1 && f32 && wasmLayerNormBackward(g, go, h, ho, G, B, is, host32(weight), dx, dWeight as Float32Array, dBias as Float32Array)) return done();
+  if (P === 1 && Q === 1 && f32 && wasmLayerNormBackward(g, go, h, ho, G, B, is, host32(weight), centered, dx, dWeight as Float32Array, dBias as Float32Array)) return done();
   const w = host64(weight);
   if (Q >= MIN_SPAN) {
     // Per span: sum(dy) and sum(dy xhat); per group the weighted sums S1 = sum_j w_j sum(dy) and
@@ -133,7 +135,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
         const s = gi * per + j;
         coef[3 * s] = is[gi] * w[base + j];
         coef[3 * s + 1] = -k * s2;
-        coef[3 * s + 2] = -k * s1;
+        coef[3 * s + 2] = -k * s1 * c;
       }
     }
     dWeight.set(dw);
@@ -164,7 +166,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
     const k = is[gi] / B;
     for (let i = 0; i < B; i++) {
       const j = base + Math.floor(i / Q);
-      dx[gi * B + i] = is[gi] * (g[go + gi * B + i] * w[j]) - k * s2 * h[ho + gi * B + i] - k * s1;
+      dx[gi * B + i] = is[gi] * (g[go + gi * B + i] * w[j]) - k * s2 * h[ho + gi * B + i] - k * s1 * c;
     }
   }
   dWeight.set(dw);

@@ -13,7 +13,7 @@ import { backendFor } from '../registry.js';
 import { fmtShape } from '../shape.js';
 import { checkNotDisposed } from '../tidy.js';
 import { normalizeBackward, normalizeForward } from './normalize.js';
-import { add, mul } from './elementwise.js';
+import { add, div, mul } from './elementwise.js';
 import { sum } from './reduce.js';
 
 function check(op: string, x: NDArray, vectors: readonly (readonly [string, NDArray])[], layout: AffineLayout): void {
@@ -64,8 +64,14 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
  * group, dx = invstd / B * (B g - sum(g) - xhat sum(g xhat)); dweight and
  * dbias are the sums of dy * xhat and dy over the entries each parameter
  * applies to. Returns [dx, dweight, dbias].
+ *
+ * `centered: false` is the backward of an RMS normalization (xhat = x *
+ * invstd, invstd from the mean square, mean 0): dx loses its sum(g) term.
  */
-export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout): [NDArray, NDArray, NDArray] {
+export function normalizeAffineBackward(
+  dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout, options: { centered?: boolean } = {},
+): [NDArray, NDArray, NDArray] {
+  const centered = options.centered ?? true;
   const op = 'normalizeAffineBackward';
   check(op, xhat, [['invstd', invstd], ['weight', weight]], layout);
   if (!(dy instanceof NDArray) || dy.shape.join() !== xhat.shape.join()) {
@@ -73,10 +79,13 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
   }
   const g = dy.astype(xhat.dtype);
   const backend = backendFor(xhat.device);
-  if (backend.normalizeAffineBackward) return backend.normalizeAffineBackward(g, xhat, invstd, weight, layout);
+  if (backend.normalizeAffineBackward) return backend.normalizeAffineBackward(g, xhat, invstd, weight, layout, centered);
   const [g4, w4] = views(g, weight, layout);
   const [h4] = views(xhat, weight, layout);
-  const [dx] = normalizeBackward(mul(g4, w4).reshape(xhat.shape), xhat, invstd);
+  const gw = mul(g4, w4).reshape(xhat.shape);
+  let [dx] = normalizeBackward(gw, xhat, invstd);
+  // Not centered: add back invstd / B * sum(g) per group, the term of the mean that was never subtracted.
+  if (!centered) dx = add(dx, mul(invstd.reshape([1, xhat.shape[1], 1]), div(sum(gw, 2, { keepdim: true }), xhat.shape[2])));
   const n = weight.shape[0];
   return [dx, sum(mul(g4, h4), [0, 3]).reshape([n]), sum(g4, [0, 3]).reshape([n])];
 }

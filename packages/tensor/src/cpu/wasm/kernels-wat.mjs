@@ -771,9 +771,9 @@ function normalizeWat(lo, hi, pack, hsum, zero) {
   ;; LayerNorm's fused backward over $rows rows of $F floats (g = dy, h = xhat, weight w float32 [F]):
   ;; per row s1 = sum(g w) and s2 = sum(g w h) in f64, then dx = invstd g w - k s2 h - k s1 with
   ;; k = invstd / F (invstd the second f64 at $stats + 16 r); adds g h and g to the f64 column
-  ;; sums at $acc (dweight [F], then dbias [F]).
+  ;; sums at $acc (dweight [F], then dbias [F]). $centered 0 drops the -k s1 term (RMSNorm: no mean was subtracted).
   (func (export "ln_bwd_f32") (param $g i32) (param $h i32) (param $dx i32) (param $rows i32) (param $F i32)
-      (param $stats i32) (param $w i32) (param $acc i32)
+      (param $stats i32) (param $w i32) (param $acc i32) (param $centered i32)
     (local $e i32) (local $pg i32) (local $ph i32) (local $pw i32) (local $pa i32) (local $fb i32)
     (local $v v128) (local $hv v128) (local $wv v128) (local $gl v128) (local $gh v128)
     (local $s1 v128) (local $s2 v128) (local $a v128) (local $bb v128) (local $d v128)
@@ -825,7 +825,7 @@ function normalizeWat(lo, hi, pack, hsum, zero) {
       (local.set $kk (f64.div (local.get $is) (f64.convert_i32_u (local.get $F))))
       (local.set $a (f64x2.splat (local.get $is)))
       (local.set $bb (f64x2.splat (f64.mul (f64.neg (local.get $kk)) (local.get $t2))))
-      (local.set $d (f64x2.splat (f64.mul (f64.neg (local.get $kk)) (local.get $t1))))
+      (local.set $d (f64x2.splat (select (f64.mul (f64.neg (local.get $kk)) (local.get $t1)) (f64.const 0) (local.get $centered))))
       (local.set $pw (local.get $w))
       (block $d3 (loop $l3
         (br_if $d3 (i32.gt_u (i32.add (local.get $g) (i32.const 16)) (local.get $e)))

@@ -99,8 +99,8 @@ export interface Kernels {
   readonly norm_dx_f32: (dx: number, g: number, h: number, count: number, len: number, coef: number) => void;
   /** (x, y, h, rows, F, stats, w, b): LayerNorm's forward, per row (mean, invstd) f64 pairs at `stats`, w and b float32 [F]. */
   readonly ln_fwd_f32: (x: number, y: number, h: number, rows: number, F: number, stats: number, w: number, b: number) => void;
-  /** (g, h, dx, rows, F, stats, w, acc): LayerNorm's fused backward; adds dweight and dbias to the f64 [2F] at `acc`. */
-  readonly ln_bwd_f32: (g: number, h: number, dx: number, rows: number, F: number, stats: number, w: number, acc: number) => void;
+  /** (g, h, dx, rows, F, stats, w, acc, centered): LayerNorm's fused backward (RMSNorm's when centered is 0); adds dweight and dbias to the f64 [2F] at `acc`. */
+  readonly ln_bwd_f32: (g: number, h: number, dx: number, rows: number, F: number, stats: number, w: number, acc: number, centered: number) => void;
 }
 
 const PAGE = 65536;

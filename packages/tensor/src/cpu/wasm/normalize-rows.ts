@@ -43,13 +43,14 @@ export function wasmLayerNormForward(
 
 /**
  * LayerNorm's fused backward over `rows` rows of F floats: dx from dy (g),
- * xhat (h), the rows' invstd and the weight w; dWeight and dBias [F] are the
+ * xhat (h), the rows' invstd and the weight w (without the mean's term when
+ * not `centered`: RMSNorm); dWeight and dBias [F] are the
  * column sums of dy xhat and dy (each job sums its rows in f64, then the
  * jobs' sums are added in job order).
  */
 export function wasmLayerNormBackward(
   g: Float32Array, go: number, h: Float32Array, ho: number, rows: number, F: number, invstd: Float64Array,
-  w: Float32Array, dx: Float32Array, dWeight: Float32Array, dBias: Float32Array,
+  w: Float32Array, centered: boolean, dx: Float32Array, dWeight: Float32Array, dBias: Float32Array,
 ): boolean {
   const k = getKernels();
   if (!k) return false;
@@ -63,7 +64,7 @@ export function wasmLayerNormBackward(
     new Float64Array(k.memory.buffer, acc, jobs * 2 * F).fill(0);
     const ran = runOverRuns(k, rows, (wd, first, count) => {
       const off = first * F * 4;
-      putJob(jobBuf, wd, EW_LN_BWD, gAt + off, hAt + off, dxAt + off, count, F, stats + first * 16, wAt, acc + (wd / JOB_WORDS) * accBytes);
+      putJob(jobBuf, wd, EW_LN_BWD, gAt + off, hAt + off, dxAt + off, count, F, stats + first * 16, wAt, acc + (wd / JOB_WORDS) * accBytes, centered ? 1 : 0);
     });
     const sums = new Float64Array(k.memory.buffer, acc, ran * 2 * F);
     for (let f = 0; f < F; f++) {
