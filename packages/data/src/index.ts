@@ -1,5 +1,5 @@
 /**
- * @normlab/data: datasets, batching and the MNIST digits for @normlab/autograd,
+ * @normlab/data: datasets, batching, the MNIST digits and Fashion-MNIST for @normlab/autograd,
  * after torch.utils.data and torchvision.datasets.MNIST.
  */
 export {
@@ -9,3 +9,6 @@ export {
 export { type Dataset, TensorDataset } from './dataset.js';
 export { DataLoader, type DataLoaderOptions, type Batch } from './data-loader.js';
 export { loadMnist, mnistDataDir, MNIST_MEAN, MNIST_STD, type MnistOptions } from './mnist.js';
+export {
+  loadFashionMnist, fashionMnistCacheDir, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD, type FashionMnistOptions,
+} from './fashion-mnist.js';

@@ -1,9 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Tensor } from '@normlab/autograd';
-import { fromTyped } from '@normlab/tensor';
+import type { Tensor } from '@normlab/autograd';
 import { TensorDataset } from './dataset.js';
-import { type IdxArray, readIdxFile, readIdxHeader } from './idx.js';
+import { loadIdxImages } from './idx-images.js';
 
 /**
  * The mean pixel value of the MNIST training images scaled to [0, 1]
@@ -30,7 +29,6 @@ export interface MnistOptions {
   root?: string;
 }
 
-const SIDE = 28;
 const COUNTS = { train: 60000, test: 10000 } as const;
 const PREFIX = { train: 'train', test: 't10k' } as const;
 
@@ -64,48 +62,7 @@ export function loadMnist(options: MnistOptions): TensorDataset<[Tensor, Tensor]
   if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0 && limit <= n)) {
     throw new RangeError(`loadMnist: limit must be an integer in 0..${n} for the ${split} split, got ${limit}`);
   }
-  const imagesPath = join(root, `${PREFIX[split]}-images-idx3-ubyte`);
-  const labelsPath = join(root, `${PREFIX[split]}-labels-idx1-ubyte`);
-
-  // Check both headers before reading any data, so a wrong file fails fast.
-  const ih = withPath(imagesPath, () => readIdxHeader(imagesPath));
-  if (ih.dtype !== 'uint8' || ih.dims.length !== 3 || ih.dims[0] !== n || ih.dims[1] !== SIDE || ih.dims[2] !== SIDE) {
-    throw new RangeError(`loadMnist: ${imagesPath}: expected ${n} x ${SIDE} x ${SIDE} uint8 images, got ${ih.dtype} [${ih.dims.join(', ')}]`);
-  }
-  const lh = withPath(labelsPath, () => readIdxHeader(labelsPath));
-  if (lh.dtype !== 'uint8' || lh.dims.length !== 1 || lh.dims[0] !== n) {
-    throw new RangeError(`loadMnist: ${labelsPath}: expected ${n} uint8 labels (one per image), got ${lh.dtype} [${lh.dims.join(', ')}]`);
-  }
-
-  const count = limit ?? n;
-  const images = withPath(imagesPath, () => readIdxFile(imagesPath, { limit: count }));
-  const labels = withPath(labelsPath, () => readIdxFile(labelsPath, { limit: count }));
-  const labelData = new Int32Array(labels.data as Uint8Array);
-  for (let i = 0; i < count; i++) {
-    if (labelData[i] > 9) throw new RangeError(`loadMnist: ${labelsPath}: label ${i} is ${labelData[i]}, expected a digit 0..9`);
-  }
-
-  const x = new Tensor(fromTyped(pixels(images, standardize), flatten ? [count, SIDE * SIDE] : [count, 1, SIDE, SIDE]));
-  const y = new Tensor(fromTyped(labelData, [count]));
-  return new TensorDataset(x, y);
-}
-
-/** Pixels as float32 in [0, 1], or standardized; a lookup table since there are only 256 byte values. */
-function pixels(images: IdxArray, standardize: boolean): Float32Array {
-  const lut = new Float32Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = standardize ? (v / 255 - MNIST_MEAN) / MNIST_STD : v / 255;
-  const src = images.data as Uint8Array;
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = lut[src[i]];
-  return out;
-}
-
-/** Runs `read`, turning a file-system error (a missing file, say) into one that says what was being loaded. */
-function withPath<R>(path: string, read: () => R): R {
-  try {
-    return read();
-  } catch (e) {
-    if (e instanceof Error && 'code' in e) throw new Error(`loadMnist: cannot read ${path}: ${e.message}`, { cause: e });
-    throw e;
-  }
+  return loadIdxImages('loadMnist', join(root, `${PREFIX[split]}-images-idx3-ubyte`), join(root, `${PREFIX[split]}-labels-idx1-ubyte`), n, {
+    normalize: standardize ? { mean: MNIST_MEAN, std: MNIST_STD } : null, flatten, limit, labelKind: 'digit',
+  });
 }
