@@ -115,7 +115,7 @@ if (opts.peers === undefined) {
 
 /** The shapes and timing of timing.mjs, for the Python harness. */
 function torchSpec() {
-  const keys = ['MATMUL_SIZES', 'CONV', 'ELEMENTWISE_SIZE', 'BN2D', 'BN_MLP', 'MLP', 'BN_MLP_TIMING', 'CONV_NET', 'CONV_NET_TIMING', 'LAYER_NORM', 'GROUP_NORM'];
+  const keys = ['MATMUL_SIZES', 'CONV', 'ELEMENTWISE_SIZE', 'BN2D', 'BN_MLP', 'MLP', 'BN_MLP_TIMING', 'CONV_NET', 'CONV_NET_TIMING', 'VGG', 'VGG_TIMING', 'LAYER_NORM', 'GROUP_NORM'];
   return JSON.stringify({ groups: [...groups], ...Object.fromEntries(keys.map((k) => [k, T[k]])) });
 }
 
@@ -177,6 +177,7 @@ row('elementwise', '  (exp, host arrays, no tidy)', 'GB/s', (r) => r.expGc, gbs(
 row('mlp', `BN-paper MLP step ${T.BN_MLP.sizes.join('-')} sigmoid+BN batch ${T.BN_MLP.batch} SGD`, 'steps/s', (r) => r.bnMlp);
 row('mlp', '  (same MLP without BN)', 'steps/s', (r) => r.mlp);
 row('convnet', `conv net step (2x conv3x3+BN+ReLU+pool, batch ${T.CONV_NET.batch}) SGD`, 'steps/s', (r) => r.convNet);
+row('vgg', `VGG-11 width 1/4 +BN step, batch ${T.VGG.batch} 3x${T.VGG.size}x${T.VGG.size} SGD`, 'steps/s', (r) => r.vgg);
 
 const fmt = (v) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const value = (r, rr) => (r ? rr.toValue(rr.key(r)) ?? null : null);

@@ -1,10 +1,10 @@
-// `pnpm bench:profile [mlp|bn-mlp|convnet|layernorm|groupnorm]`: the profiler's
+// `pnpm bench:profile [mlp|bn-mlp|convnet|vgg|layernorm|groupnorm]`: the profiler's
 // per-op table of one training step (or layer forward + backward) of the bench's
 // workloads, after a warm-up, on NORMLAB_THREADS threads.
 import * as nl from '@normlab/tensor';
-import { convNetStep, groupNormStep, layerNormStep, mlpStep } from './workloads.mjs';
+import { convNetStep, groupNormStep, layerNormStep, mlpStep, vggStep } from './workloads.mjs';
 
-const WORKLOADS = ['bn-mlp', 'mlp', 'convnet', 'layernorm', 'groupnorm'];
+const WORKLOADS = ['bn-mlp', 'mlp', 'convnet', 'vgg', 'layernorm', 'groupnorm'];
 const which = process.argv[2] ?? 'bn-mlp';
 if (which === '--help' || !WORKLOADS.includes(which)) {
   const out = which === '--help' ? process.stdout : process.stderr;
@@ -17,6 +17,7 @@ const step = {
   'bn-mlp': () => mlpStep(true),
   mlp: () => mlpStep(false),
   convnet: convNetStep,
+  vgg: vggStep,
   layernorm: layerNormStep,
   groupnorm: groupNormStep,
 }[which]();

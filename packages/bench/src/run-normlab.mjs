@@ -12,8 +12,8 @@
 // left to the garbage collector; they run last, since such outputs fill the
 // resident cap until the collector runs.
 import * as nl from '@normlab/tensor';
-import { BN2D, BN_MLP_TIMING, CONV, CONV_NET_TIMING, ELEMENTWISE_SIZE, MATMUL_SIZES, benchGroups, medianMs, randomFloats } from './timing.mjs';
-import { convNetStep, groupNormStep, layerNormStep, layerStep, mlpStep } from './workloads.mjs';
+import { BN2D, BN_MLP_TIMING, CONV, CONV_NET_TIMING, ELEMENTWISE_SIZE, MATMUL_SIZES, VGG_TIMING, benchGroups, medianMs, randomFloats } from './timing.mjs';
+import { convNetStep, groupNormStep, layerNormStep, layerStep, mlpStep, vggStep } from './workloads.mjs';
 
 const results = { matmul: {} };
 /** medianMs of `fn` inside a tidy scope (its outputs freed at once). */
@@ -30,6 +30,9 @@ const rows = [
   }],
   ['convnet', () => {
     results.convNet = 1000 / tidied(convNetStep(), CONV_NET_TIMING);
+  }],
+  ['vgg', () => {
+    results.vgg = 1000 / tidied(vggStep(), VGG_TIMING);
   }],
   // Last: outputs left to the garbage collector fill the resident cap until it runs.
   ['elementwise', elementwiseNoTidy], ['bn', batchNorm2dNoTidy],

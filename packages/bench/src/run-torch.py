@@ -162,5 +162,19 @@ if 'convnet' in groups:
     y = random_labels(cn['batch'], cn['classes'], 26)
     results['convNet'] = steps_per_second(model, cn['lr'], X, y, spec['CONV_NET_TIMING'])
 
+if 'vgg' in groups:
+    v = spec['VGG']
+    layers, c = [], 3
+    for item in v['config']:
+        if item == 'M':
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(c, item, 3, padding=1), nn.BatchNorm2d(item), nn.ReLU()]
+            c = item
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, v['classes']))
+    X = random_floats([v['batch'], 3, v['size'], v['size']], 27)
+    y = random_labels(v['batch'], v['classes'], 28)
+    results['vgg'] = steps_per_second(model, v['lr'], X, y, spec['VGG_TIMING'])
+
 results['blas'] = blas_library()
 sys.stdout.write(json.dumps(results))

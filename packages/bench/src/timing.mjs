@@ -38,6 +38,14 @@ export const MLP = BN_MLP;
  */
 export const CONV_NET = { batch: 64, channels: [1, 16, 32], size: 28, classes: 10, lr: 0.05 };
 export const CONV_NET_TIMING = { warmup: 10, minRuns: 20, minMs: 1000 };
+/**
+ * VGG-11 for CIFAR at a quarter of the width (@normlab/models' vgg(11,
+ * { width: 0.25 }): 3x3 convs of 16, 32, 64, 64, 128 x 4 channels, each with
+ * BatchNorm2d and ReLU, five 2x2 max poolings, global average pooling,
+ * Linear(128, 10)), one SGD step on a batch of 128 images 3 x 32 x 32.
+ */
+export const VGG = { config: [16, 'M', 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 128, 'M'], width: 0.25, batch: 128, size: 32, classes: 10, lr: 0.05 };
+export const VGG_TIMING = { warmup: 3, minRuns: 10, minMs: 2000 };
 /** LayerNorm over the last dim, forward + backward. */
 export const LAYER_NORM = { rows: 4096, features: 1024, eps: 1e-5 };
 /** GroupNorm with 32 groups, forward + backward. */
@@ -51,6 +59,7 @@ export const GROUPS = {
   bn: 'BatchNorm2d forward + backward',
   mlp: 'the BN-paper MLP step, with and without BN',
   convnet: 'the conv net step',
+  vgg: 'the VGG-11 (width 1/4) step on CIFAR-size images',
   norms: 'LayerNorm and GroupNorm forward + backward',
 };
 

@@ -3,7 +3,8 @@
 import * as nl from '@normlab/tensor';
 import { Tensor } from '@normlab/autograd';
 import * as nn from '@normlab/nn';
-import { BN_MLP, CONV_NET, GROUP_NORM, LAYER_NORM, MLP, randomFloats, randomLabels } from './timing.mjs';
+import { vgg } from '@normlab/models';
+import { BN_MLP, CONV_NET, GROUP_NORM, LAYER_NORM, MLP, VGG, randomFloats, randomLabels } from './timing.mjs';
 
 /** One SGD step (zeroGrad, forward, crossEntropy, backward, step) of `model` on (X, y). */
 export function trainStep(model, lr, X, y) {
@@ -50,6 +51,15 @@ export function convNetStep() {
   );
   const X = new Tensor(nl.fromTyped(randomFloats(batch * c0 * size * size, 25), [batch, c0, size, size]));
   const y = new Tensor(nl.fromTyped(randomLabels(batch, classes, 26), [batch]));
+  return trainStep(model, lr, X, y);
+}
+
+/** VGG-11 at a quarter of the width on a batch of CIFAR-size images (VGG of timing.mjs). */
+export function vggStep() {
+  const { width, batch, size, classes, lr } = VGG;
+  const model = vgg(11, { width, numClasses: classes });
+  const X = new Tensor(nl.fromTyped(randomFloats(batch * 3 * size * size, 27), [batch, 3, size, size]));
+  const y = new Tensor(nl.fromTyped(randomLabels(batch, classes, 28), [batch]));
   return trainStep(model, lr, X, y);
 }
 

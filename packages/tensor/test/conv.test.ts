@@ -248,6 +248,21 @@ describe('conv2d backward helpers', () => {
     }), { numRuns: 30 });
   });
 
+  it('the weight gradient of a batch with few output positions (one GEMM over images and positions) is the sum of the per-image ones', () => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const x = rand64([6, 8, 4, 4], 11).astype(dtype); // Kg = 72, Cog = 16, L = 2 x 2: 1152 > 4 * 88
+      const w = [16, 8, 3, 3];
+      const g = rand64([6, 16, 2, 2], 12).astype(dtype);
+      const batched = Array.from(conv2dBackwardWeight(g, x, w).toTypedArray(), Number);
+      const sum = new Array<number>(batched.length).fill(0);
+      for (let n = 0; n < 6; n++) {
+        Array.from(conv2dBackwardWeight(g.narrow(0, n, 1), x.narrow(0, n, 1), w).toTypedArray(), Number).forEach((v, i) => (sum[i] += v));
+      }
+      const tol = dtype === 'float64' ? 1e-12 : 1e-4;
+      batched.forEach((v, i) => expect(Math.abs(v - sum[i])).toBeLessThan(tol * (1 + Math.abs(sum[i]))));
+    }
+  });
+
   it("handles padding 'same' with even kernels and unbatched input", () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer(), (H, W, k, seed) => {
       const options: Conv2dOptions = { padding: 'same' };

@@ -309,7 +309,14 @@ export function conv2dBackwardWeight(gradOut: NDArray, x: NDArray, weightShape: 
     const gg = G === 1 ? g3 : g3.narrow(1, g * Cog, Cog);
     // Transpose whichever operand is smaller (a batched GEMM may have to copy a transposed operand).
     let dw: NDArray;
-    if (Cog <= Kg) {
+    if (N > 1 && Kg * Cog > L * (Kg + Cog)) {
+      // Few positions per image (deep layers): per-image products [Cog, L] @ [L, Kg] would be tiny GEMMs whose
+      // N partial results [Kg, Cog] outweigh the operands. One GEMM over images and positions together instead,
+      // [Cog, N*L] @ [N*L, Kg], after copying both operands to that layout.
+      const g2 = gg.transpose(0, 1).contiguous().reshape([1, Cog, N * L]);
+      const c2 = cg.transpose(0, 1).contiguous().reshape([1, Kg, N * L]);
+      dw = be.matmul(g2, c2.transpose(1, 2)).reshape([Cog, Kg]);
+    } else if (Cog <= Kg) {
       const t = be.reduce('sum', be.matmul(cg, gg.transpose(1, 2)), [0], x.dtype); // [1, Kg, Cog]
       dw = t.reshape([Kg, Cog]).transpose(0, 1);
     } else {
