@@ -372,8 +372,14 @@ export class Tensor {
   std(dim?: number | readonly number[], options?: red.VarOptions): Tensor { return red.std(this, dim, options); }
   amax(dim?: number | readonly number[], options?: red.ReduceOptions): Tensor { return red.amax(this, dim, options); }
   amin(dim?: number | readonly number[], options?: red.ReduceOptions): Tensor { return red.amin(this, dim, options); }
-  max(dim: number, options?: red.ReduceOptions): { values: Tensor; indices: Tensor } { return red.max(this, dim, options); }
-  min(dim: number, options?: red.ReduceOptions): { values: Tensor; indices: Tensor } { return red.min(this, dim, options); }
+  /** The largest value of all elements (0-D), or with `dim` the values and indices of the max along it, as torch's `max`. */
+  max(): Tensor;
+  max(dim: number, options?: red.ReduceOptions): { values: Tensor; indices: Tensor };
+  max(dim?: number, options?: red.ReduceOptions): Tensor | { values: Tensor; indices: Tensor } { return dim === undefined ? red.max(this) : red.max(this, dim, options); }
+  /** The smallest value of all elements (0-D), or with `dim` the values and indices of the min along it, as torch's `min`. */
+  min(): Tensor;
+  min(dim: number, options?: red.ReduceOptions): { values: Tensor; indices: Tensor };
+  min(dim?: number, options?: red.ReduceOptions): Tensor | { values: Tensor; indices: Tensor } { return dim === undefined ? red.min(this) : red.min(this, dim, options); }
   argmax(dim?: number, options?: red.ReduceOptions): Tensor { return red.argmax(this, dim, options); }
   argmin(dim?: number, options?: red.ReduceOptions): Tensor { return red.argmin(this, dim, options); }
   logsumexp(dim?: number | readonly number[], options?: red.ReduceOptions): Tensor { return red.logsumexp(this, dim, options); }

@@ -299,3 +299,28 @@ describe('std at a constant slice', () => {
     expect(g[1].every((v) => Number.isFinite(v) && v !== 0)).toBe(true);
   });
 });
+
+describe('max() and min() without a dim (torch.max(x))', () => {
+  it('reduce all of x to a 0-D tensor, the gradient shared equally by tied extrema', () => {
+    const x = tensor([[1, 5, 5], [-2, 0, -2]], { dtype: 'float64', requiresGrad: true });
+    const m = x.max();
+    expect(m.shape).toEqual([]);
+    expect(m.item()).toBe(5);
+    m.backward();
+    expect(x.grad!.toArray()).toEqual([[0, 0.5, 0.5], [0, 0, 0]]);
+    const y = tensor([[1, 5, 5], [-2, 0, -2]], { dtype: 'float64', requiresGrad: true });
+    y.min().mul(3).backward();
+    expect(y.grad!.toArray()).toEqual([[0, 0, 0], [1.5, 0, 1.5]]);
+    // With a dim, values and indices as before.
+    const { values, indices } = x.detach().max(1);
+    expect([values.toArray(), indices.toArray()]).toEqual([[5, 0], [1, 1]]);
+  });
+
+  it('have the gradients of amax and amin (finite differences, distinct values)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer(), (r, c, seed) => {
+      const x = distinctT([r, c], seed);
+      checkGrad((t) => t.max(), [x]);
+      checkGrad((t) => t.min(), [x]);
+    }), { numRuns: 20 });
+  });
+});

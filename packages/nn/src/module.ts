@@ -1,5 +1,5 @@
 import { Tensor, noGrad } from '@normlab/autograd';
-import { type Device, type NDArray, TIDY_CHILDREN, fmtShape, noteHolderWrite, shapesEqual, zeros } from '@normlab/tensor';
+import { type DType, type Device, type NDArray, TIDY_CHILDREN, fmtShape, isFloat, noteHolderWrite, shapesEqual, zeros } from '@normlab/tensor';
 import { Parameter } from './parameter.js';
 
 /** What `stateDict()` returns: parameters and persistent buffers by dotted name. */
@@ -182,19 +182,45 @@ export abstract class Module {
     return this;
   }
 
-  /** Moves parameters and buffers to `device` in place. */
-  to(device: Device): this {
+  /**
+   * Moves and/or casts parameters and buffers in place, as torch's
+   * `Module.to`: `to('gpu')`, `to({ dtype: 'float64' })`, or both in one
+   * options object. A dtype must be floating point and applies to the
+   * parameters, their gradients and the floating buffers (running
+   * statistics); integer buffers such as `numBatchesTracked` keep their type.
+   * Parameters keep their identity (an optimizer holding them still does),
+   * but an optimizer's own state is not converted.
+   */
+  to(target: Device | { device?: Device; dtype?: DType }): this {
+    const { device, dtype } = typeof target === 'string' ? { device: target, dtype: undefined } : target ?? {};
+    if (dtype !== undefined && !isFloat(dtype)) {
+      throw new TypeError(`${this.constructor.name}.to: dtype must be a floating point type (float32 or float64), got ${dtype}`);
+    }
+    const convert = (a: NDArray, floating: boolean): NDArray => {
+      const cast = dtype !== undefined && floating && a.dtype !== dtype ? a.astype(dtype) : a;
+      return device !== undefined ? cast.to(device) : cast;
+    };
     noGrad(() => {
       for (const [, m] of this.namedModules()) {
-        for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) v.data = v.data.to(device);
+        for (const [, v] of Object.entries(m)) if (v instanceof Parameter) v.data = convert(v.data, true);
         for (const name of m.bufferNames.keys()) {
           const b = m.getField(name);
-          if (b instanceof Tensor) m.setField(name, new Tensor(b.data.to(device)));
+          if (b instanceof Tensor) m.setField(name, new Tensor(convert(b.data, isFloat(b.dtype))));
         }
       }
     });
-    for (const p of this.parameters()) if (p.grad) p.grad = new Tensor(p.grad.data.to(device));
+    for (const p of this.parameters()) if (p.grad) p.grad = new Tensor(convert(p.grad.data, true));
     return this;
+  }
+
+  /** Casts the parameters and floating buffers to float64 (torch's `double()`). */
+  double(): this {
+    return this.to({ dtype: 'float64' });
+  }
+
+  /** Casts the parameters and floating buffers to float32 (torch's `float()`). */
+  float(): this {
+    return this.to({ dtype: 'float32' });
   }
 
   /** Registers `hook(module, inputs, output)`, run after every forward; returns a remover. */

@@ -367,3 +367,31 @@ describe('to()', () => {
     expect(vals(w.grad!)).toEqual(grad);
   });
 });
+
+describe('Module.to({ dtype }), double(), float()', () => {
+  it('cast parameters, their gradients and floating buffers; integer buffers keep their type; parameters keep their identity', async () => {
+    const { BatchNorm1d, optim } = await import('../src/index.js');
+    const model = new Sequential(new Linear(3, 4), new BatchNorm1d(4));
+    const [w] = model.parameters();
+    const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
+    model.forward(tensor([[1, 2, 3], [4, 5, 6]])).sum().backward();
+    expect(model.double()).toBe(model);
+    expect(model.parameters()[0]).toBe(w);
+    expect(model.parameters().every((p) => p.dtype === 'float64' && p.grad!.dtype === 'float64')).toBe(true);
+    const bn = model.modules()[2] as InstanceType<typeof BatchNorm1d>;
+    expect([bn.runningMean!.dtype, bn.runningVar!.dtype, bn.numBatchesTracked!.dtype]).toEqual(['float64', 'float64', 'int32']);
+    // Values are kept (float32 -> float64 is exact), and training goes on in float64.
+    const y = model.forward(tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' }));
+    expect(y.dtype).toBe('float64');
+    opt.zeroGrad();
+    y.sum().backward();
+    opt.step();
+    expect(w.dtype).toBe('float64');
+    model.float();
+    expect(model.parameters().every((p) => p.dtype === 'float32')).toBe(true);
+    expect(bn.numBatchesTracked!.dtype).toBe('int32');
+    expect(model.to({ device: 'cpu', dtype: 'float64' }).parameters()[0].dtype).toBe('float64');
+    expect(model.to('cpu').parameters()[0].dtype).toBe('float64');
+    expect(() => model.to({ dtype: 'int32' })).toThrow(/Sequential\.to: dtype must be a floating point type \(float32 or float64\), got int32/);
+  });
+});

@@ -81,13 +81,23 @@ export const amax = (x: Tensor, dim?: number | readonly number[], options: Reduc
 /** Smallest value over `dim`; the gradient is shared equally by the tied minima, as PyTorch. */
 export const amin = (x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor => extremum('amin', x, dim, options);
 
-/** Values and indices of the max along `dim`; the gradient goes to the chosen index only. */
-export function max(x: Tensor, dim: number, options: ReduceOptions = {}): { values: Tensor; indices: Tensor } {
+/**
+ * Without `dim`, the largest value of all of x, a 0-D tensor (as torch.max(x);
+ * the gradient shared equally by tied maxima). With `dim`, the values and
+ * indices of the max along it; the gradient goes to the chosen index only.
+ */
+export function max(x: Tensor): Tensor;
+export function max(x: Tensor, dim: number, options?: ReduceOptions): { values: Tensor; indices: Tensor };
+export function max(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor | { values: Tensor; indices: Tensor } {
+  if (dim === undefined) return amax(x);
   return selectByIndex(x, dim, nd.argmax(x.data, dim, { keepdim: true }), options.keepdim ?? false);
 }
 
-/** Values and indices of the min along `dim`; the gradient goes to the chosen index only. */
-export function min(x: Tensor, dim: number, options: ReduceOptions = {}): { values: Tensor; indices: Tensor } {
+/** As `max`, for the smallest value: all of x without `dim`, values and indices along it with one. */
+export function min(x: Tensor): Tensor;
+export function min(x: Tensor, dim: number, options?: ReduceOptions): { values: Tensor; indices: Tensor };
+export function min(x: Tensor, dim?: number, options: ReduceOptions = {}): Tensor | { values: Tensor; indices: Tensor } {
+  if (dim === undefined) return amin(x);
   return selectByIndex(x, dim, nd.argmin(x.data, dim, { keepdim: true }), options.keepdim ?? false);
 }
 
