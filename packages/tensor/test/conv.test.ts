@@ -263,6 +263,26 @@ describe('conv2d backward helpers', () => {
     }
   });
 
+  it('a batch with few output positions (one GEMM over the batch, columns as one matrix) gives each image\'s own conv and gradients', () => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      for (const options of [{ padding: 1 }, { stride: 2, padding: 1 }, { dilation: 2, padding: 2 }, {}] as Conv2dOptions[]) {
+        const x = rand64([5, 3, 6, 7], 21).astype(dtype);
+        const w = rand64([4, 3, 3, 3], 22).astype(dtype);
+        const y = conv2d(x, w, undefined, options);
+        const g = rand64([...y.shape], 23).astype(dtype);
+        const gx = conv2dBackwardInput(g, w, [5, 3, 6, 7], options);
+        const tol = dtype === 'float64' ? 1e-12 : 1e-4;
+        for (let n = 0; n < 5; n++) {
+          const one = (a: NDArray): number[] => Array.from(a.narrow(0, n, 1).toTypedArray(), Number);
+          const yn = Array.from(conv2d(x.narrow(0, n, 1), w, undefined, options).toTypedArray(), Number);
+          const gxn = Array.from(conv2dBackwardInput(g.narrow(0, n, 1), w, [1, 3, 6, 7], options).toTypedArray(), Number);
+          one(y).forEach((v, i) => expect(Math.abs(v - yn[i])).toBeLessThan(tol * (1 + Math.abs(yn[i]))));
+          one(gx).forEach((v, i) => expect(Math.abs(v - gxn[i])).toBeLessThan(tol * (1 + Math.abs(gxn[i]))));
+        }
+      }
+    }
+  });
+
   it("handles padding 'same' with even kernels and unbatched input", () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer(), (H, W, k, seed) => {
       const options: Conv2dOptions = { padding: 'same' };
