@@ -19,6 +19,11 @@ export {
   MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, type MaxPool2dModuleOptions, type MaxPool2dResult, type AvgPool2dModuleOptions, type PoolPair,
 } from './pooling.js';
 export { Dropout, dropout, type DropoutOptions } from './dropout.js';
+/** Every functional form (torch.nn.functional): functional.batchNorm, functional.layerNorm, functional.crossEntropy, functional.conv2d, ... */
+export * as functional from './functional/index.js';
+/** `functional` under PyTorch users' usual name: F.batchNorm, F.layerNorm, F.crossEntropy, F.conv2d, F.relu, F.linear, ... */
+export * as F from './functional/index.js';
+export { linear } from './functional/linear.js';
 /** Optimizers (SGD, Adam, AdamW, Adagrad, RMSprop), learning-rate schedulers and gradient clipping (torch.optim). */
 export * as optim from './optim/index.js';
 export { batchNorm, type BatchNormFunctionalOptions } from './functional/batch-norm.js';

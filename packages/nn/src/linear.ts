@@ -1,5 +1,6 @@
 import type { Tensor } from '@normlab/autograd';
 import { type DType, type Device, empty } from './tensor-util.js';
+import { linear } from './functional/linear.js';
 import * as init from './init.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
@@ -45,8 +46,7 @@ export class Linear extends Module {
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new RangeError(`Linear: expected input with last dim ${this.inFeatures}, got shape [${x.shape.join(',')}]`);
     }
-    const y = x.matmul(this.weight.mT);
-    return this.bias ? y.add(this.bias) : y;
+    return linear(x, this.weight, this.bias);
   }
 
   override extraRepr(): string {
