@@ -169,7 +169,12 @@ export class Tensor {
    * Accumulates the gradient of this tensor into the leaves of its graph.
    * A scalar needs no `gradient`; otherwise pass one of this tensor's shape.
    */
-  backward(gradient?: Tensor, options: BackwardOptions = {}): void {
+  backward(gradient?: Tensor | null, options: BackwardOptions = {}): void {
+    if (gradient !== undefined && gradient !== null && !(gradient instanceof Tensor)) {
+      const what = Array.isArray(gradient) ? 'an array' : typeof gradient === 'object' ? 'an options object' : typeof gradient;
+      throw new TypeError(`backward: the first argument is the gradient (a Tensor of the output's shape, or null), got ${what}; `
+        + 'options go second, as backward(null, { retainGraph: true })');
+    }
     runBackward([this], gradient ? [gradient] : undefined, options);
   }
 

@@ -307,3 +307,13 @@ describe('scale', () => {
     expectClose(vals(x.grad!), [499, 499, 499, 499], 0, 1e-15);
   });
 });
+
+describe('backward(gradient, options) misuse', () => {
+  it('names what it got when the first argument is not a gradient', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => x.mul(2).sum().backward({ retainGraph: true } as never)).toThrow(/backward: the first argument is the gradient \(a Tensor of the output's shape, or null\), got an options object; options go second, as backward\(null, \{ retainGraph: true \}\)/);
+    expect(() => x.mul(2).backward([1, 1] as never)).toThrow(/backward: the first argument is the gradient .*got an array/);
+    x.mul(2).sum().backward(null, { retainGraph: true });
+    expect(x.grad!.toArray()).toEqual([2, 2]);
+  });
+});

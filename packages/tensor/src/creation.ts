@@ -1,5 +1,5 @@
 import type { Device } from './backend.js';
-import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from './dtype.js';
+import { DTYPES, type DType, type TypedArray, allocTyped, dtypeOfTyped } from './dtype.js';
 import { NDArray, type NestedArray } from './ndarray.js';
 import { type Generator, defaultGenerator } from './random.js';
 import { backendFor } from './registry.js';
@@ -59,7 +59,15 @@ export function fromArray(data: NestedArray | boolean | readonly unknown[] | Typ
   };
   walk(data);
   const dtype = options.dtype ?? (sawBool ? 'bool' : 'float32');
+  if (!DTYPES.includes(dtype)) throw new TypeError(`fromArray: unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
   const out = allocTyped(dtype, flat.length);
+  if (dtype === 'int32') {
+    // Nothing silently truncated or wrapped around (PyTorch raises on overflow).
+    for (let i = 0; i < flat.length; i++) {
+      const v = flat[i];
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) throw new RangeError(`fromArray: element ${i} (${v}) is not an int32 (an integer in -2^31 .. 2^31 - 1)`);
+    }
+  }
   if (dtype === 'bool') for (let i = 0; i < flat.length; i++) out[i] = toBool(flat[i]);
   else for (let i = 0; i < flat.length; i++) out[i] = flat[i];
   return fromTyped(out, options.shape ?? shape, options.device);

@@ -40,6 +40,8 @@ export function allocTyped(dtype: DType, size: number): TypedArray {
     case 'bool':
       return new Uint8Array(size);
   }
+  // A dtype from a user's options that the type system did not catch (plain JS, a cast).
+  throw new TypeError(`unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')}`);
 }
 
 /** The dtype whose storage a typed array is, or an error for other arrays. */

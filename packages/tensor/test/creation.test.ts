@@ -17,7 +17,8 @@ describe('fromArray', () => {
     expect(fromArray([[[1]], [[2]]]).shape).toEqual([2, 1, 1]);
     expect(fromArray([0.1]).item()).toBe(Math.fround(0.1));
     expect(fromArray([0.1], { dtype: 'float64' }).item()).toBe(0.1);
-    expect(fromArray([1.9, -1.9], { dtype: 'int32' }).toArray()).toEqual([1, -1]);
+    // Non-integers are refused for int32 rather than truncated (see 'creation errors' below); integers convert exactly.
+    expect(fromArray([1, -2], { dtype: 'int32' }).toArray()).toEqual([1, -2]);
     expect(fromArray([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([[1, 2], [3, 4]]);
     expect(() => fromArray([1, 2, 3], { shape: [2, 2] })).toThrow(/fromArray: data of shape \[3\] does not fit shape \[2,2\]/);
   });
@@ -194,5 +195,15 @@ describe('eye', () => {
     expect(eye(0).shape).toEqual([0, 0]);
     expect(eye(2, 2, { dtype: 'int32' }).dtype).toBe('int32');
     expect(eye(2, undefined, { dtype: 'bool' }).toArray()).toEqual([[1, 0], [0, 1]]);
+  });
+});
+
+describe('creation errors a PyTorch user meets', () => {
+  it('an unknown dtype lists the dtypes; int32 from non-integers or out of range values is refused, not truncated', () => {
+    expect(() => fromArray([1, 2], { dtype: 'float16' as never })).toThrow(/fromArray: unknown dtype "float16"; expected one of float32, float64, int32, bool/);
+    expect(() => zeros([2], { dtype: 'int64' as never })).toThrow(/unknown dtype "int64"; expected one of float32, float64, int32, bool/);
+    expect(() => fromArray([1.5], { dtype: 'int32' })).toThrow(/fromArray: element 0 \(1\.5\) is not an int32/);
+    expect(() => fromArray([[1], [2 ** 31]], { dtype: 'int32' })).toThrow(/element 1 \(2147483648\) is not an int32 \(an integer in -2\^31 \.\. 2\^31 - 1\)/);
+    expect(Array.from(fromArray([-(2 ** 31), 2 ** 31 - 1], { dtype: 'int32' }).toTypedArray())).toEqual([-(2 ** 31), 2 ** 31 - 1]);
   });
 });
