@@ -253,7 +253,9 @@ export abstract class Module {
   /**
    * Copies values from `state` into the parameters and buffers of the same
    * names. With `strict` (default) missing or unexpected keys throw; shapes
-   * must always match.
+   * must always match, and floating values go to floating tensors only
+   * (float32 and float64 convert). Every entry is checked first: on any
+   * problem nothing is loaded, and the error lists all of them.
    */
   loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
     const entries = state instanceof Map ? state : new Map(Object.entries(state));
@@ -263,13 +265,20 @@ export abstract class Module {
     if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
       throw new Error(`loadStateDict: missing keys [${missingKeys.join(', ')}], unexpected keys [${unexpectedKeys.join(', ')}]`);
     }
+    // Every entry is checked before anything is copied, so that a bad state loads nothing and names every problem.
+    const problems: string[] = [];
     for (const [key, value] of entries) {
       const target = own.get(key);
       if (!target) continue;
-      if (!shapesEqual(target.shape, value.shape)) {
-        throw new RangeError(`loadStateDict: '${key}' has shape ${fmtShape(value.shape)} in the state but ${fmtShape(target.shape)} in the module`);
-      }
-      this.assign(key, value.data.astype(target.dtype).to(target.device).clone());
+      if (!(value instanceof Tensor)) problems.push(`'${key}' is not a Tensor`);
+      else if (!shapesEqual(target.shape, value.shape)) problems.push(`'${key}' has shape ${fmtShape(value.shape)} in the state but ${fmtShape(target.shape)} in the module`);
+      // float32 and float64 convert into each other (as PyTorch's copy_); a floating value for an integer buffer, or back, does not.
+      else if (isFloat(value.dtype) !== isFloat(target.dtype)) problems.push(`'${key}' is ${value.dtype} in the state but ${target.dtype} in the module`);
+    }
+    if (problems.length > 0) throw new RangeError(`loadStateDict: nothing was loaded: ${problems.join('; ')}`);
+    for (const [key, value] of entries) {
+      const target = own.get(key);
+      if (target) this.assign(key, value.data.astype(target.dtype).to(target.device).clone());
     }
     return { missingKeys, unexpectedKeys };
   }

@@ -395,3 +395,23 @@ describe('Module.to({ dtype }), double(), float()', () => {
     expect(() => model.to({ dtype: 'int32' })).toThrow(/Sequential\.to: dtype must be a floating point type \(float32 or float64\), got int32/);
   });
 });
+
+describe('loadStateDict with a bad state', () => {
+  it('loads nothing and names every problem at once', async () => {
+    const { BatchNorm1d } = await import('../src/index.js');
+    const model = new Sequential(new Linear(3, 2), new BatchNorm1d(2));
+    const before = [...model.stateDict()].map(([k, v]) => [k, Array.from(v.data.toTypedArray(), Number)]);
+    const state = new Map([...model.stateDict()].map(([k, v]) => [k, new Tensor(v.data.clone())]));
+    state.set('0.bias', zeros([2]).add(7)); // fine on its own, but must not be loaded
+    state.set('0.weight', zeros([2, 4]));
+    state.set('1.numBatchesTracked', zeros([]));
+    expect(() => model.loadStateDict(state)).toThrow(/loadStateDict: nothing was loaded: '0\.weight' has shape \[2,4\] in the state but \[2,3\] in the module; '1\.numBatchesTracked' is float32 in the state but int32 in the module/);
+    expect([...model.stateDict()].map(([k, v]) => [k, Array.from(v.data.toTypedArray(), Number)])).toEqual(before);
+    // float64 values load into float32 parameters, as PyTorch's copy_.
+    state.set('0.weight', zeros([2, 3], { dtype: 'float64' }));
+    state.set('1.numBatchesTracked', zeros([], { dtype: 'int32' }));
+    model.loadStateDict(state);
+    expect(model.stateDict().get('0.bias')!.toArray()).toEqual([7, 7]);
+    expect(model.stateDict().get('0.weight')!.dtype).toBe('float32');
+  });
+});
