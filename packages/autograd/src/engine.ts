@@ -1,4 +1,6 @@
-import { fmtShape, isProfiling, ones, recordFunction, shapesEqual } from '@normlab/tensor';
+import * as nd from '@normlab/tensor';
+import { fmtShape, isFloat, isProfiling, ones, recordFunction, shapesEqual } from '@normlab/tensor';
+import { isAnomalyEnabled } from './anomaly.js';
 import { withGradMode } from './grad-mode.js';
 import type { Node } from './node.js';
 import { Tensor } from './tensor.js';
@@ -132,6 +134,7 @@ function run(
       buffers.delete(node);
       // A node that no gradient reached (every path to it was null) still releases its inputs' counts.
       const inputGrads = buffered ? applyNode(node, buffered) : [];
+      if (isAnomalyEnabled()) checkFinite(node, inputGrads);
       if (!retainGraph) node.release();
       node.inputs.forEach((input, i) => {
         if (!input || !input.requiresGrad) return;
@@ -158,6 +161,16 @@ function run(
       return out;
     }
     return leafGrads;
+  });
+}
+
+/** Inside detectAnomaly: the first gradient with a NaN or an infinite value stops the backward, naming the op and its forward's place. */
+function checkFinite(node: Node, grads: readonly (Tensor | null)[]): void {
+  grads.forEach((g, i) => {
+    // x - x is 0 for every finite x and NaN otherwise: one sum says whether all are finite.
+    if (!g || !isFloat(g.dtype) || g.size === 0 || !Number.isNaN(Number(nd.sum(nd.sub(g.data, g.data)).item()))) return;
+    const where = node.forwardStack ? `; its forward was called at:\n${node.forwardStack}` : ' (its forward ran outside detectAnomaly, so its place is unknown)';
+    throw new Error(`backward: detectAnomaly: the gradient '${node.name}' returned for its input ${i} (shape ${fmtShape(g.shape)}) has NaN or infinite values${where}`);
   });
 }
 

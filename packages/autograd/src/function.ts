@@ -1,4 +1,5 @@
 import type { NDArray } from '@normlab/tensor';
+import { forwardStack, isAnomalyEnabled } from './anomaly.js';
 import { isGradEnabled } from './grad-mode.js';
 import { type BackwardFn, Node } from './node.js';
 import { Tensor } from './tensor.js';
@@ -15,6 +16,7 @@ export function record(name: string, out: NDArray, inputs: readonly (Tensor | nu
   const needsGrad = isGradEnabled() && inputs.some((t) => t !== null && t.requiresGrad);
   if (!needsGrad) return new Tensor(out);
   const node = new Node(name, inputs, backward, out.shape);
+  if (isAnomalyEnabled()) node.forwardStack = forwardStack();
   return Tensor.fromNode(out, node);
 }
 

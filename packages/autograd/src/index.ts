@@ -6,6 +6,7 @@ export { Tensor, type TensorOptions, type HookHandle } from './tensor.js';
 export { Node, type BackwardFn, type GradHook } from './node.js';
 export { backward, grad, type BackwardOptions, type GradOptions } from './engine.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
+export { detectAnomaly, isAnomalyEnabled } from './anomaly.js';
 export { record, type TensorLike } from './function.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.js';
 export * from './ops/elementwise.js';

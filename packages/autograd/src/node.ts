@@ -17,6 +17,8 @@ export class Node {
   readonly hooks: GradHook[] = [];
   /** Set when the output tensor called `retainGrad()`. */
   retainedBy: Tensor | null = null;
+  /** Where the forward was called, recorded inside `detectAnomaly` (null otherwise). */
+  forwardStack: string | null = null;
   private rule: BackwardFn | null;
 
   constructor(
