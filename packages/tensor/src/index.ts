@@ -3,6 +3,7 @@
  * behind every op. No gradients here: `@normlab/autograd` builds on it.
  */
 export type { AffineLayout, Backend, BinaryOp, Conv2dGeometry, Device, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from './backend.js';
+export { BOOL_RESULT } from './elementwise-table.js';
 export { type DType, type TypedArray, DTYPES, isFloat, promoteTypes, resultType } from './dtype.js';
 export { erf as erfScalar } from './erf.js';
 export { NDArray, type NestedArray } from './ndarray.js';
