@@ -4,6 +4,7 @@
  */
 export { Module, type StateDict, type ForwardHook } from './module.js';
 export { Parameter } from './parameter.js';
+export { functionalCall, type FunctionalCallTensors, type FunctionalCallOptions } from './functional-call.js';
 /** Parameter initializers (torch.nn.init): uniform, normal, constant, Xavier, Kaiming; each fills a tensor in place and returns it. */
 export * as init from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
