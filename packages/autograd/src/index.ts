@@ -7,6 +7,7 @@ export { Node, type BackwardFn, type GradHook } from './node.js';
 export { backward, grad, type BackwardOptions, type GradOptions } from './engine.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { detectAnomaly, isAnomalyEnabled } from './anomaly.js';
+export { vjp, jacrev, hessian, hvp } from './func.js';
 export { record, type TensorLike } from './function.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.js';
 export * from './ops/elementwise.js';

@@ -1,0 +1,120 @@
+/**
+ * Function transforms in the spirit of torch.func, on reverse mode: `vjp`,
+ * `jacrev`, `hessian` and `hvp` take a function of tensors and return
+ * derivatives as tensors, without touching any `.grad`. They compose (a
+ * Hessian is `jacrev` of a `jacrev`, every product is built with
+ * `createGraph` so it can be differentiated again) and work with
+ * `functionalCall` of @normlab/nn for a model's parameters. (Forward mode,
+ * `jvp` and `vmap` are not here yet.)
+ */
+import { fromTyped, zeros } from '@normlab/tensor';
+import { grad } from './engine.js';
+import { enableGrad } from './grad-mode.js';
+import { stack } from './ops/join.js';
+import { Tensor } from './tensor.js';
+
+/** Fresh leaves requiring grad with the primals' values, so that each transform differentiates its own copy. */
+function leaves(op: string, primals: readonly Tensor[]): Tensor[] {
+  if (primals.length === 0) throw new RangeError(`${op}: expected at least one input tensor`);
+  return primals.map((p, i) => {
+    if (!(p instanceof Tensor)) throw new TypeError(`${op}: input ${i} is not a Tensor`);
+    return p.detach().requiresGrad_();
+  });
+}
+
+function output(op: string, y: unknown): Tensor {
+  if (!(y instanceof Tensor)) throw new TypeError(`${op}: the function must return one Tensor, got ${y === null ? 'null' : typeof y}`);
+  return y;
+}
+
+/** d(output)/d(input) as a tensor: zeros where the output does not depend on the input (torch.func's convention). */
+function orZeros(g: Tensor | null, like: Tensor): Tensor {
+  return g ?? new Tensor(zeros(like.shape, { dtype: like.dtype, device: like.device }));
+}
+
+/**
+ * f(...primals) and its vector-Jacobian product function, as
+ * torch.func.vjp: `vjpFn(v)` returns, for each primal, v^T d f / d primal
+ * (v of the output's shape), differentiable again. The primals are not
+ * modified and their `.grad` is not written.
+ *
+ * @example
+ * const [y, vjpFn] = vjp((x) => x.sin(), x);
+ * const [gx] = vjpFn(ones(y.shape)); // cos(x)
+ */
+export function vjp(f: (...xs: Tensor[]) => Tensor, ...primals: Tensor[]): [Tensor, (v: Tensor) => Tensor[]] {
+  const xs = leaves('vjp', primals);
+  const y = output('vjp', enableGrad(() => f(...xs)));
+  const vjpFn = (v: Tensor): Tensor[] => {
+    if (!(v instanceof Tensor) || v.shape.join() !== y.shape.join()) {
+      throw new RangeError(`vjp: the cotangent must have the output's shape [${y.shape.join(',')}], got ${v instanceof Tensor ? `[${v.shape.join(',')}]` : typeof v}`);
+    }
+    if (!y.requiresGrad) return xs.map((x) => orZeros(null, x));
+    return grad([y], xs, { gradOutputs: [v], createGraph: true, retainGraph: true, allowUnused: true }).map((g, i) => orZeros(g, xs[i]));
+  };
+  return [y, vjpFn];
+}
+
+/**
+ * The Jacobian of f with respect to its argument `argnum` (0), by reverse
+ * mode, as torch.func.jacrev: a function of the same arguments returning
+ * d f / d x of shape [...output shape, ...input shape], one backward per
+ * output element. Differentiable again (so `jacrev(jacrev(f))` is a Hessian).
+ */
+export function jacrev(f: (...xs: Tensor[]) => Tensor, argnum = 0): (...xs: Tensor[]) => Tensor {
+  return (...primals: Tensor[]) => {
+    if (!(Number.isInteger(argnum) && argnum >= 0 && argnum < primals.length)) {
+      throw new RangeError(`jacrev: argnum ${argnum} out of range for ${primals.length} input(s)`);
+    }
+    const xs = leaves('jacrev', primals);
+    const x = xs[argnum];
+    const y = output('jacrev', enableGrad(() => f(...xs)));
+    const rows: Tensor[] = [];
+    for (let k = 0; k < y.size; k++) {
+      const e = new Float64Array(y.size);
+      e[k] = 1;
+      const onehot = new Tensor(fromTyped(e, y.shape).astype(y.dtype).to(y.device));
+      const [g] = y.requiresGrad
+        ? grad([y], [x], { gradOutputs: [onehot], createGraph: true, retainGraph: true, allowUnused: true })
+        : [null];
+      rows.push(orZeros(g, x));
+    }
+    const jac = rows.length > 0 ? stack(rows, 0) : new Tensor(zeros([0, ...x.shape], { dtype: x.dtype, device: x.device }));
+    return jac.reshape([...y.shape, ...x.shape]);
+  };
+}
+
+/** The Hessian of a scalar function f at its argument `argnum`: jacrev of its gradient, [...x.shape, ...x.shape] (torch.func.hessian). */
+export function hessian(f: (...xs: Tensor[]) => Tensor, argnum = 0): (...xs: Tensor[]) => Tensor {
+  const gradient = (...xs: Tensor[]): Tensor => {
+    const y = f(...xs);
+    if (y.size !== 1) throw new RangeError(`hessian: the function must return a single value, got shape [${y.shape.join(',')}]`);
+    const [g] = grad([y], [xs[argnum]], { createGraph: true, allowUnused: true });
+    return orZeros(g, xs[argnum]);
+  };
+  return jacrev(gradient, argnum);
+}
+
+/**
+ * f(...primals) and the Hessian-vector products H v of the scalar f, one
+ * per primal (tangents of the primals' shapes), by double backward, as
+ * torch.func.hvp: [f, [Hv for each primal]] with H the full Hessian over
+ * all primals.
+ */
+export function hvp(f: (...xs: Tensor[]) => Tensor, primals: readonly Tensor[], tangents: readonly Tensor[]): [Tensor, Tensor[]] {
+  const xs = leaves('hvp', primals);
+  if (tangents.length !== xs.length) throw new RangeError(`hvp: ${tangents.length} tangents for ${xs.length} primals`);
+  tangents.forEach((t, i) => {
+    if (!(t instanceof Tensor) || t.shape.join() !== xs[i].shape.join()) {
+      throw new RangeError(`hvp: tangent ${i} must have primal ${i}'s shape [${xs[i].shape.join(',')}]`);
+    }
+  });
+  const y = output('hvp', enableGrad(() => f(...xs)));
+  if (y.size !== 1) throw new RangeError(`hvp: the function must return a single value, got shape [${y.shape.join(',')}]`);
+  if (!y.requiresGrad) return [y, xs.map((x) => orZeros(null, x))];
+  const gs = enableGrad(() => grad([y], xs, { createGraph: true, allowUnused: true }).map((g, i) => orZeros(g, xs[i])));
+  const dot = enableGrad(() => gs.map((g, i) => g.mul(tangents[i]).sum()).reduce((a, b) => a.add(b)));
+  if (!dot.requiresGrad) return [y, xs.map((x) => orZeros(null, x))];
+  const hv = grad([dot], xs, { createGraph: true, allowUnused: true }).map((g, i) => orZeros(g, xs[i]));
+  return [y, hv];
+}
