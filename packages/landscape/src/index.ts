@@ -20,3 +20,4 @@ export {
   activationStats, percentile, summarize,
   type ActivationStatsOptions, type ActivationRow, type ActivationRecorder, type LayerSelection,
 } from './activations.js';
+export { hessianEigenvalues, type HessianEigenOptions, type HessianEigen } from './eigen.js';
