@@ -1,6 +1,6 @@
 /** Convolution (im2col, col2im) and pooling (max with indices, average, and their backwards). */
 import type { KernelDef } from '../device.js';
-import { type View, divmodChain, fn, linear, size } from './common.js';
+import { type View, divmodChain, fn, linear } from './common.js';
 
 /** Geometry of conv/pool windows, as the Backend interface resolves it (height, width pairs). */
 export interface Geom2d {
