@@ -22,7 +22,7 @@ const HELP = `pnpm bench [options]: normlab's CPU backend beside PyTorch and Ten
   --peers PEERS     comma list of ${PEERS.join(', ')}, or none; default: tfjs, and torch when installed
   --threads N       the multi-threaded columns' thread count (default: max(2, the cores))
   --device gpu      the @normlab/gpu table instead (gpu vs the CPU backend):
-                    [--gpu-mode webgpu|webasm|cpu] [--sizes 256,512,...] [--budget-s 20] [--only matmul,bn2d,mlp]
+                    [--gpu-mode webgpu|webasm|cpu] [--sizes 256,512,...] [--budget-s 20] [--only matmul,bn2d,norms,mlp]
   --help            this text
 
 PyTorch is Debian's python3-torch; ${INSTALL_TORCH} installs it (apt) and unpacks

@@ -1,7 +1,7 @@
 // `pnpm bench --device gpu`: runs run-device.mjs on the CPU backend and on the
 // gpu device, one process after the other, and prints one table with both.
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { BN2D, MNIST_BN } from './timing.mjs';
+import { BN2D, GROUP_NORM, LAYER_NORM, MNIST_BN } from './timing.mjs';
 
 const f1 = (v) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toPrecision(2));
 const f2 = (v) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
@@ -27,6 +27,14 @@ export function deviceBench({ run, threads, gpuMode, sizes, budgetS, only }) {
     const { n, c, h, w } = BN2D;
     const [a, b] = [cpu.bn2d?.ms, dev.bn2d?.ms];
     rows.push([`BatchNorm2d fwd+bwd [${n},${c},${h},${w}] train`, 'ms', f1(a), f1(b), a && b ? f2(a / b) : 'n/a']);
+  }
+  if (cpu.layerNorm || dev.layerNorm) {
+    const { rows: lr, features } = LAYER_NORM;
+    const { n, c, h, w, groups: g } = GROUP_NORM;
+    for (const [name, key] of [[`LayerNorm fwd+bwd [${lr},${features}]`, 'layerNorm'], [`GroupNorm(${g}) fwd+bwd [${n},${c},${h},${w}]`, 'groupNorm']]) {
+      const [a, b] = [cpu[key]?.ms, dev[key]?.ms];
+      rows.push([name, 'ms', f1(a), f1(b), a && b ? f2(a / b) : 'n/a']);
+    }
   }
   if (cpu.mlp || dev.mlp) {
     const [a, b] = [cpu.mlp?.stepsPerS, dev.mlp?.stepsPerS];

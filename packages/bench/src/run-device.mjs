@@ -2,7 +2,7 @@
 // one device, 'cpu' (the CPU backend, NORMLAB_THREADS threads) or 'gpu'
 // (@normlab/gpu, mode from --gpu-mode). Prints one JSON object on stdout.
 //
-//   node run-device.mjs --device gpu [--gpu-mode webgpu|webasm|cpu] [--sizes 256,512] [--budget-s 20] [--only matmul,bn2d,mlp]
+//   node run-device.mjs --device gpu [--gpu-mode webgpu|webasm|cpu] [--sizes 256,512] [--budget-s 20] [--only matmul,bn2d,norms,mlp]
 //
 // Honest device timing: every timed run ends with a synchronization (a read
 // with loss.item(), or gpu.synchronize(), which waits for the queue to drain
@@ -10,8 +10,8 @@
 // work that is only queued.
 import * as nl from '@normlab/tensor';
 import { Tensor } from '@normlab/autograd';
-import { BatchNorm1d, BatchNorm2d, Linear, Sequential, Sigmoid, crossEntropy, optim } from '@normlab/nn';
-import { BN2D, MNIST_BN, randomFloats, randomLabels } from './timing.mjs';
+import { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, Linear, Sequential, Sigmoid, crossEntropy, optim } from '@normlab/nn';
+import { BN2D, GROUP_NORM, LAYER_NORM, MNIST_BN, randomFloats, randomLabels } from './timing.mjs';
 
 const argv = process.argv.slice(2);
 function opt(name, dflt) {
@@ -23,9 +23,9 @@ function opt(name, dflt) {
 const device = opt('device', 'cpu');
 const sizes = String(opt('sizes', '256,512,1024,2048,4096')).split(',').map(Number).filter((n) => n > 0);
 const budgetMs = Number(opt('budget-s', '20')) * 1000;
-const only = new Set(String(opt('only', 'matmul,bn2d,mlp')).split(','));
+const only = new Set(String(opt('only', 'matmul,bn2d,norms,mlp')).split(','));
 
-const results = { device, info: null, threads: process.env.NORMLAB_THREADS ?? null, matmul: {}, skipped: {}, bn2d: null, mlp: null, fallbacks: null };
+const results = { device, info: null, threads: process.env.NORMLAB_THREADS ?? null, matmul: {}, skipped: {}, bn2d: null, layerNorm: null, groupNorm: null, mlp: null, fallbacks: null };
 
 let sync = () => {};
 let gpuApi = null;
@@ -99,6 +99,26 @@ if (only.has('bn2d')) {
     bn.zeroGrad();
     bn.forward(x).backward(gy);
   }), { minRuns: 5, minMs: 300 });
+}
+
+/** Forward + backward of a layer (training mode) on the device, with a fixed output gradient. */
+function layerFwdBwd(layer, shape, seeds) {
+  const size = shape.reduce((p, d) => p * d, 1);
+  const x = new Tensor(nl.fromTyped(randomFloats(size, seeds[0]), shape).to(device), { requiresGrad: true });
+  const gy = new Tensor(nl.fromTyped(randomFloats(size, seeds[1]), shape).to(device));
+  layer.to(device);
+  return time(() => nl.tidy(() => {
+    x.grad = null;
+    layer.zeroGrad();
+    layer.forward(x).backward(gy);
+  }), { minRuns: 5, minMs: 300 });
+}
+
+if (only.has('norms')) {
+  // The norms rows of pnpm bench: LayerNorm [4096, 1024] and GroupNorm(32) [32, 256, 16, 16].
+  results.layerNorm = layerFwdBwd(new LayerNorm(LAYER_NORM.features, { eps: LAYER_NORM.eps }), [LAYER_NORM.rows, LAYER_NORM.features], [41, 42]);
+  const { n, c, h, w, groups, eps } = GROUP_NORM;
+  results.groupNorm = layerFwdBwd(new GroupNorm(groups, c, { eps }), [n, c, h, w], [43, 44]);
 }
 
 if (only.has('mlp')) {
