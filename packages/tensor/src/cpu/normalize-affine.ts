@@ -2,7 +2,7 @@ import { allocTyped } from '../dtype.js';
 import type { NDArray } from '../ndarray.js';
 import type { AffineLayout } from '../backend.js';
 import { allocUninit } from './alloc.js';
-import { normalizeForward } from './normalize.js';
+import { contiguousData, hostVector, normalizeForward } from './normalize.js';
 import { cpuData, wrap } from './cpu-backend.js';
 import { wasmLayerNormBackward, wasmLayerNormForward, wasmRunDx, wasmRunSums } from './wasm/normalize-rows.js';
 
@@ -13,22 +13,11 @@ import { wasmLayerNormBackward, wasmLayerNormForward, wasmRunDx, wasmRunSums } f
 // GroupNorm P = groups, Q = H * W. As the BatchNorm kernels, in float64, with
 // the wasm kernels for float32 where they apply and JS loops otherwise.
 
-/** Host values of a vector as float64 (a copy: G or P * B / Q values, cheap). */
-function host64(v: NDArray): Float64Array {
-  const c = v.contiguous();
-  return Float64Array.from(cpuData(c).subarray(c.offset, c.offset + c.size) as ArrayLike<number>);
-}
-
 /** A vector's contiguous float32 values (a view when it already is one). */
 function host32(v: NDArray): Float32Array {
   const c = v.contiguous();
   const d = cpuData(c);
   return d instanceof Float32Array ? d.subarray(c.offset, c.offset + c.size) : Float32Array.from(d.subarray(c.offset, c.offset + c.size) as ArrayLike<number>);
-}
-
-function contiguousData(x: NDArray): { d: ArrayLike<number>; o: number } {
-  const c = x.contiguous();
-  return { d: cpuData(c), o: c.offset };
 }
 
 /** Runs of at least this many values take the per-span path (BatchNorm's kernels over spans); shorter ones the general loop. */
@@ -38,8 +27,8 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
   const [, G, B] = x.shape;
   const { period: P, span: Q } = layout;
   const per = B / Q;
-  const mu = host64(mean);
-  const is = host64(invstd);
+  const mu = hostVector(mean);
+  const is = hostVector(invstd);
   const { d, o } = contiguousData(x);
   if (P === 1 && Q === 1 && d instanceof Float32Array) {
     const xhat = allocUninit('float32', G * B) as Float32Array;
@@ -49,8 +38,8 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
   if (Q >= MIN_SPAN) {
     // Every span of Q values has constant statistics and affine parameters: BatchNorm's forward over [1, G * per, Q].
     const spans = G * per;
-    const w = host64(weight);
-    const b = host64(bias);
+    const w = hostVector(weight);
+    const b = hostVector(bias);
     const vec = (f: (g: number, j: number) => number): NDArray => {
       const a = allocTyped(x.dtype, spans);
       for (let g = 0, s = 0; g < G; g++) for (let j = 0; j < per; j++, s++) a[s] = f(g, j);
@@ -62,8 +51,8 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
     );
     return [y.reshape([1, G, B]), xhat.reshape([1, G, B])];
   }
-  const w = host64(weight);
-  const bb = host64(bias);
+  const w = hostVector(weight);
+  const bb = hostVector(bias);
   const xhat = allocUninit(x.dtype, G * B);
   const y = allocUninit(x.dtype, G * B);
   for (let g = 0; g < G; g++) {
@@ -82,11 +71,11 @@ export function normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArra
 
 export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout, centered: boolean): [NDArray, NDArray, NDArray] {
   // Not centered (RMS norms): dx has no sum(g) term, the D coefficient below is 0.
-  const c = centered ? 1 : 0;
+  const meanTerm = centered ? 1 : 0;
   const [, G, B] = xhat.shape;
   const { period: P, span: Q } = layout;
   const per = B / Q;
-  const is = host64(invstd);
+  const is = hostVector(invstd);
   const { d: g, o: go } = contiguousData(dy);
   const { d: h, o: ho } = contiguousData(xhat);
   const n = P * per;
@@ -96,7 +85,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
   const done = (): [NDArray, NDArray, NDArray] => [wrap(dx, [1, G, B]), wrap(dWeight, [n]), wrap(dBias, [n])];
   const f32 = g instanceof Float32Array && h instanceof Float32Array && dx instanceof Float32Array;
   if (P === 1 && Q === 1 && f32 && wasmLayerNormBackward(g, go, h, ho, G, B, is, host32(weight), centered, dx, dWeight as Float32Array, dBias as Float32Array)) return done();
-  const w = host64(weight);
+  const w = hostVector(weight);
   if (Q >= MIN_SPAN) {
     // Per span: sum(dy) and sum(dy xhat); per group the weighted sums S1 = sum_j w_j sum(dy) and
     // S2 = sum_j w_j sum(dy xhat); then dx = A dy + B xhat + D per span, A = invstd w_j,
@@ -105,15 +94,15 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
     const sums = new Float64Array(2 * spans);
     if (!(f32 && wasmRunSums(g, go, h, ho, spans, Q, sums))) {
       for (let s = 0; s < spans; s++) {
-        let a = 0;
-        let c = 0;
+        let sdy = 0;
+        let sdx = 0;
         for (let q = 0; q < Q; q++) {
           const v = g[go + s * Q + q];
-          a += v;
-          c += v * h[ho + s * Q + q];
+          sdy += v;
+          sdx += v * h[ho + s * Q + q];
         }
-        sums[2 * s] = a;
-        sums[2 * s + 1] = c;
+        sums[2 * s] = sdy;
+        sums[2 * s + 1] = sdx;
       }
     }
     const coef = new Float64Array(3 * spans);
@@ -135,7 +124,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
         const s = gi * per + j;
         coef[3 * s] = is[gi] * w[base + j];
         coef[3 * s + 1] = -k * s2;
-        coef[3 * s + 2] = -k * s1 * c;
+        coef[3 * s + 2] = -k * s1 * meanTerm;
       }
     }
     dWeight.set(dw);
@@ -166,7 +155,7 @@ export function normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDAr
     const k = is[gi] / B;
     for (let i = 0; i < B; i++) {
       const j = base + Math.floor(i / Q);
-      dx[gi * B + i] = is[gi] * (g[go + gi * B + i] * w[j]) - k * s2 * h[ho + gi * B + i] - k * s1 * c;
+      dx[gi * B + i] = is[gi] * (g[go + gi * B + i] * w[j]) - k * s2 * h[ho + gi * B + i] - k * s1 * meanTerm;
     }
   }
   dWeight.set(dw);

@@ -63,15 +63,19 @@ function dims(x: NDArray): [number, number, number] {
   return [N, C, S];
 }
 
-/** Host values of a per-channel vector (or null), as a float64 copy: C values, cheap. */
-function perChannel(v: NDArray | null): Float64Array | null {
-  if (!v) return null;
+/** @internal Host values of a (short) vector, as a float64 copy: the per-group or per-parameter constants of a kernel. */
+export function hostVector(v: NDArray): Float64Array {
   const c = v.contiguous();
   return Float64Array.from(cpuData(c).subarray(c.offset, c.offset + c.size) as ArrayLike<number>);
 }
 
-/** The data of x (a copy only when x is not contiguous) and the offset of its first element. */
-function contiguousData(x: NDArray): { d: ArrayLike<number>; o: number } {
+/** Host values of a per-channel vector (or null), as a float64 copy: C values, cheap. */
+function perChannel(v: NDArray | null): Float64Array | null {
+  return v ? hostVector(v) : null;
+}
+
+/** @internal The data of x (a copy only when x is not contiguous) and the offset of its first element. */
+export function contiguousData(x: NDArray): { d: ArrayLike<number>; o: number } {
   const c = x.contiguous();
   return { d: cpuData(c), o: c.offset };
 }

@@ -13,6 +13,7 @@ import { backendFor } from '../registry.js';
 import { fmtShape } from '../shape.js';
 import { checkNotDisposed } from '../tidy.js';
 import { normalizeBackward, normalizeForward } from './normalize.js';
+import { checkVector } from './normalize-args.js';
 import { add, div, mul } from './elementwise.js';
 import { sum } from './reduce.js';
 
@@ -27,12 +28,7 @@ function check(op: string, x: NDArray, vectors: readonly (readonly [string, NDAr
   }
   for (const [name, v] of vectors) {
     const n = name === 'weight' || name === 'bias' ? (P * B) / Q : G;
-    if (!(v instanceof NDArray) || v.ndim !== 1 || v.shape[0] !== n) {
-      throw new RangeError(`${op}: expected ${name} of shape [${n}] for input [1, ${G}, ${B}] and layout { period: ${P}, span: ${Q} }, got ${v instanceof NDArray ? fmtShape(v.shape) : typeof v}`);
-    }
-    if (v.device !== x.device) throw new Error(`${op}: ${name} is on '${v.device}' but the input is on '${x.device}'`);
-    if (v.dtype !== x.dtype) throw new TypeError(`${op}: ${name} is ${v.dtype} but the input is ${x.dtype}`);
-    checkNotDisposed(op, v.storage);
+    checkVector(op, name, v, x, n, `input [1, ${G}, ${B}] and layout { period: ${P}, span: ${Q} }`);
   }
 }
 

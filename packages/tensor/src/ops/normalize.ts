@@ -13,6 +13,7 @@ import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
 import { fmtShape, sizeOf } from '../shape.js';
 import { checkNotDisposed } from '../tidy.js';
+import { checkVector } from './normalize-args.js';
 
 /** x [N, C, ...] viewed as [N, C, S]. */
 function asNCS(op: string, x: NDArray): NDArray {
@@ -26,12 +27,7 @@ function asNCS(op: string, x: NDArray): NDArray {
 function checkChannelVector(op: string, name: string, v: NDArray | null, x: NDArray): void {
   if (v === null) return;
   if (!(v instanceof NDArray)) throw new TypeError(`${op}: expected ${name} to be an NDArray or null`);
-  if (v.ndim !== 1 || v.shape[0] !== x.shape[1]) {
-    throw new RangeError(`${op}: expected ${name} of shape [${x.shape[1]}] for input ${fmtShape(x.shape)}, got ${fmtShape(v.shape)}`);
-  }
-  if (v.device !== x.device) throw new Error(`${op}: ${name} is on '${v.device}' but the input is on '${x.device}'`);
-  if (v.dtype !== x.dtype) throw new TypeError(`${op}: ${name} is ${v.dtype} but the input is ${x.dtype}`);
-  checkNotDisposed(op, v.storage);
+  checkVector(op, name, v, x, x.shape[1], `input ${fmtShape(x.shape)}`);
 }
 
 /**
