@@ -1,7 +1,7 @@
 import { Tensor, grad } from '@normlab/autograd';
 import type { Module } from '@normlab/nn';
 import * as nd from '@normlab/tensor';
-import { type LossFn, type ProbeOptions, dot, hostConcat, lossAndGrads, norm, probe, trainable } from './guard.js';
+import { type LossFn, type ProbeOptions, dot, hostConcat, lossAndGrads, norm, probe, trainable, zerosOf } from './guard.js';
 
 /** Options of `hessianEigenvalues`. */
 export interface HessianEigenOptions extends ProbeOptions {
@@ -62,7 +62,7 @@ export function hessianEigenvalues<M extends Module, B>(model: M, lossFn: LossFn
         if (at.grads[i].requiresGrad) terms.push(at.grads[i].mul(slice).sum());
       });
       const hs = grad(terms.reduce((a, b) => a.add(b)), params, { allowUnused: true, retainGraph: true });
-      return hostConcat(hs.map((h, i) => h ?? new Tensor(nd.zeros(params[i].shape, { dtype: params[i].dtype, device: params[i].device }))));
+      return hostConcat(hs.map((h, i) => h ?? zerosOf(params[i])));
     };
     const gen = new nd.Generator(options.seed ?? 0);
     const found: { value: number; vector: Float64Array; iterations: number }[] = [];

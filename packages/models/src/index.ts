@@ -5,5 +5,6 @@
  * shape; module names as torchvision's, so state-dict keys line up.
  */
 export { type Layer, type NormKind, type NormSpec, type NormOptions } from './norm.js';
-export { VGG, VGG_CONFIGS, vgg, type ModelOptions } from './vgg.js';
+export { type ModelOptions } from './model-options.js';
+export { VGG, VGG_CONFIGS, vgg } from './vgg.js';
 export { ResNet, BasicBlock, resnet, type ResNetOptions, type Shortcut } from './resnet.js';

@@ -1,7 +1,7 @@
 import { type Tensor, cat, zeros } from '@normlab/autograd';
 import { AdaptiveAvgPool2d, type Conv2d, Linear, MaxPool2d, Module, Sequential, SkipInit } from '@normlab/nn';
 import { type Layer, type NormSpec, makeActivation, makeConv, makeNorm } from './norm.js';
-import { type ModelOptions, modelOptions, scaled } from './vgg.js';
+import { type ModelOptions, modelOptions, scaled } from './model-options.js';
 
 /**
  * How a block's shortcut matches a change of shape: 'A' subsamples and pads

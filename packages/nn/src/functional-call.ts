@@ -1,5 +1,5 @@
 import { Tensor } from '@normlab/autograd';
-import { Module } from './module.js';
+import type { Module } from './module.js';
 
 /** The tensors `functionalCall` substitutes, by the dotted names of `namedParameters()` / `namedBuffers()`. */
 export interface FunctionalCallTensors {
@@ -62,22 +62,18 @@ export function functionalCall<T = unknown>(
     usedBuffers.set(k, b);
   }
   // Swap every field that holds a substituted tensor (all its names: tied weights), and put them all back after.
-  const swapped: [Module, string, unknown][] = [];
-  const visit = (m: Module, seen: Set<Module>): void => {
-    if (seen.has(m)) return;
-    seen.add(m);
-    for (const [key, value] of Object.entries(m)) {
-      if (value instanceof Tensor && substitute.has(value)) {
-        swapped.push([m, key, value]);
-        Reflect.set(m, key, substitute.get(value));
-      } else if (value instanceof Module) {
-        visit(value, seen);
-      }
-    }
-  };
+  const swapped: [Module, string, Tensor][] = [];
   let output: T;
   try {
-    visit(module, new Set());
+    for (const m of module.modules()) {
+      for (const [key, value] of Object.entries(m)) {
+        const sub = value instanceof Tensor ? substitute.get(value) : undefined;
+        if (sub) {
+          swapped.push([m, key, value]);
+          Reflect.set(m, key, sub);
+        }
+      }
+    }
     output = (module.forward as (...a: unknown[]) => T)(...args);
   } finally {
     for (const [m, key, value] of swapped.reverse()) Reflect.set(m, key, value);

@@ -49,15 +49,16 @@ export function buildPackages() {
 }
 
 /**
- * Packs each public package into `outDir`, replacing older tarballs of the
- * same packages; builds them first unless `build` is false (the tests build
- * once, before any test runs). Returns the tarballs as { name, version, file }.
+ * Packs each public package (or those named in `only`) into `outDir`,
+ * replacing older tarballs of the same packages; builds them first unless
+ * `build` is false (the tests build once, before any test runs). Returns the
+ * tarballs as { name, version, file }.
  */
-export function packPackages(outDir, { build = true } = {}) {
+export function packPackages(outDir, { build = true, only = null } = {}) {
   outDir = resolve(outDir);
   mkdirSync(outDir, { recursive: true });
   if (build) buildPackages();
-  return publicPackages().map(({ name, version, dir }) => {
+  return publicPackages().filter((p) => !only || only.includes(p.name)).map(({ name, version, dir }) => {
     const file = join(outDir, tarballName(name, version));
     rmSync(file, { force: true });
     runQuiet('pnpm', ['pack', '--pack-destination', outDir], dir);

@@ -4,8 +4,8 @@
 // repository it becomes examples/<name> (run with `pnpm example <name>`);
 // with --outside it is a standalone npm project in <dir> that uses the packed
 // packages (copied into <dir>/vendor) and is installed with npm.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, packPackages, runQuiet } from '../../release/src/pack.mjs';
 import { repoExampleFiles, standaloneFiles } from './templates.mjs';
@@ -57,11 +57,7 @@ export function createOutside({ name, outside: dir, install, build = true }) {
   const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const versions = { typescript: rootPkg.devDependencies.typescript, typesNode: rootPkg.devDependencies['@types/node'] };
   const vendor = join(dir, 'vendor');
-  const tarballs = packPackages(vendor, { build })
-    .filter((t) => USED_PACKAGES.includes(t.name))
-    .map((t) => ({ name: t.name, file: relative(dir, t.file) }));
-  // Only what the project depends on stays in vendor/.
-  for (const f of readdirSync(vendor)) if (!tarballs.some((t) => basename(t.file) === f)) rmSync(join(vendor, f));
+  const tarballs = packPackages(vendor, { build, only: USED_PACKAGES }).map((t) => ({ name: t.name, file: relative(dir, t.file) }));
   writeFiles(dir, standaloneFiles(name, tarballs, versions));
   if (install) runQuiet('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir);
   return dir;

@@ -44,9 +44,7 @@ abstract class GhostBatchNorm extends BatchNorm {
     if (perChannel <= 1) {
       throw new RangeError(`${this.constructor.name}: expected more than 1 value per channel in each virtual batch of ${v}, got input ${nd.fmtShape(x.shape)}`);
     }
-    if (x.shape[1] !== this.numFeatures) {
-      throw new RangeError(`${this.constructor.name}: expected ${this.numFeatures} channels in dim 1, got input of shape ${nd.fmtShape(x.shape)}`);
-    }
+    // A wrong channel count is BatchNorm's error, thrown by the first virtual batch before anything is updated.
     const parts: Tensor[] = [];
     for (let k = 0; k < n; k += v) parts.push(super.forward(x.narrow(0, k, v), options));
     return cat(parts, 0);
