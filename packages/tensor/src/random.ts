@@ -18,10 +18,12 @@ export interface GeneratorState {
  * gives the same numbers on every machine and every run.
  */
 export class Generator {
-  private s0 = 0;
-  private s1 = 0;
-  private s2 = 0;
-  private s3 = 0;
+  /**
+   * The four state words, as int32 bits: in a typed array rather than four
+   * number fields, because V8 boxes an int32 beyond Smi range (31 bits)
+   * stored into a field, an allocation per draw.
+   */
+  private readonly s = new Int32Array(4);
   private spare: number | null = null;
 
   constructor(seed = 0) {
@@ -46,19 +48,14 @@ export class Generator {
       };
     };
     const next = splitmix(seed >>> 0);
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
+    const s = this.s;
+    for (let i = 0; i < 4; i++) s[i] = next();
     const high = Math.floor(seed / 2 ** 32);
     if (high !== 0) {
       const mix = splitmix(high ^ 0x5bd1e995);
-      this.s0 = (this.s0 ^ mix()) >>> 0;
-      this.s1 = (this.s1 ^ mix()) >>> 0;
-      this.s2 = (this.s2 ^ mix()) >>> 0;
-      this.s3 = (this.s3 ^ mix()) >>> 0;
+      for (let i = 0; i < 4; i++) s[i] ^= mix();
     }
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // xoshiro's one forbidden state
+    if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1; // xoshiro's one forbidden state
     this.spare = null;
     return this;
   }
@@ -68,7 +65,8 @@ export class Generator {
    * `setState` of it later makes the generator draw the same numbers again.
    */
   getState(): GeneratorState {
-    return { s0: this.s0 >>> 0, s1: this.s1 >>> 0, s2: this.s2 >>> 0, s3: this.s3 >>> 0, spare: this.spare };
+    const s = this.s;
+    return { s0: s[0] >>> 0, s1: s[1] >>> 0, s2: s[2] >>> 0, s3: s[3] >>> 0, spare: this.spare };
   }
 
   /**
@@ -85,21 +83,23 @@ export class Generator {
     if ((words[0] | words[1] | words[2] | words[3]) === 0) throw new RangeError('setState: the four state words cannot all be zero (xoshiro128** would only draw zeros)');
     const spare = state.spare ?? null;
     if (spare !== null && !(typeof spare === 'number' && Number.isFinite(spare))) throw new RangeError(`setState: spare must be null or a finite number, got ${String(spare)}`);
-    [this.s0, this.s1, this.s2, this.s3] = words;
+    this.s.set(words.map((w) => w | 0));
     this.spare = spare;
     return this;
   }
 
   /** The next 32 random bits as an unsigned integer. */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
+    const s = this.s;
+    const s0 = s[0];
+    const s1 = s[1];
+    const s2 = s[2] ^ s0;
+    const s3 = s[3] ^ s1;
+    const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    s[0] = s0 ^ s3;
+    s[1] = s1 ^ s2;
+    s[2] = s2 ^ (s1 << 9);
+    s[3] = rotl(s3, 11);
     return result;
   }
 
