@@ -85,14 +85,22 @@ class NoiseSettings {
     const shape = this.granularity === 'channel' ? y.shape.map((d, i) => (i === 1 ? d : 1)) : [...y.shape];
     const n = nd.sizeOf(shape);
     const inner = nd.sizeOf(shape.slice(2));
-    const scale = new Float64Array(n);
-    const shift = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = Math.floor(i / inner) % C;
-      scale[i] = 1 + sigma[c] * g.normal();
-      shift[i] = mu[c] + this.shiftStd * g.normal();
+    // Drawn straight into y's dtype (the same values as float64 then rounded), in the order i = 0..n-1.
+    const Typed = y.dtype === 'float64' ? Float64Array : Float32Array;
+    const scale = new Typed(n);
+    const shift = new Typed(n);
+    const shiftStd = this.shiftStd;
+    for (let i = 0; i < n;) {
+      for (let c = 0; c < C; c++) {
+        const sc = sigma[c];
+        const m = mu[c];
+        for (const end = i + inner; i < end; i++) {
+          scale[i] = 1 + sc * g.normal();
+          shift[i] = m + shiftStd * g.normal();
+        }
+      }
     }
-    const wrap = (a: Float64Array, s: readonly number[]): Tensor => new Tensor(nd.fromTyped(a, s).astype(y.dtype).to(y.device));
+    const wrap = (a: Float32Array | Float64Array, s: readonly number[]): Tensor => new Tensor(nd.fromTyped(a, s).astype(y.dtype).to(y.device));
     const noise = { scale: wrap(scale, shape), shift: wrap(shift, shape), shiftMean: wrap(mu, [C]), scaleStd: wrap(sigma, [C]) };
     return { out: y.mul(noise.scale).add(noise.shift), noise };
   }
