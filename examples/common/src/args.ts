@@ -10,6 +10,15 @@ export class UsageError extends Error {
 }
 
 /**
+ * A failure the user can fix that is not a bad flag (a missing or damaged
+ * data file): `runCli` prints its message as one line, without the usage
+ * or a stack trace, and exits 1.
+ */
+export class RunError extends Error {
+  override name = 'RunError';
+}
+
+/**
  * How a flag's value is read:
  * - 'int' (>= 0), 'posint' (>= 1), 'number' (finite), 'posnumber' (> 0), 'string';
  * - 'numbers': a comma-separated list of finite numbers;

@@ -1,15 +1,16 @@
 /**
  * The command line around an experiment: `runCli` parses the flags, prints
  * the usage for --help, turns usage errors into exit code 2 and other
- * errors into 1 (it returns the code instead of exiting, so tests can call
- * it in-process); run directories, CSV and JSON files, figures as SVG and
+ * errors into 1 (a `RunError` as its message alone, others with their
+ * stack; it returns the code instead of exiting, so tests can call it
+ * in-process); run directories, CSV and JSON files, figures as SVG and
  * PNG, and the summary table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePng } from '@normlab/plot';
-import { type HelpOption, type ProgressOption, UsageError } from './args.js';
+import { type HelpOption, type ProgressOption, RunError, UsageError } from './args.js';
 import { type ProgressMode, type Writer, resolveProgressMode } from './progress.js';
 
 export interface Io {
@@ -52,6 +53,10 @@ export async function runCli<O extends HelpOption>(
     return await body(parsed.options, parsed.given);
   } catch (e) {
     if (e instanceof UsageError) return usageError(e);
+    if (e instanceof RunError) {
+      io.stderr.write(`${spec.name}: ${e.message}\n`);
+      return 1;
+    }
     io.stderr.write(`${spec.name}: ${(e as Error).stack ?? String(e)}\n`);
     return 1;
   }

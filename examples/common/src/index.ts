@@ -6,7 +6,7 @@
  * `--device gpu` (registering @normlab/gpu, data in device chunks, memory traces).
  */
 export {
-  UsageError, parseFlags, parseValue, flagName, orList, commonFlags, dataFlags, checkBatch, checkLearningRates, commonUsage, PROGRESS_MODES,
+  UsageError, RunError, parseFlags, parseValue, flagName, orList, commonFlags, dataFlags, checkBatch, checkLearningRates, commonUsage, PROGRESS_MODES,
   type CommonOptions, type DataOptions, type FlagKind, type FlagSpec, type Flags, type HelpOption, type ProgressOption,
 } from './args.js';
 export { Progress, formatDuration, resolveProgressMode, rateMeter, grid, type ProgressInfo, type ProgressMode, type Writer } from './progress.js';
@@ -19,6 +19,8 @@ export {
   buildMnistNet, loadMnistTensors, takeRows, evaluate, permutation, batchIndices, trainSgd, MODEL_VARIANTS, ARCHS,
   type SgdRunOptions, type SgdHooks, type ModelVariant, type Arch, type MnistNet, type MnistNetOptions, type MnistTensors,
 } from './mnist.js';
+export { VARIANT_STYLE } from './variant-style.js';
+export { NOISE_DEFAULTS, noiseFlags, checkNoise, noiseUsage, noiseLayerOptions, describeNoise, type NoiseFlagOptions } from './noise-flags.js';
 export {
   useDevice, describeDevice, gpuModeAvailable, deviceMemory, maxRowsPerArray, toDeviceChunks, batchTo, moveModule, disposeModule, formatMemory, MemoryTrace,
   DeviceUnavailableError, DEVICES, type DeviceName, type DeviceInfo, type DataChunk, type MemorySummary,

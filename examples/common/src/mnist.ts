@@ -164,13 +164,18 @@ export interface SgdRunOptions {
   lr: number;
   /** Seed of the batch order (the same sequence of batches for every model given the same seed). */
   seed: number;
+  /** Applied to each training batch before the forward (data augmentation); none by default. */
+  transform?: (x: Tensor) => Tensor;
 }
 
 export interface SgdHooks {
   /** Before step `step` (0-based) is taken on the batch (xb, yb): e.g. probe the landscape there. */
   before?(step: number, xb: Tensor, yb: Tensor): void;
-  /** After step `step` (so `step + 1` steps are done) with its training loss; the forward's activations are still reachable (activationStats). */
-  after?(step: number, loss: number): void;
+  /**
+   * After step `step` (so `step + 1` steps are done) with its training loss and the logits of its forward;
+   * the forward's activations are still reachable (activationStats).
+   */
+  after?(step: number, loss: number, logits: Tensor): void;
 }
 
 /**
@@ -184,14 +189,16 @@ export function trainSgd(model: Module, x: Tensor, y: Tensor, o: SgdRunOptions, 
   const batches = batchIndices(x.shape[0], o.batchSize, new Generator(o.seed));
   model.train();
   for (let step = 0; step < o.steps; step++) {
-    const [xb, yb] = takeRows(x, y, batches.next().value);
+    const [rows, yb] = takeRows(x, y, batches.next().value);
+    const xb = o.transform ? o.transform(rows) : rows;
     hooks.before?.(step, xb, yb);
-    const loss = crossEntropy((model.forward as (t: Tensor) => Tensor)(xb), yb);
+    const logits = (model.forward as (t: Tensor) => Tensor)(xb);
+    const loss = crossEntropy(logits, yb);
     opt.zeroGrad();
     loss.backward();
     opt.step();
     const value = loss.item();
-    hooks.after?.(step, value);
+    hooks.after?.(step, value, logits);
     if (!Number.isFinite(value)) return { divergedAt: step };
   }
   return { divergedAt: null };

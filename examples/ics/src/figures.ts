@@ -1,13 +1,7 @@
 /** The figures of the ICS experiment, as SVG (drawn with @normlab/plot). */
-import { type Band, type Chart, PALETTE, type Series, figure } from '@normlab/plot';
-import { log10Format, logDomain, quantile } from '@normlab/example-kit';
-import type { Variant } from './args.js';
+import { type Band, type Chart, type Series, figure } from '@normlab/plot';
+import { VARIANT_STYLE as STYLE, log10Format, logDomain, quantile } from '@normlab/example-kit';
 import type { IcsRow, RunResult } from './experiment.js';
-
-export const STYLE: Record<Variant, { label: string; color: string }> = {
-  standard: { label: 'Standard', color: PALETTE[1] },
-  bn: { label: 'Standard + BatchNorm', color: PALETTE[0] },
-};
 
 const lrLabel = (lr: number): string => `lr ${lr}`;
 const log10 = (v: number): number => (v > 0 ? Math.log10(v) : NaN);

@@ -1,7 +1,7 @@
 /** Command-line flags of `pnpm example noisy-bn`: the flag table, validation and the usage text. */
 import {
-  ARCHS, type Arch, type CommonOptions, type DataOptions, type Flags, MODEL_VARIANTS, type ModelVariant, UsageError, checkBatch, commonFlags,
-  commonUsage, dataFlags, parseFlags,
+  ARCHS, type Arch, type CommonOptions, type DataOptions, type Flags, MODEL_VARIANTS, type ModelVariant, NOISE_DEFAULTS, type NoiseFlagOptions, UsageError,
+  checkBatch, checkNoise, commonFlags, commonUsage, dataFlags, noiseFlags, noiseUsage, parseFlags,
 } from '@normlab/example-kit';
 
 export { UsageError };
@@ -9,7 +9,7 @@ export { UsageError };
 export type Variant = ModelVariant;
 export const VARIANTS = MODEL_VARIANTS;
 
-export interface Options extends CommonOptions, DataOptions {
+export interface Options extends CommonOptions, DataOptions, NoiseFlagOptions {
   model: Arch;
   steps: number;
   lr: number;
@@ -21,10 +21,6 @@ export interface Options extends CommonOptions, DataOptions {
   layer: number;
   /** The unit (MLP) or channel (VGG) of that layer whose distribution is tracked. */
   unit: number;
-  /** NoisyBatchNorm's noiseMean (n: U(-n, n)) and noiseStd (n: U(1, n), or [lo, hi]) and shiftStd. */
-  noiseMean: number;
-  noiseStd: number[];
-  shiftStd: number;
 }
 
 /** The default run (MLP): about 2 minutes on a 2-core machine (see the README). */
@@ -40,9 +36,7 @@ export const DEFAULTS: Options = {
   statsEvery: 50,
   layer: 2,
   unit: 0,
-  noiseMean: 0.5,
-  noiseStd: [1.25],
-  shiftStd: 1,
+  ...NOISE_DEFAULTS,
   trainLimit: 0,
   testLimit: 0,
   out: null,
@@ -81,10 +75,7 @@ flags:
                       (default ${DEFAULTS.layer})
   --unit N            the unit (mlp) or channel (vgg) of that block whose distribution is tracked
                       (default ${DEFAULTS.unit}); over the batch (and the positions of a channel)
-  --noise-mean N      noisy BN: the shift's mean is drawn from U(-N, N) per channel and step (default ${DEFAULTS.noiseMean})
-  --noise-std N|LO,HI noisy BN: the scale's std is drawn from U(1, N), or U(LO, HI) (default ${DEFAULTS.noiseStd.join(',')})
-  --shift-std X       noisy BN: std of the shift around its mean (default ${DEFAULTS.shiftStd})
-  --train-limit N     use only the first N training images (default: all 60000)
+${noiseUsage(22)}  --train-limit N     use only the first N training images (default: all 60000)
   --test-limit N      test on the first N test images (default: all 10000 for mlp, 2000 for vgg)
 ${commonUsage('noisy-bn', 22)}`;
 
@@ -100,9 +91,7 @@ const FLAGS: Flags<Options> = {
   '--stats-every': { key: 'statsEvery', kind: 'posint' },
   '--layer': { key: 'layer', kind: 'posint' },
   '--unit': { key: 'unit', kind: 'int' },
-  '--noise-mean': { key: 'noiseMean', kind: 'number' },
-  '--noise-std': { key: 'noiseStd', kind: 'numbers' },
-  '--shift-std': { key: 'shiftStd', kind: 'number' },
+  ...noiseFlags<Options>(),
 };
 
 export function parseArgs(argv: readonly string[]): { options: Options; given: Set<keyof Options> } {
@@ -112,11 +101,7 @@ export function parseArgs(argv: readonly string[]): { options: Options; given: S
   const units = o.model === 'mlp' ? o.width || 100 : (o.width || 8) * (o.layer > 2 ? 2 : 1);
   if (o.unit >= units) throw new UsageError(`--unit must be in 0..${units - 1} (block ${o.layer} has ${units} ${o.model === 'mlp' ? 'units' : 'channels'}), got ${o.unit}`);
   checkBatch(o);
-  if (!(o.noiseMean >= 0)) throw new UsageError(`--noise-mean must be non-negative, got ${o.noiseMean}`);
-  if (o.noiseStd.length > 2 || (o.noiseStd.length === 1 ? !(o.noiseStd[0] >= 1) : !(o.noiseStd[0] >= 0 && o.noiseStd[0] <= o.noiseStd[1]))) {
-    throw new UsageError(`--noise-std expects N >= 1 or LO,HI with 0 <= LO <= HI, got ${o.noiseStd.join(',')}`);
-  }
-  if (!(o.shiftStd >= 0)) throw new UsageError(`--shift-std must be non-negative, got ${o.shiftStd}`);
+  checkNoise(o);
   if (!parsed.given.has('testLimit') && o.model === 'vgg') o.testLimit = 2_000;
   return parsed;
 }

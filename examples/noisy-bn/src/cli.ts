@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Io, Progress, defineCli, formatDuration, fmtNumber, fmtPercent, formatTable, openRun, loadMnistTensors, pathsWritten, toCsv,
+  type Io, Progress, defineCli, describeNoise, formatDuration, fmtNumber, fmtPercent, formatTable, openRun, loadMnistTensors, pathsWritten, toCsv,
   writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
@@ -101,7 +101,7 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
     command: ['pnpm example noisy-bn', ...argv].join(' '),
     options: { ...options, out: dir, help: undefined },
     optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy',
-    noise: `NoisyBatchNorm1d/2d: per activation, scale ~ N(1, sigma^2), shift ~ N(mu, ${options.shiftStd}^2), with mu ~ U(-${options.noiseMean}, ${options.noiseMean}) and sigma ~ U(${options.noiseStd.length === 1 ? `1, ${options.noiseStd[0]}` : options.noiseStd.join(', ')}) per channel, re-drawn every training forward`,
+    noise: describeNoise('NoisyBatchNorm1d/2d', options),
     data: `MNIST via @normlab/data, pixels in [0, 1]: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`,
     activations: `activationStats of @normlab/landscape on ${options.model === 'mlp' ? 'unit' : 'channel'} ${options.unit} of hidden block ${options.layer}'s pre-activations (the BN layer's output, noise included, or the Linear/conv output without BN), over the training batch, percentiles ${PERCENTILES.join('/')}`,
     created: new Date().toISOString(),

@@ -3,7 +3,7 @@
  * the test accuracy every few steps, and the percentiles of one layer's
  * pre-activations on the training batch (noise included for noisy BN).
  */
-import { type MnistTensors, buildMnistNet, evaluate, trainSgd } from '@normlab/example-kit';
+import { type MnistTensors, buildMnistNet, evaluate, noiseLayerOptions, trainSgd } from '@normlab/example-kit';
 import { activationStats } from '@normlab/landscape';
 import type { Options, Variant } from './args.js';
 
@@ -42,7 +42,7 @@ export function trainVariant(variant: Variant, o: Options, data: MnistTensors, o
   const started = performance.now();
   const net = buildMnistNet(o.model, variant, {
     seed: o.seed, width: o.width || undefined,
-    noise: { noiseMean: o.noiseMean, noiseStd: o.noiseStd.length === 1 ? o.noiseStd[0] : [o.noiseStd[0], o.noiseStd[1]], shiftStd: o.shiftStd },
+    noise: noiseLayerOptions(o),
   });
   const tracked = net.preActivations[o.layer - 1];
   const rec = activationStats(net.model, { [`block ${o.layer}`]: tracked }, { percentiles: PERCENTILES, on: 'output', channel: o.unit });

@@ -1,13 +1,7 @@
 /** The figures of the noisy-BN experiment, as SVG (drawn with @normlab/plot). */
-import { type Chart, PALETTE, figure } from '@normlab/plot';
-import type { Variant } from './args.js';
+import { VARIANT_STYLE as STYLE } from '@normlab/example-kit';
+import { type Chart, figure } from '@normlab/plot';
 import { PERCENTILES, type RunResult } from './experiment.js';
-
-export const STYLE: Record<Variant, { label: string; color: string; dash?: string }> = {
-  standard: { label: 'Standard', color: PALETTE[1] },
-  bn: { label: 'Standard + BatchNorm', color: PALETTE[0] },
-  'noisy-bn': { label: 'Standard + "Noisy" BatchNorm', color: PALETTE[2], dash: '7 4' },
-};
 
 const percent = (v: number): string => `${Number((v * 100).toPrecision(4))}%`;
 
