@@ -1,0 +1,70 @@
+/** The figures of the VGG experiment, as SVG (drawn with @normlab/plot): Santurkar et al.'s Figure 1 (a, b) and the activation panels. */
+import { VARIANT_STYLE } from '@normlab/example-kit';
+import { type Chart, type Series, figure } from '@normlab/plot';
+import { PERCENTILES, type RunResult } from './experiment.js';
+
+/** Percent ticks up to 100%; the axis goes on to 130% to leave the legend room above the curves, without ticks there. */
+const percent = (v: number): string => (v <= 1 + 1e-9 ? `${Number((v * 100).toPrecision(4))}%` : '');
+/** The dash of each learning rate, in the order given: solid for the first. */
+const LR_DASH = [undefined, '7 4', '2 3', '10 3 2 3'];
+
+/**
+ * (a) training accuracy and (b) test accuracy against steps, every run
+ * (Figure 1 a-b of the paper; Figure 2's left panels with noisy BN). The
+ * color is the variant (legend in a), the dash the learning rate (legend
+ * in b), so that each legend fits above the curves.
+ */
+export function accuracyFigure(runs: readonly RunResult[], lrs: readonly number[], subtitle: string): string {
+  const dash = (lr: number): string | undefined => LR_DASH[lrs.indexOf(lr) % LR_DASH.length];
+  // Each variant once in legend (a): its first run.
+  const firstRuns = new Set(runs.filter((r, i) => runs.findIndex((x) => x.variant === r.variant) === i));
+  const panel = (title: string, yLabel: string, pick: (e: RunResult['evals'][number]) => number | null, legendOf: 'variant' | 'lr'): Chart => {
+    const series: Series[] = runs.map((r) => {
+      const e = r.evals.filter((x) => x.step > 0);
+      const { label, color } = VARIANT_STYLE[r.variant];
+      return { name: label, color, dash: dash(r.lr), x: e.map((x) => x.step), y: e.map((x) => pick(x) ?? NaN), markers: true, hideInLegend: legendOf !== 'variant' || !firstRuns.has(r) };
+    });
+    if (legendOf === 'lr') series.push(...lrs.map((lr): Series => ({ name: `LR=${lr}`, color: '#555', dash: dash(lr), x: [], y: [] })));
+    return { title, xLabel: 'training step', yLabel, yDomain: [0, 1.3], yTickFormat: percent, legend: 'top-left', series };
+  };
+  return figure([
+    panel('(a) training accuracy', 'training accuracy (batches since the last point)', (e) => e.trainAccuracy, 'variant'),
+    panel('(b) test accuracy', 'test accuracy', (e) => e.testAccuracy, 'lr'),
+  ], { panelWidth: 560, panelHeight: 420, title: 'VGG: Standard vs BatchNorm vs "noisy" BatchNorm', subtitle });
+}
+
+/**
+ * The distribution of one channel of each tracked conv's pre-activation
+ * over training, for the runs at one learning rate: one row of panels per
+ * conv, one column per variant, a shared y axis along each row (Figure 1c
+ * and Figure 2's right panels of the paper).
+ */
+export function activationsFigure(runs: readonly RunResult[], layers: readonly number[], lr: number, channel: number, subtitle: string): string {
+  const idx = (p: number): number => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]);
+  const shown = runs.filter((r) => r.lr === lr);
+  const charts: Chart[] = layers.flatMap((layer) => {
+    const rows = shown.map((r) => r.stats.filter((s) => s.layer === layer));
+    const all = rows.flat().flatMap((s) => [s.percentiles[idx(5)], s.percentiles[idx(95)]]).filter(Number.isFinite);
+    const span = all.length ? Math.max(...all) - Math.min(...all) || 1 : 1;
+    const yDomain: [number, number] = all.length ? [Math.min(...all) - 0.05 * span, Math.max(...all) + 0.35 * span] : [-1, 1];
+    return shown.map((r, i): Chart => {
+      const stats = rows[i];
+      const x = stats.map((s) => s.step);
+      const p = (q: number): number[] => stats.map((s) => s.percentiles[idx(q)]);
+      const { color, label } = VARIANT_STYLE[r.variant];
+      return {
+        title: `${label}: conv ${layer}`, xLabel: 'training step', yLabel: `pre-activation, channel ${channel}`, yDomain,
+        bands: [
+          { name: '5th-95th percentile', x, lo: p(5), hi: p(95), color, opacity: 0.15 },
+          { name: '15th-85th percentile', x, lo: p(15), hi: p(85), color, opacity: 0.3 },
+        ],
+        series: [{ name: 'median', x, y: p(50), color, width: 2.2 }],
+        hLines: [{ y: 0, color: '#999' }],
+      };
+    });
+  });
+  return figure(charts, {
+    columns: Math.max(1, shown.length), panelWidth: 420, panelHeight: 340,
+    title: `Distribution of one channel's pre-activation over training (LR=${lr})`, subtitle,
+  });
+}

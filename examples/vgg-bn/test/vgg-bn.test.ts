@@ -1,0 +1,153 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { captureIo, usageBehaviour } from '@normlab/example-kit';
+import { svgSize } from '@normlab/plot';
+import { BatchNorm2d, Conv2d, Identity, NoisyBatchNorm2d } from '@normlab/nn';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, USAGE, UsageError, parseArgs } from '../src/args.js';
+import { ACTIVATION_COLUMNS, CSV_COLUMNS, filesOf, run } from '../src/cli.js';
+import { buildVgg } from '../src/experiment.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vgg-bn-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const TINY = ['--width', '0.0625', '--train-limit', '64', '--test-limit', '20', '--batch-size', '16', '--progress', 'plain', '--channel', '1'];
+
+/**
+ * CIFAR-10's binary layout: the loader checks every file's size (10,000
+ * records of 3,073 bytes), so each file gets 100 patterned records and is
+ * extended to its full size with zeros (sparse on disk: label 0, black).
+ */
+function fakeCifar(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+    const bytes = new Uint8Array(100 * 3073);
+    for (let r = 0; r < 100; r++) {
+      bytes[r * 3073] = r % 10;
+      for (let k = 1; k < 3073; k++) bytes[r * 3073 + k] = (r * 31 + k * 7) & 255;
+    }
+    writeFileSync(join(dir, name), bytes);
+    truncateSync(join(dir, name), 10_000 * 3073);
+  }
+}
+
+describe('parseArgs', () => {
+  it('gives the defaults', () => {
+    expect(parseArgs([]).options).toEqual(DEFAULTS);
+    expect(parseArgs(['--lrs', '0.05', '--variants', 'bn,standard', '--depth', '16']).options).toMatchObject({ lrs: [0.05], variants: ['bn', 'standard'], depth: '16' });
+  });
+
+  it.each([
+    [['--bogus'], /unknown flag '--bogus'/],
+    [['--lrs', '0.1,0'], /every learning rate must be positive/],
+    [['--lrs', '0.1,0.1'], /twice/],
+    [['--dataset', 'mnist'], /fashion-mnist or cifar10/],
+    [['--depth', '18'], /11, 13, 16 or 19/],
+    [['--width', '0'], /--width must be positive/],
+    [['--layers', '9'], /VGG-11 has convs 1\.\.8, got 9/],
+    [['--layers', '2.5'], /got 2\.5/],
+    [['--layers', '3,3'], /twice/],
+    [['--channel', '32'], /--channel must be in 0\.\.31 \(the narrowest tracked conv has 32 channels at --width 0\.125\)/],
+    [['--variants', 'bn,bn'], /twice/],
+    [['--batch-size', '1'], /at least 2/],
+    [['--train-limit', '60001'], /more than the 60000 training images of fashion-mnist/],
+    [['--dataset', 'cifar10', '--train-limit', '50001'], /more than the 50000 training images of cifar10/],
+    [['--data-dir', '/x'], /--data-dir is for --dataset cifar10/],
+    [['--noise-std', '0.5'], /--noise-std expects N >= 1 or LO,HI/],
+    [['--shift-std', '-1'], /--shift-std must be non-negative/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+});
+
+describe('buildVgg', () => {
+  it('starts every variant from the same conv and head weights; the norm slots hold the variant\'s layer', () => {
+    const o = { ...DEFAULTS, seed: 3 };
+    const nets = (['standard', 'bn', 'noisy-bn'] as const).map((v) => buildVgg(v, o, [1, 28, 28]));
+    const weights = (i: number): number[][] => nets[i].model.modules().filter((m) => m instanceof Conv2d).map((m) => [...(m as Conv2d).weight.data.toTypedArray()]);
+    expect(weights(1)).toEqual(weights(0));
+    expect(weights(2)).toEqual(weights(0));
+    expect([...nets[1].model.classifier.weight.data.toTypedArray()]).toEqual([...nets[0].model.classifier.weight.data.toTypedArray()]);
+    expect(nets.map((n) => n.preActivations.length)).toEqual([8, 8, 8]);
+    expect(nets[0].preActivations.every((m) => m instanceof Identity)).toBe(true);
+    expect(nets[1].preActivations.every((m) => m instanceof BatchNorm2d && !(m instanceof NoisyBatchNorm2d))).toBe(true);
+    expect(nets[2].preActivations.every((m) => m instanceof NoisyBatchNorm2d)).toBe(true);
+    // He-normal over the fan-out: std sqrt(2 / (out * 9)) for the first conv (8 channels).
+    const w = weights(0)[0];
+    const std = Math.sqrt(w.reduce((a, b) => a + b * b, 0) / w.length);
+    expect(std).toBeGreaterThan(0.7 * Math.sqrt(2 / 72));
+    expect(std).toBeLessThan(1.3 * Math.sqrt(2 / 72));
+    // A different seed draws different weights.
+    expect(weights(0)).not.toEqual(buildVgg('standard', { ...o, seed: 4 }, [1, 28, 28]).model.modules().filter((m) => m instanceof Conv2d).map((m) => [...(m as Conv2d).weight.data.toTypedArray()]));
+  });
+});
+
+describe('the CLI', () => {
+  it('--help prints the usage and exits 0; a bad flag exits 2 with the error and the usage', async () => {
+    const u = await usageBehaviour(run, ['--variants', 'bn,resnet']);
+    expect([u.helpCode, u.helpOut, u.badCode]).toEqual([0, USAGE, 2]);
+    expect(u.badErr).toMatch(/^vgg-bn: --variants: unknown variant 'resnet'/);
+    expect(u.badErr.endsWith(USAGE)).toBe(true);
+  });
+
+  it('CIFAR-10 without a data folder: one line naming what to set, exit 1, no run directory', async () => {
+    const out = join(tmp, 'no-cifar');
+    const c = captureIo();
+    const saved = process.env.NORMLAB_CIFAR10_DIR;
+    delete process.env.NORMLAB_CIFAR10_DIR;
+    try {
+      expect(await run(['--dataset', 'cifar10', '--out', out], c.io)).toBe(1);
+    } finally {
+      if (saved !== undefined) process.env.NORMLAB_CIFAR10_DIR = saved;
+    }
+    expect(c.err()).toMatch(/^vgg-bn: loadCifar10: no data folder: pass \{ root \} or set NORMLAB_CIFAR10_DIR .*\n$/);
+    expect(c.err().split('\n')).toHaveLength(2);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('a truncated CIFAR-10 file: one line naming the file and its size', async () => {
+    const dir = join(tmp, 'cifar-short');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'data_batch_1.bin'), new Uint8Array(3073 * 10));
+    const c = captureIo();
+    expect(await run(['--dataset', 'cifar10', '--data-dir', dir, '--out', join(tmp, 'short-out')], c.io)).toBe(1);
+    expect(c.err()).toMatch(/^vgg-bn: loadCifar10: .*data_batch_1\.bin: 30730 bytes, expected 30730000/);
+  });
+
+  it('runs a tiny configuration end to end on Fashion-MNIST: every file exists and parses', async () => {
+    const dir = join(tmp, 'fashion');
+    const c = captureIo();
+    const code = await run(['--steps', '4', '--eval-every', '2', '--stats-every', '2', '--lrs', '0.1,0.05', '--out', dir, ...TINY], c.io);
+    expect(c.err()).toBe('');
+    expect(code).toBe(0);
+    const files = filesOf([0.1, 0.05]);
+    expect(readdirSync(dir).sort()).toEqual([...files].sort());
+    const [header, ...lines] = readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(header.split(',')).toEqual([...CSV_COLUMNS]);
+    expect(lines).toHaveLength(6 * 3); // steps 0, 2, 4 for each of 3 variants x 2 rates
+    const acts = readFileSync(join(dir, 'activations.csv'), 'utf8').trim().split('\n');
+    expect(acts[0].split(',')).toEqual([...ACTIVATION_COLUMNS]);
+    expect(acts).toHaveLength(1 + 6 * 2 * 3); // steps 0, 2, 3 for convs 3 and 7 of each run
+    const json = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    expect(json.summary.map((s: { variant: string; lr: number }) => `${s.variant}@${s.lr}`)).toEqual(['standard@0.1', 'bn@0.1', 'noisy-bn@0.1', 'standard@0.05', 'bn@0.05', 'noisy-bn@0.05']);
+    for (const s of json.summary) expect(s.finalTrainAccuracy).toBeGreaterThanOrEqual(0);
+    for (const f of files.filter((x) => x.endsWith('.svg'))) expect(svgSize(readFileSync(join(dir, f), 'utf8')).width, f).toBeGreaterThan(0);
+    for (const f of files.filter((x) => x.endsWith('.png'))) expect([...readFileSync(join(dir, f)).subarray(0, 4)], f).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expect(c.out()).toMatch(/LR=0\.1: training accuracy at step ~2: standard [\d.]+%, BN [\d.]+%, noisy BN [\d.]+%/);
+  });
+
+  it('trains on CIFAR-10 files in the official layout, with the augmentation', async () => {
+    const data = join(tmp, 'cifar-10-batches-bin');
+    fakeCifar(data);
+    const dir = join(tmp, 'cifar');
+    const c = captureIo();
+    const code = await run(['--dataset', 'cifar10', '--data-dir', data, '--steps', '2', '--eval-every', '2', '--variants', 'bn', '--lrs', '0.1', '--out', dir, ...TINY], c.io);
+    expect(c.err()).toBe('');
+    expect(code).toBe(0);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(config.data).toMatch(/^CIFAR-10 .*random crop .*: 64 training images, 20 test images$/);
+    expect(config.options.dataDir).toBe(data);
+  });
+});
