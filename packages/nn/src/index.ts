@@ -2,7 +2,8 @@
  * @normlab/nn: modules, layers, every normalization layer, losses,
  * optimizers and safetensors checkpoints, on @normlab/autograd.
  */
-export { Module, type StateDict, type ForwardHook } from './module.js';
+export { Module, type StateDict, type StateDictOptions, type ForwardHook } from './module.js';
+export { pytorchKey } from './serialization/pytorch-names.js';
 export { Parameter } from './parameter.js';
 export { functionalCall, type FunctionalCallTensors, type FunctionalCallOptions } from './functional-call.js';
 /** Parameter initializers (torch.nn.init): uniform, normal, constant, Xavier, Kaiming; each fills a tensor in place and returns it. */
@@ -33,7 +34,7 @@ export {
 } from './normalization/batch-norm.js';
 export {
   save, saveSync, load, loadSync, serialize, deserialize, SafetensorsError,
-  type SafetensorsState, type SafetensorsValue, type SaveOptions, type Deserialized,
+  type SafetensorsState, type SafetensorsValue, type SaveOptions, type SerializeOptions, type Deserialized,
 } from './serialization/safetensors.js';
 export { layerNorm, type LayerNormFunctionalOptions } from './functional/layer-norm.js';
 export { groupNorm } from './functional/group-norm.js';

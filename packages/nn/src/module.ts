@@ -1,9 +1,16 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import { type DType, type Device, type NDArray, TIDY_CHILDREN, fmtShape, isFloat, noteHolderWrite, shapesEqual, zeros } from '@normlab/tensor';
 import { Parameter } from './parameter.js';
+import { pytorchKey } from './serialization/pytorch-names.js';
 
 /** What `stateDict()` returns: parameters and persistent buffers by dotted name. */
 export type StateDict = Map<string, Tensor>;
+
+/** Options of `stateDict()`. */
+export interface StateDictOptions {
+  /** 'normlab' (default): the fields' own names (`runningMean`); 'pytorch': PyTorch's (`running_mean`). */
+  naming?: 'normlab' | 'pytorch';
+}
 
 /**
  * Called after a module's forward with its inputs and output. As in PyTorch,
@@ -236,15 +243,30 @@ export abstract class Module {
 
   // ---- state -----------------------------------------------------------------
 
-  /** Parameters and persistent buffers by dotted name, detached (sharing storage). */
-  stateDict(): StateDict {
+  /**
+   * Parameters and persistent buffers by dotted name, detached (sharing
+   * storage). `naming: 'pytorch'` gives the keys PyTorch's twin of the model
+   * has (`1.running_mean`, `1.num_batches_tracked`, weight norm's
+   * `weight_g`: each camelCase field in snake_case, see docs/checkpoints.md).
+   */
+  stateDict(options: StateDictOptions = {}): StateDict {
+    const naming = options.naming ?? 'normlab';
+    if (naming !== 'normlab' && naming !== 'pytorch') throw new RangeError(`stateDict: naming must be 'normlab' or 'pytorch', got '${String(naming)}'`);
     const out: StateDict = new Map();
+    const from = new Map<string, string>();
+    const put = (key: string, t: Tensor): void => {
+      const name = naming === 'pytorch' ? pytorchKey(key) : key;
+      const earlier = from.get(name);
+      if (earlier !== undefined) throw new Error(`stateDict: '${earlier}' and '${key}' both have the PyTorch name '${name}'; rename one of the fields`);
+      from.set(name, key);
+      out.set(name, t);
+    };
     for (const [prefix, m] of this.allNamedModules()) {
       const name = (k: string): string => (prefix ? `${prefix}.${k}` : k);
-      for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) out.set(name(k), v.detach());
+      for (const [k, v] of Object.entries(m)) if (v instanceof Parameter) put(name(k), v.detach());
       for (const [k, { persistent }] of m.bufferNames) {
         const b = m.getField(k);
-        if (persistent && b instanceof Tensor) out.set(name(k), b.detach());
+        if (persistent && b instanceof Tensor) put(name(k), b.detach());
       }
     }
     return out;
@@ -252,33 +274,48 @@ export abstract class Module {
 
   /**
    * Copies values from `state` into the parameters and buffers of the same
-   * names. With `strict` (default) missing or unexpected keys throw; shapes
-   * must always match, and floating values go to floating tensors only
-   * (float32 and float64 convert). Every entry is checked first: on any
-   * problem nothing is loaded, and the error lists all of them.
+   * names, given as `stateDict()` names them or as PyTorch does
+   * (`running_mean`, `num_batches_tracked`; the two may mix). With `strict`
+   * (default) missing or unexpected keys throw; shapes must always match,
+   * and floating values go to floating tensors only (float32 and float64
+   * convert; an int64 `num_batches_tracked` read from a file is int32
+   * already). Every entry is checked first: on any problem nothing is
+   * loaded, and the error lists all of them.
    */
   loadStateDict(state: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
-    const entries = state instanceof Map ? state : new Map(Object.entries(state));
+    const given = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
+    const byPytorchName = new Map([...own.keys()].map((k) => [pytorchKey(k), k]));
+    // Each given key resolved to the module's own name: as is, or through its PyTorch name.
+    const entries = new Map<string, { given: string; value: Tensor }>();
+    const unexpectedKeys: string[] = [];
+    const problems: string[] = [];
+    for (const [key, value] of given) {
+      const target = own.has(key) ? key : byPytorchName.get(key);
+      if (target === undefined) {
+        unexpectedKeys.push(key);
+        continue;
+      }
+      const earlier = entries.get(target);
+      if (earlier) problems.push(`'${earlier.given}' and '${key}' both name '${target}'`);
+      entries.set(target, { given: key, value });
+    }
     const missingKeys = [...own.keys()].filter((k) => !entries.has(k));
-    const unexpectedKeys = [...entries.keys()].filter((k) => !own.has(k));
     if ((options.strict ?? true) && (missingKeys.length || unexpectedKeys.length)) {
       throw new Error(`loadStateDict: missing keys [${missingKeys.join(', ')}], unexpected keys [${unexpectedKeys.join(', ')}]`);
     }
     // Every entry is checked before anything is copied, so that a bad state loads nothing and names every problem.
-    const problems: string[] = [];
-    for (const [key, value] of entries) {
-      const target = own.get(key);
-      if (!target) continue;
-      if (!(value instanceof Tensor)) problems.push(`'${key}' is not a Tensor`);
-      else if (!shapesEqual(target.shape, value.shape)) problems.push(`'${key}' has shape ${fmtShape(value.shape)} in the state but ${fmtShape(target.shape)} in the module`);
+    for (const [key, { given: name, value }] of entries) {
+      const target = own.get(key)!;
+      if (!(value instanceof Tensor)) problems.push(`'${name}' is not a Tensor`);
+      else if (!shapesEqual(target.shape, value.shape)) problems.push(`'${name}' has shape ${fmtShape(value.shape)} in the state but ${fmtShape(target.shape)} in the module`);
       // float32 and float64 convert into each other (as PyTorch's copy_); a floating value for an integer buffer, or back, does not.
-      else if (isFloat(value.dtype) !== isFloat(target.dtype)) problems.push(`'${key}' is ${value.dtype} in the state but ${target.dtype} in the module`);
+      else if (isFloat(value.dtype) !== isFloat(target.dtype)) problems.push(`'${name}' is ${value.dtype} in the state but ${target.dtype} in the module`);
     }
     if (problems.length > 0) throw new RangeError(`loadStateDict: nothing was loaded: ${problems.join('; ')}`);
-    for (const [key, value] of entries) {
-      const target = own.get(key);
-      if (target) this.assign(key, value.data.astype(target.dtype).to(target.device).clone());
+    for (const [key, { value }] of entries) {
+      const target = own.get(key)!;
+      this.assign(key, value.data.astype(target.dtype).to(target.device).clone());
     }
     return { missingKeys, unexpectedKeys };
   }

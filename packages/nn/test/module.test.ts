@@ -3,9 +3,11 @@
  * stateDict / loadStateDict, modes, zeroGrad, apply, forward hooks, repr, to().
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, tensor, zeros } from '@normlab/autograd';
+import { Tensor, randn, tensor, zeros } from '@normlab/autograd';
 import { Generator } from '@normlab/tensor';
-import { Linear, Module, ModuleList, Parameter, ReLU, Sequential, Tanh, init } from '../src/index.js';
+import {
+  BatchNorm1d, Linear, Module, ModuleList, Parameter, ReLU, Sequential, Tanh, deserialize, init, pytorchKey, serialize, weightNorm,
+} from '../src/index.js';
 
 /** A custom module holding a Sequential, like a typical model. */
 class Net extends Module {
@@ -413,5 +415,61 @@ describe('loadStateDict with a bad state', () => {
     model.loadStateDict(state);
     expect(model.stateDict().get('0.bias')!.toArray()).toEqual([7, 7]);
     expect(model.stateDict().get('0.weight')!.dtype).toBe('float32');
+  });
+});
+
+describe("PyTorch's names", () => {
+  it('pytorchKey puts each camelCase segment in snake_case and leaves the rest', () => {
+    expect(['1.runningMean', 'features.3.numBatchesTracked', 'fc.weightG', 'layer1.0.bn1.runningVar', 'head.weight', '0', 'W', 'conv1x1.bias'].map(pytorchKey))
+      .toEqual(['1.running_mean', 'features.3.num_batches_tracked', 'fc.weight_g', 'layer1.0.bn1.running_var', 'head.weight', '0', 'W', 'conv1x1.bias']);
+  });
+
+  it("stateDict({ naming: 'pytorch' }) gives torch's keys, in the same order, sharing the same tensors' values", () => {
+    const model = new Sequential(new Linear(3, 4), new BatchNorm1d(4), new ReLU(), weightNorm(new Linear(4, 2)));
+    expect([...model.stateDict({ naming: 'pytorch' }).keys()]).toEqual([
+      '0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked', '3.bias', '3.weight_g', '3.weight_v',
+    ]);
+    const own = [...model.stateDict().values()].map((t) => t.toArray());
+    expect([...model.stateDict({ naming: 'pytorch' }).values()].map((t) => t.toArray())).toEqual(own);
+    expect(() => model.stateDict({ naming: 'torch' as 'pytorch' })).toThrow(/stateDict: naming must be 'normlab' or 'pytorch', got 'torch'/);
+  });
+
+  it('two fields with the same PyTorch name are an error naming both', () => {
+    class Twins extends Module {
+      readonly runningMean = new Parameter(zeros([1]));
+      readonly running_mean = new Parameter(zeros([1]));
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    expect(() => new Twins().stateDict({ naming: 'pytorch' })).toThrow(/stateDict: 'runningMean' and 'running_mean' both have the PyTorch name 'running_mean'/);
+    expect([...new Twins().stateDict().keys()]).toEqual(['runningMean', 'running_mean']);
+  });
+
+  it('loadStateDict takes either naming, mixed; a key given in both is an error, and nothing loads', () => {
+    const a = new Sequential(new Linear(3, 4), new BatchNorm1d(4));
+    a.forward(randn([8, 3], { generator: new Generator(1) }));
+    const b = new Sequential(new Linear(3, 4), new BatchNorm1d(4));
+    expect(b.loadStateDict(a.stateDict({ naming: 'pytorch' }))).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    expect([...b.stateDict()].map(([k, v]) => [k, v.toArray()])).toEqual([...a.stateDict()].map(([k, v]) => [k, v.toArray()]));
+    const mixed = new Map([...a.stateDict()].map(([k, v]) => [k === '1.runningVar' ? '1.running_var' : k, v]));
+    expect(new Sequential(new Linear(3, 4), new BatchNorm1d(4)).loadStateDict(mixed).missingKeys).toEqual([]);
+    const both = new Map([...a.stateDict(), ['1.running_mean', zeros([4]).add(5)]]);
+    const c = new Sequential(new Linear(3, 4), new BatchNorm1d(4));
+    expect(() => c.loadStateDict(both)).toThrow(/loadStateDict: nothing was loaded: '1\.runningMean' and '1\.running_mean' both name '1\.runningMean'/);
+    expect(c.stateDict().get('1.runningMean')!.toArray()).toEqual([0, 0, 0, 0]);
+    // Unknown PyTorch-style keys are reported as given.
+    expect(() => c.loadStateDict(new Map([...a.stateDict({ naming: 'pytorch' }), ['1.running_median', zeros([4])]]))).toThrow(/unexpected keys \[1\.running_median\]/);
+  });
+
+  it('a PyTorch-named checkpoint with an int64 num_batches_tracked round-trips through safetensors', () => {
+    const a = new Sequential(new Linear(3, 4), new BatchNorm1d(4));
+    a.forward(randn([8, 3], { generator: new Generator(2) }));
+    const bytes = serialize(a.stateDict({ naming: 'pytorch' }), { format: 'pt' }, { int64: true });
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))));
+    expect(header).toMatch(/"1\.num_batches_tracked":\{"dtype":"I64","shape":\[\]/);
+    const b = new Sequential(new Linear(3, 4), new BatchNorm1d(4));
+    b.loadStateDict(deserialize(bytes).tensors);
+    expect([...b.stateDict()].map(([k, v]) => [k, v.dtype, v.toArray()])).toEqual([...a.stateDict()].map(([k, v]) => [k, v.dtype, v.toArray()]));
   });
 });

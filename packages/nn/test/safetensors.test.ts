@@ -172,6 +172,15 @@ describe('golden bytes', () => {
     expect(Array.from(out)).toEqual([0, 1, 0, 0, 0, 0, 0, 0, ...enc.encode(header), ...data]);
   });
 
+  it('with int64, writes int32 tensors as I64 (sign-extended, first: the widest alignment), and reads them back as int32', () => {
+    const out = serialize({ n: fromTyped(Int32Array.from([-2, 7]), [2]), w: fromTyped(Float64Array.from([-2.5]), []) }, undefined, { int64: true });
+    const header = '{"n":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},"w":{"dtype":"F64","shape":[],"data_offsets":[16,24]}}'; // 109 bytes + 3 spaces
+    const data = [254, 255, 255, 255, 255, 255, 255, 255, 7, 0, 0, 0, 0, 0, 0, 0, /* -2.5 */ 0, 0, 0, 0, 0, 0, 4, 192];
+    expect(Array.from(out)).toEqual([112, 0, 0, 0, 0, 0, 0, 0, ...enc.encode(header), 32, 32, 32, ...data]);
+    const back = deserialize(out).tensors.get('n')!;
+    expect([back.dtype, ...back.toArray() as number[]]).toEqual(['int32', -2, 7]);
+  });
+
   it('names sort by code point and integer-like names keep that order', () => {
     const one = fromTyped(Int32Array.from([1]), []);
     const names = [...deserialize(serialize({ b: one, '10': one, '9': one, '\u{1F600}': one, '\uFFFD': one, A: one })).tensors.keys()];

@@ -21,7 +21,9 @@
  * 100 MB, offsets tiling the data, sizes matching dtype x shape) plus unique keys,
  * and decodes everything before returning, so a bad file is never half-loaded.
  *
- * normlab's dtypes map to F32, F64, I32 and BOOL. Reading also accepts F16 and
+ * normlab's dtypes map to F32, F64, I32 and BOOL; with `int64`, int32 tensors
+ * are written as I64 (PyTorch's integer type, e.g. BatchNorm's
+ * num_batches_tracked). Reading also accepts F16 and
  * BF16 (as float32, exactly) and I8, U8, I16, U16, U32, I64, U64 (as int32, when
  * every value fits).
  */
@@ -38,9 +40,19 @@ export type SafetensorsValue = Tensor | NDArray;
 export type SafetensorsState = ReadonlyMap<string, SafetensorsValue> | Readonly<Record<string, SafetensorsValue>>;
 
 /** Options of `save` / `saveSync`. */
-export interface SaveOptions {
+export interface SaveOptions extends SerializeOptions {
   /** Free-form string pairs stored under `__metadata__` (e.g. `{ format: 'pt' }`). */
   metadata?: Record<string, string>;
+}
+
+/** Options of `serialize` (and of `save` / `saveSync`). */
+export interface SerializeOptions {
+  /**
+   * Write int32 tensors as I64, sign-extended: PyTorch's integer tensors are
+   * int64 (BatchNorm's `num_batches_tracked`), so a checkpoint for PyTorch
+   * has them so. false by default (I32). Reading takes either back as int32.
+   */
+  int64?: boolean;
 }
 
 /** What `deserialize` returns. */
@@ -74,9 +86,9 @@ const UNSUPPORTED = new Set(['F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F6_E2M3', 'F6_E3M
 
 /**
  * Write order: the reference sorts by descending position in its Dtype enum,
- * which lists the types by increasing alignment.
+ * which lists the types by increasing alignment (..., I32, U32, F32, F64, I64, U64).
  */
-const WRITE_RANK: Record<DType, number> = { float64: 0, float32: 1, int32: 2, bool: 3 };
+const WRITE_RANK: Record<string, number> = { I64: 0, F64: 1, F32: 2, I32: 3, BOOL: 4 };
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -109,9 +121,15 @@ function checkText(what: string, s: string): void {
   if (LONE_SURROGATE.test(s)) throw new SafetensorsError(`safetensors: ${what} ${JSON.stringify(s)} contains a lone UTF-16 surrogate, which UTF-8 cannot encode`);
 }
 
-/** The little-endian bytes of an array's elements in row-major order (a fresh copy). */
-function bytesOf(arr: NDArray): Uint8Array {
+/** The little-endian bytes of an array's elements in row-major order (a fresh copy); int32 as I64 when `int64`. */
+function bytesOf(arr: NDArray, int64: boolean): Uint8Array {
   const typed: TypedArray = arr.toTypedArray();
+  if (int64 && typed instanceof Int32Array) {
+    const wide = new Uint8Array(typed.length * 8);
+    const view = new DataView(wide.buffer);
+    for (let i = 0; i < typed.length; i++) view.setBigInt64(i * 8, BigInt(typed[i]), true);
+    return wide;
+  }
   const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
   if (!LITTLE_ENDIAN && typed.BYTES_PER_ELEMENT > 1) swapBytes(bytes, typed.BYTES_PER_ELEMENT);
   return bytes;
@@ -122,7 +140,8 @@ function swapBytes(bytes: Uint8Array, width: number): void {
   for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
 }
 
-function prepare(state: SafetensorsState, metadata: Record<string, string> | undefined): Prepared {
+function prepare(state: SafetensorsState, metadata: Record<string, string> | undefined, options: SerializeOptions): Prepared {
+  const codeOf = (arr: NDArray): string => (options.int64 && arr.dtype === 'int32' ? 'I64' : TO_CODE[arr.dtype]);
   const entries: [string, SafetensorsValue][] = state instanceof Map ? [...state.entries()] : Object.entries(state);
   const items = entries.map(([name, value]) => {
     if (name === METADATA_KEY) throw new SafetensorsError(`safetensors: '${METADATA_KEY}' is reserved for metadata and cannot name a tensor`);
@@ -131,7 +150,7 @@ function prepare(state: SafetensorsState, metadata: Record<string, string> | und
     if (!(arr instanceof NDArray)) throw new SafetensorsError(`safetensors: '${name}' is not a Tensor or NDArray`);
     return { name, arr };
   });
-  items.sort((a, b) => WRITE_RANK[a.arr.dtype] - WRITE_RANK[b.arr.dtype] || compareCodePoints(a.name, b.name));
+  items.sort((a, b) => WRITE_RANK[codeOf(a.arr)] - WRITE_RANK[codeOf(b.arr)] || compareCodePoints(a.name, b.name));
 
   // Built by hand, not with JSON.stringify(object): objects move integer-like keys ('0', '1') first.
   const fields: string[] = [];
@@ -147,8 +166,8 @@ function prepare(state: SafetensorsState, metadata: Record<string, string> | und
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const { name, arr } of items) {
-    const bytes = bytesOf(arr);
-    fields.push(`${JSON.stringify(name)}:{"dtype":"${TO_CODE[arr.dtype]}","shape":[${arr.shape.join(',')}],"data_offsets":[${offset},${offset + bytes.length}]}`);
+    const bytes = bytesOf(arr, options.int64 === true);
+    fields.push(`${JSON.stringify(name)}:{"dtype":"${codeOf(arr)}","shape":[${arr.shape.join(',')}],"data_offsets":[${offset},${offset + bytes.length}]}`);
     offset += bytes.length;
     chunks.push(bytes);
   }
@@ -166,8 +185,8 @@ function prepare(state: SafetensorsState, metadata: Record<string, string> | und
  * with `metadata` under `__metadata__` when given. The output is what the
  * reference implementation writes for the same tensors.
  */
-export function serialize(state: SafetensorsState, metadata?: Record<string, string>): Uint8Array {
-  const { head, chunks } = prepare(state, metadata);
+export function serialize(state: SafetensorsState, metadata?: Record<string, string>, options: SerializeOptions = {}): Uint8Array {
+  const { head, chunks } = prepare(state, metadata, options);
   const out = new Uint8Array(head.length + chunks.reduce((s, c) => s + c.length, 0));
   out.set(head, 0);
   let at = head.length;
@@ -555,7 +574,7 @@ function syncDirSync(dir: string): void {
  * and the temporary file is removed on failure.
  */
 export function saveSync(path: string, state: SafetensorsState, options: SaveOptions = {}): void {
-  const { head, chunks } = prepare(state, options.metadata); // invalid state: fail before touching disk
+  const { head, chunks } = prepare(state, options.metadata, options); // invalid state: fail before touching disk
   const tmp = tempPathFor(path);
   let fd = -1;
   try {
@@ -581,7 +600,7 @@ export function saveSync(path: string, state: SafetensorsState, options: SaveOpt
 
 /** `saveSync` with non-blocking writes. */
 export async function save(path: string, state: SafetensorsState, options: SaveOptions = {}): Promise<void> {
-  const { head, chunks } = prepare(state, options.metadata);
+  const { head, chunks } = prepare(state, options.metadata, options);
   const tmp = tempPathFor(path);
   let fh: fsp.FileHandle | undefined;
   try {
