@@ -1,5 +1,5 @@
 import {
-  type Backend, type BinaryOp, type Conv2dGeometry, type DType, NDArray, type Pool2dGeometry, type ReduceOp, type Shape, type Storage,
+  type AffineLayout, type Backend, type BinaryOp, type Conv2dGeometry, type DType, NDArray, type Pool2dGeometry, type ReduceOp, type Shape, type Storage,
   type TypedArray, type UnaryOp, contiguousStrides, cpuBackend, fmtShape, sizeOf,
 } from '@normlab/tensor';
 import {
@@ -7,7 +7,8 @@ import {
   bnBackwardSumKernel, bnMeanKernel, bnVarKernel, bnXhatKernel, binaryScalarKernel, catKernel, col2imKernel, gatherKernel, im2colKernel, indexAddKernel,
   indexSelectKernel, matmulKernel, maxPoolBackwardKernel, maxPoolKernel, avgPoolBackwardKernel, avgPoolKernel, reduceKernel, scatterAddKernel,
   shapeKey, unaryKernel, whereConstKernel, whereKernel, blockPlan, reduceStage1Kernel, bnMeanStage1Kernel, bnMeanStage2Kernel, bnVarStage1Kernel,
-  bnVarStage2Kernel, bnBackwardSumStage1Kernel,
+  bnVarStage2Kernel, bnBackwardSumStage1Kernel, type AffineGB, affineForwardKernel, affineGroupSumKernel, affineGroupSumStage1Kernel,
+  affineBackwardDxKernel, affineParamSumKernel, affineParamSumStage1Kernel,
 } from './codegen.js';
 import type { DeviceClient, KernelArg, KernelDef } from './device.js';
 import { GpuStorage } from './storage.js';
@@ -355,6 +356,63 @@ export class GpuBackend implements Backend {
     s.done();
     w?.done();
     return [dx, sdx, sdy];
+  }
+
+  // ---- normalization with the affine map folded in (LayerNorm, GroupNorm, RMSNorm) ----
+
+  private affineGB(x: NDArray, layout: AffineLayout): AffineGB {
+    const [, G, B] = x.shape;
+    return { G, B, P: layout.period, Q: layout.span, x: view(x) };
+  }
+
+  normalizeAffineForward(x: NDArray, mean: NDArray, invstd: NDArray, weight: NDArray, bias: NDArray, layout: AffineLayout): [NDArray, NDArray] {
+    const op = 'normalizeAffineForward';
+    const a = this.affineGB(x, layout);
+    const shape = [1, a.G, a.B];
+    const vectors = [mean, invstd, weight, bias].map((v) => this.dense(v, op));
+    const key = `${shapeKey(x.shape, [view(x)])}:${a.P}:${a.Q}`;
+    const xhat = this.run(op, `na.xhat:${key}`, () => bnXhatKernel({ N: 1, C: a.G, S: a.B, x: a.x }), [this.id(x, op), vectors[0].arg, vectors[1].arg], shape, x.dtype);
+    const y = this.run(op, `na.y:${key}`, () => affineForwardKernel(a), [this.id(x, op), ...vectors.map((v) => v.arg)], shape, x.dtype);
+    for (const v of vectors) v.done();
+    return [y, xhat];
+  }
+
+  normalizeAffineBackward(dy: NDArray, xhat: NDArray, invstd: NDArray, weight: NDArray, layout: AffineLayout, centered: boolean): [NDArray, NDArray, NDArray] {
+    const op = 'normalizeAffineBackward';
+    const a = this.affineGB(dy, layout);
+    const h = view(xhat);
+    const shape = [1, a.G, a.B];
+    const key = `${shapeKey(shape, [a.x, h])}:${a.P}:${a.Q}`;
+    const dtype = xhat.dtype;
+    const w = this.dense(weight, op);
+    // Per group: sum of dy * weight and of dy * weight * xhat (in blocks when the groups are few and long).
+    const groupSum = (withXhat: boolean): NDArray => {
+      const args = withXhat ? [this.id(dy, op), this.id(xhat, op), w.arg] : [this.id(dy, op), w.arg];
+      const hv = withXhat ? h : null;
+      const plan = blockPlan(a.B, a.G);
+      if (!plan) return this.run(op, `na.gsum:${withXhat}:${key}`, () => affineGroupSumKernel(a, hv), args, [a.G], dtype);
+      const part = this.run(op, `na.gsum1:${withXhat}:${plan.B}:${key}`, () => affineGroupSumStage1Kernel(a, hv, plan.B, plan.P), args, [a.G, plan.P], dtype);
+      return this.partials('sum', part, [a.G], dtype);
+    };
+    const sdy = groupSum(false);
+    const sdx = groupSum(true);
+    const s = this.dense(invstd, op);
+    const dx = this.run(op, `na.dx:${centered}:${key}`, () => affineBackwardDxKernel(a, h, centered), [this.id(dy, op), this.id(xhat, op), s.arg, this.id(sdy, op), this.id(sdx, op), w.arg], shape, dtype);
+    s.done();
+    w.done();
+    (sdy.storage as GpuStorage).dispose();
+    (sdx.storage as GpuStorage).dispose();
+    // Per parameter: sums of dy * xhat (dweight) and of dy (dbias) over the elements it applies to.
+    const n = weight.shape[0];
+    const paramSum = (withXhat: boolean): NDArray => {
+      const args = withXhat ? [this.id(dy, op), this.id(xhat, op)] : [this.id(dy, op)];
+      const hv = withXhat ? h : null;
+      const plan = blockPlan((a.G / a.P) * a.Q, n);
+      if (!plan) return this.run(op, `na.psum:${withXhat}:${key}`, () => affineParamSumKernel(a, hv), args, [n], dtype);
+      const part = this.run(op, `na.psum1:${withXhat}:${plan.B}:${key}`, () => affineParamSumStage1Kernel(a, hv, plan.B, plan.P), args, [n, plan.P], dtype);
+      return this.partials('sum', part, [n], dtype);
+    };
+    return [dx, paramSum(true), paramSum(false)];
   }
 
   // ---- joins and indexing ---------------------------------------------------

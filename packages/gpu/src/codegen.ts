@@ -16,5 +16,6 @@ export * from './codegen/elementwise.js';
 export * from './codegen/reduce.js';
 export * from './codegen/matmul.js';
 export * from './codegen/normalize.js';
+export * from './codegen/normalize-affine.js';
 export * from './codegen/indexing.js';
 export * from './codegen/conv-pool.js';

@@ -2,8 +2,8 @@
  * Every normalization layer of @normlab/nn on the 'gpu' device: forward and
  * backward agree with the CPU backend (outputs, input gradients and parameter
  * gradients, float32 tolerances), and nothing falls back to the CPU. LayerNorm,
- * GroupNorm and InstanceNorm reach the device through the composed form of the
- * fused affine kernels (the gpu backend has no normalizeAffine kernels).
+ * GroupNorm, InstanceNorm and RMSNorm run the device's normalizeAffine
+ * kernels (codegen/normalize-affine.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '@normlab/autograd';

@@ -263,6 +263,42 @@ export function kernelProperties(mode: GpuMode, budget: Budget): void {
       }), params);
     });
 
+    /** normalizeAffineForward / Backward on the device against the CPU's kernels, x [1, G, B] with G = P k and B = (B / Q) Q. */
+    const checkAffine = (P: number, k: number, span: number, Q: number, seed: number, strided: boolean, centered: boolean, what: string): void => {
+      const [G, B] = [P * k, span * Q];
+      const [c, g] = pair([1, G, B], seed, strided, 2, 0.5);
+      const [mean, variance] = cpuBackend.normalizeMoments(c.contiguous().reshape([1, G, B]));
+      const invstd = cpuBackend.unary('rsqrt', cpuBackend.binary('add', variance, cpuBackend.fill([G], 'float32', 1e-5), 'float32'), 'float32', []);
+      const layout = { period: P, span: Q };
+      const w = sample([P * span], seed + 1);
+      const b = sample([P * span], seed + 2);
+      const [cy, ch] = cpuBackend.normalizeAffineForward!(c.contiguous(), mean, invstd, w, b, layout);
+      const [gy, gh] = dev().normalizeAffineForward!(g, mean.to('gpu'), invstd.to('gpu'), w.to('gpu'), b.to('gpu'), layout);
+      expectClose(gy, cy, 1e-5, 1e-5, `${what}: y`);
+      expectClose(gh, ch, 1e-5, 1e-5, `${what}: xhat`);
+      const [cdy, gdy] = pair([1, G, B], seed + 3, !strided);
+      const [cdx, cdw, cdb] = cpuBackend.normalizeAffineBackward!(cdy.contiguous(), ch, invstd, w, layout, centered);
+      const [gdx, gdw, gdb] = dev().normalizeAffineBackward!(gdy, gh, invstd.to('gpu'), w.to('gpu'), layout, centered);
+      const tol = 1e-5 * Math.sqrt(k * Q);
+      expectClose(gdb, cdb, 1e-5, tol, `${what}: dbias`);
+      expectClose(gdw, cdw, 1e-5, tol, `${what}: dweight`);
+      expectClose(gdx, cdx, 1e-4, 1e-4, `${what}: dx`);
+    };
+
+    test(`normalizeAffineForward / normalizeAffineBackward: any layout, strided, centered or not${suffix}`, () => {
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), seedArb, fc.boolean(), fc.boolean(),
+        (P, k, span, Q, seed, strided, centered) => checkAffine(P, k, span, Q, seed, strided, centered, `P ${P}, G ${P * k}, Q ${Q}, B ${span * Q}`),
+      ), params);
+    });
+
+    test(`normalizeAffine: blocked (two-stage) group and parameter sums${suffix}`, () => {
+      // Few long groups (GroupNorm of one image): the per-group sums go in blocks.
+      checkAffine(2, 1, 2, BLOCKED_MIN / 2 + 5, 31, true, true, 'few long groups');
+      // Many groups, few parameters (LayerNorm over few features): the parameter sums go in blocks.
+      checkAffine(1, BLOCKED_MIN + 7, 3, 1, 32, false, false, 'many short rows');
+    });
+
     test(`cat, gather, indexSelect, scatterAdd, indexAdd${suffix}`, () => {
       fc.assert(fc.property(shapeArb(3, 5), seedArb, fc.nat(), fc.integer({ min: 1, max: 4 }), (shape, seed, d, k) => {
         const dim = d % shape.length;
