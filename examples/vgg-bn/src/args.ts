@@ -34,6 +34,8 @@ export interface Options extends CommonOptions, DataOptions, NoiseFlagOptions {
   layers: number[];
   /** The channel of those layers whose distribution is tracked. */
   channel: number;
+  /** Several seeds (each run repeated per seed, the figures with bands); null: `seed` alone. */
+  seeds: number[] | null;
 }
 
 /** The default run: about 10 minutes on a 2-core machine (see the README). */
@@ -51,6 +53,7 @@ export const DEFAULTS: Options = {
   statsEvery: 25,
   layers: [3, 7],
   channel: 0,
+  seeds: null,
   ...NOISE_DEFAULTS,
   trainLimit: 0,
   testLimit: 2_000,
@@ -58,6 +61,11 @@ export const DEFAULTS: Options = {
   progress: 'auto',
   help: false,
 };
+
+/** The seeds of the runs: --seeds, or the one --seed. */
+export function seedsOf(o: Pick<Options, 'seed' | 'seeds'>): number[] {
+  return o.seeds ?? [o.seed];
+}
 
 /** The convs of a VGG configuration. */
 export function convCount(depth: Options['depth']): number {
@@ -86,7 +94,9 @@ flags:
   --lrs LIST          comma-separated SGD learning rates, each variant at each (default ${DEFAULTS.lrs.join(',')})
   --variants LIST     comma-separated subset of ${VARIANTS.join(',')} (default all three)
   --seed N            seed of the init, the batch order, the augmentation and the noise (default ${DEFAULTS.seed});
-                      every run starts from the same conv and head weights and sees the same batches
+                      every run of a seed starts from the same conv and head weights and sees the same batches
+  --seeds LIST        comma-separated seeds instead: every run once per seed; the accuracy figure shows the mean
+                      and the min-max band over the seeds, the tables each run and the mean and range
   --eval-every N      training and test accuracy every N steps (default ${DEFAULTS.evalEvery})
   --stats-every N     activation percentiles every N steps, on the training batch (default ${DEFAULTS.statsEvery})
   --layers LIST       the convs (1-based) whose pre-activations are tracked (default ${DEFAULTS.layers.join(',')})
@@ -109,6 +119,7 @@ const FLAGS: Flags<Options> = {
   '--stats-every': { key: 'statsEvery', kind: 'posint' },
   '--layers': { key: 'layers', kind: 'numbers' },
   '--channel': { key: 'channel', kind: 'int' },
+  '--seeds': { key: 'seeds', kind: 'numbers' },
   ...noiseFlags<Options>(),
 };
 
@@ -122,6 +133,11 @@ export function parseArgs(argv: readonly string[]): { options: Options; given: S
   const parsed = parseFlags(argv, FLAGS, DEFAULTS);
   const o = parsed.options;
   checkLearningRates(o.lrs);
+  if (o.seeds) {
+    if (parsed.given.has('seed')) throw new UsageError('give --seed or --seeds, not both');
+    for (const s of o.seeds) if (!Number.isSafeInteger(s) || s < 0) throw new UsageError(`--seeds: every seed must be a non-negative integer, got ${s}`);
+    if (new Set(o.seeds).size !== o.seeds.length) throw new UsageError('--seeds lists a seed twice');
+  }
   checkBatch(o);
   checkNoise(o);
   const convs = convCount(o.depth);

@@ -17,6 +17,7 @@ export const PERCENTILES = [5, 15, 50, 85, 95] as const;
 export interface EvalRow {
   variant: Variant;
   lr: number;
+  seed: number;
   step: number;
   /** Mean training loss and accuracy (on the training batches, train mode) since the previous evaluation (null at step 0). */
   trainLoss: number | null;
@@ -28,6 +29,7 @@ export interface EvalRow {
 export interface StatsRow {
   variant: Variant;
   lr: number;
+  seed: number;
   /** The conv (1-based) whose pre-activation this is. */
   layer: number;
   step: number;
@@ -40,6 +42,7 @@ export interface StatsRow {
 export interface RunResult {
   variant: Variant;
   lr: number;
+  seed: number;
   describe: string;
   losses: number[];
   evals: EvalRow[];
@@ -86,9 +89,10 @@ export interface RunHooks {
   onStep?(step: number, loss: number): void;
 }
 
-export function trainRun(variant: Variant, lr: number, o: Options, data: ImageData, hooks: RunHooks = {}): RunResult {
+/** One run: `variant` at learning rate `lr` from `seed` (its init, batches, augmentation and noise). */
+export function trainRun(variant: Variant, lr: number, seed: number, o: Options, data: ImageData, hooks: RunHooks = {}): RunResult {
   const started = performance.now();
-  const net = buildVgg(variant, o, data.inputShape);
+  const net = buildVgg(variant, { ...o, seed }, data.inputShape);
   const tracked = Object.fromEntries(o.layers.map((l) => [String(l), net.preActivations[l - 1]]));
   const rec = activationStats(net.model, tracked, { percentiles: PERCENTILES, on: 'output', channel: o.channel });
   const losses: number[] = [];
@@ -102,7 +106,7 @@ export function trainRun(variant: Variant, lr: number, o: Options, data: ImageDa
     const e = evaluate(net.model, data.testX, data.testY, 500);
     evalTime += performance.now() - t;
     const row: EvalRow = {
-      variant, lr, step, trainLoss: window.steps ? window.loss / window.steps : null, trainAccuracy: window.seen ? window.correct / window.seen : null,
+      variant, lr, seed, step, trainLoss: window.steps ? window.loss / window.steps : null, trainAccuracy: window.seen ? window.correct / window.seen : null,
       testLoss: e.loss, testAccuracy: e.accuracy,
     };
     window = { loss: 0, correct: 0, seen: 0, steps: 0 };
@@ -111,7 +115,7 @@ export function trainRun(variant: Variant, lr: number, o: Options, data: ImageDa
   };
   evalAt(0);
   const { divergedAt } = trainSgd(net.model, data.trainX, data.trainY, {
-    steps: o.steps, batchSize: o.batchSize, lr, seed: o.seed + 7, transform: data.augmentation?.(o.seed + 2_000_003),
+    steps: o.steps, batchSize: o.batchSize, lr, seed: seed + 7, transform: data.augmentation?.(seed + 2_000_003),
   }, {
     before(_step, _x, y) {
       labels = y;
@@ -124,7 +128,7 @@ export function trainRun(variant: Variant, lr: number, o: Options, data: ImageDa
       window.correct += noGrad(() => logits.argmax(1).eq(labels!).float().sum().item());
       // The forward of this step ran on the weights after `step` updates.
       if (step % o.statsEvery === 0 || step === o.steps - 1) {
-        for (const r of rec.record(step)) stats.push({ variant, lr, layer: Number(r.layer), step, mean: r.mean, variance: r.variance, percentiles: r.percentiles });
+        for (const r of rec.record(step)) stats.push({ variant, lr, seed, layer: Number(r.layer), step, mean: r.mean, variance: r.variance, percentiles: r.percentiles });
       }
       if (Number.isFinite(loss) && ((step + 1) % o.evalEvery === 0 || step + 1 === o.steps)) evalAt(step + 1);
       hooks.onStep?.(step + 1, loss);
@@ -132,5 +136,5 @@ export function trainRun(variant: Variant, lr: number, o: Options, data: ImageDa
   });
   rec.remove();
   const seconds = (performance.now() - started) / 1000;
-  return { variant, lr, describe: net.describe, losses, evals, stats, divergedAt, trainSeconds: seconds - evalTime / 1000, seconds };
+  return { variant, lr, seed, describe: net.describe, losses, evals, stats, divergedAt, trainSeconds: seconds - evalTime / 1000, seconds };
 }

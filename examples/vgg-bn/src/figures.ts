@@ -1,6 +1,6 @@
 /** The figures of the VGG experiment, as SVG (drawn with @normlab/plot): Santurkar et al.'s Figure 1 (a, b) and the activation panels. */
 import { VARIANT_STYLE } from '@normlab/example-kit';
-import { type Chart, type Series, figure } from '@normlab/plot';
+import { type Band, type Chart, type Series, figure } from '@normlab/plot';
 import { PERCENTILES, type RunResult } from './experiment.js';
 
 /** Percent ticks up to 100%; the axis goes on to 130% to leave the legend room above the curves, without ticks there. */
@@ -8,24 +8,43 @@ const percent = (v: number): string => (v <= 1 + 1e-9 ? `${Number((v * 100).toPr
 /** The dash of each learning rate, in the order given: solid for the first. */
 const LR_DASH = [undefined, '7 4', '2 3', '10 3 2 3'];
 
+/** The runs of each (variant, learning rate), one per seed, in the order of their first run. */
+export function groupRuns(runs: readonly RunResult[]): RunResult[][] {
+  const groups = new Map<string, RunResult[]>();
+  for (const r of runs) {
+    const key = `${r.variant}@${r.lr}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()];
+}
+
 /**
- * (a) training accuracy and (b) test accuracy against steps, every run
- * (Figure 1 a-b of the paper; Figure 2's left panels with noisy BN). The
- * color is the variant (legend in a), the dash the learning rate (legend
- * in b), so that each legend fits above the curves.
+ * (a) training accuracy and (b) test accuracy against steps, every variant
+ * at every learning rate (Figure 1 a-b of the paper; Figure 2's left panels
+ * with noisy BN): the mean over the seeds, and with several seeds the band
+ * from the lowest to the highest seed. The color is the variant (legend in
+ * a), the dash the learning rate (legend in b), so that each legend fits
+ * above the curves.
  */
 export function accuracyFigure(runs: readonly RunResult[], lrs: readonly number[], subtitle: string): string {
   const dash = (lr: number): string | undefined => LR_DASH[lrs.indexOf(lr) % LR_DASH.length];
-  // Each variant once in legend (a): its first run.
-  const firstRuns = new Set(runs.filter((r, i) => runs.findIndex((x) => x.variant === r.variant) === i));
+  const groups = groupRuns(runs);
+  // Each variant once in legend (a): its first group.
+  const firstGroups = new Set(groups.filter((g, i) => groups.findIndex((x) => x[0].variant === g[0].variant) === i));
   const panel = (title: string, yLabel: string, pick: (e: RunResult['evals'][number]) => number | null, legendOf: 'variant' | 'lr'): Chart => {
-    const series: Series[] = runs.map((r) => {
-      const e = r.evals.filter((x) => x.step > 0);
-      const { label, color } = VARIANT_STYLE[r.variant];
-      return { name: label, color, dash: dash(r.lr), x: e.map((x) => x.step), y: e.map((x) => pick(x) ?? NaN), markers: true, hideInLegend: legendOf !== 'variant' || !firstRuns.has(r) };
-    });
+    const series: Series[] = [];
+    const bands: Band[] = [];
+    for (const group of groups) {
+      const { label, color } = VARIANT_STYLE[group[0].variant];
+      // The steps every seed evaluated (a diverged run stops early).
+      const steps = group[0].evals.map((e) => e.step).filter((step) => step > 0 && group.every((r) => r.evals.some((e) => e.step === step)));
+      const at = (step: number): number[] => group.map((r) => pick(r.evals.find((e) => e.step === step)!) ?? NaN);
+      const mean = steps.map((step) => at(step).reduce((a, b) => a + b, 0) / group.length);
+      series.push({ name: label, color, dash: dash(group[0].lr), x: steps, y: mean, markers: true, hideInLegend: legendOf !== 'variant' || !firstGroups.has(group) });
+      if (group.length > 1) bands.push({ name: 'min-max over seeds', x: steps, lo: steps.map((st) => Math.min(...at(st))), hi: steps.map((st) => Math.max(...at(st))), color, opacity: 0.15, hideInLegend: true });
+    }
     if (legendOf === 'lr') series.push(...lrs.map((lr): Series => ({ name: `LR=${lr}`, color: '#555', dash: dash(lr), x: [], y: [] })));
-    return { title, xLabel: 'training step', yLabel, yDomain: [0, 1.3], yTickFormat: percent, legend: 'top-left', series };
+    return { title, xLabel: 'training step', yLabel, yDomain: [0, 1.3], yTickFormat: percent, legend: 'top-left', series, bands };
   };
   return figure([
     panel('(a) training accuracy', 'training accuracy (batches since the last point)', (e) => e.trainAccuracy, 'variant'),
@@ -35,13 +54,13 @@ export function accuracyFigure(runs: readonly RunResult[], lrs: readonly number[
 
 /**
  * The distribution of one channel of each tracked conv's pre-activation
- * over training, for the runs at one learning rate: one row of panels per
+ * over training, for the runs at one learning rate and seed: one row of panels per
  * conv, one column per variant, a shared y axis along each row (Figure 1c
  * and Figure 2's right panels of the paper).
  */
-export function activationsFigure(runs: readonly RunResult[], layers: readonly number[], lr: number, channel: number, subtitle: string): string {
+export function activationsFigure(runs: readonly RunResult[], layers: readonly number[], lr: number, seed: number, channel: number, subtitle: string): string {
   const idx = (p: number): number => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]);
-  const shown = runs.filter((r) => r.lr === lr);
+  const shown = runs.filter((r) => r.lr === lr && r.seed === seed);
   const charts: Chart[] = layers.flatMap((layer) => {
     const rows = shown.map((r) => r.stats.filter((s) => s.layer === layer));
     const all = rows.flat().flatMap((s) => [s.percentiles[idx(5)], s.percentiles[idx(95)]]).filter(Number.isFinite);
@@ -65,6 +84,6 @@ export function activationsFigure(runs: readonly RunResult[], layers: readonly n
   });
   return figure(charts, {
     columns: Math.max(1, shown.length), panelWidth: 420, panelHeight: 340,
-    title: `Distribution of one channel's pre-activation over training (LR=${lr})`, subtitle,
+    title: `Distribution of one channel's pre-activation over training (LR=${lr}, seed ${seed})`, subtitle,
   });
 }

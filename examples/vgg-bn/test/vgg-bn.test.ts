@@ -55,6 +55,9 @@ describe('parseArgs', () => {
     [['--dataset', 'cifar10', '--train-limit', '50001'], /more than the 50000 training images of cifar10/],
     [['--data-dir', '/x'], /--data-dir is for --dataset cifar10/],
     [['--noise-std', '0.5'], /--noise-std expects N >= 1 or LO,HI/],
+    [['--seeds', '1,1'], /--seeds lists a seed twice/],
+    [['--seeds', '1,-2'], /--seeds: every seed must be a non-negative integer, got -2/],
+    [['--seeds', '1,2', '--seed', '3'], /give --seed or --seeds, not both/],
     [['--shift-std', '-1'], /--shift-std must be non-negative/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
@@ -136,6 +139,25 @@ describe('the CLI', () => {
     for (const f of files.filter((x) => x.endsWith('.svg'))) expect(svgSize(readFileSync(join(dir, f), 'utf8')).width, f).toBeGreaterThan(0);
     for (const f of files.filter((x) => x.endsWith('.png'))) expect([...readFileSync(join(dir, f)).subarray(0, 4)], f).toEqual([0x89, 0x50, 0x4e, 0x47]);
     expect(c.out()).toMatch(/LR=0\.1: training accuracy at step ~2: standard [\d.]+%, BN [\d.]+%, noisy BN [\d.]+%/);
+  });
+
+  it('--seeds repeats every run per seed: each seed gives what --seed gives alone; the tables and claims show mean [min, max]', async () => {
+    const both = join(tmp, 'seeds');
+    const c = captureIo();
+    const common = ['--steps', '2', '--eval-every', '2', '--variants', 'standard,bn', '--lrs', '0.1', ...TINY];
+    expect(await run([...common, '--seeds', '3,4', '--out', both], c.io)).toBe(0);
+    const alone = join(tmp, 'seed4');
+    expect(await run([...common, '--seed', '4', '--out', alone], captureIo().io)).toBe(0);
+    const rows = (dir: string, seed: string): string[] => readFileSync(join(dir, 'metrics.csv'), 'utf8').trim().split('\n').slice(1).filter((l) => l.split(',')[2] === seed);
+    expect(rows(both, '4')).toHaveLength(4); // steps 0 and 2 of standard and bn
+    expect(rows(both, '4')).toEqual(rows(alone, '4'));
+    expect(rows(both, '3')).not.toEqual(rows(both, '4'));
+    expect(c.out()).toMatch(/standard LR=0\.1 seed 3 /);
+    expect(c.out()).toMatch(/run +seeds +train acc early +final train acc +final test acc +diverged/);
+    expect(c.out()).toMatch(/Measured: mean \[min, max\] over 2 seeds\./);
+    expect(c.out()).toMatch(/final training \/ test accuracy: standard [\d.]+% \[[\d.]+%, [\d.]+%\] \/ /);
+    const json = JSON.parse(readFileSync(join(both, 'metrics.json'), 'utf8'));
+    expect(json.seeds.map((g: { variant: string; seeds: number[] }) => [g.variant, g.seeds])).toEqual([['standard', [3, 4]], ['bn', [3, 4]]]);
   });
 
   it('trains on CIFAR-10 files in the official layout, with the augmentation', async () => {
