@@ -1,7 +1,7 @@
 /**
  * VGG and ResNet: parameter counts against the published ones, state-dict
- * keys and shapes against torchvision's layouts (camelCase buffer names
- * mapped to PyTorch's), every norm option building and running (on CIFAR's
+ * keys and shapes against torchvision's layouts (`stateDict({ naming:
+ * 'pytorch' })`), every norm option building and running (on CIFAR's
  * 32 x 32 and Fashion-MNIST's 28 x 28 inputs), the normalization-free
  * configuration starting as the identity, a training step, and errors.
  */
@@ -11,9 +11,7 @@ import { BatchNorm2d, GroupNorm, type Module, SkipInit, crossEntropy, optim } fr
 import { type NormKind, VGG, resnet, vgg } from '../src/index.js';
 
 const count = (m: Module): number => m.parameters().reduce((a, p) => a + p.size, 0);
-/** PyTorch's names for the buffers normlab names in camelCase. */
-const torchName = (k: string): string => k.replace('runningMean', 'running_mean').replace('runningVar', 'running_var').replace('numBatchesTracked', 'num_batches_tracked');
-const keys = (m: Module): string[] => [...m.stateDict().keys()].map(torchName);
+const keys = (m: Module): string[] => [...m.stateDict({ naming: 'pytorch' }).keys()];
 
 describe('parameter counts', () => {
   it('VGG-16 with BatchNorm on CIFAR-10: 14,728,266 (~14.7M); the others by their configurations', () => {
