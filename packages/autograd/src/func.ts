@@ -4,8 +4,8 @@
  * derivatives as tensors, without touching any `.grad`. They compose (a
  * Hessian is `jacrev` of a `jacrev`, every product is built with
  * `createGraph` so it can be differentiated again) and work with
- * `functionalCall` of @normlab/nn for a model's parameters. (Forward mode,
- * `jvp` and `vmap` are not here yet.)
+ * `functionalCall` of @normlab/nn for a model's parameters, and with `vmap`
+ * (vmap.ts). (Forward mode, `jvp`, is not here yet.)
  */
 import { fromTyped, zeros } from '@normlab/tensor';
 import { grad } from './engine.js';

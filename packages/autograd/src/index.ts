@@ -8,6 +8,7 @@ export { backward, grad, type BackwardOptions, type GradOptions } from './engine
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { detectAnomaly, isAnomalyEnabled } from './anomaly.js';
 export { vjp, jacrev, hessian, hvp } from './func.js';
+export { vmap, isVmapping, type VmapOptions, type VmapDims } from './vmap.js';
 export { record, type TensorLike } from './function.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.js';
 export * from './ops/elementwise.js';

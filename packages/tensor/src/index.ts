@@ -7,7 +7,7 @@ export { BOOL_RESULT } from './elementwise-table.js';
 export { type DType, type TypedArray, DTYPES, isFloat, promoteTypes, resultType } from './dtype.js';
 export { erf as erfScalar } from './erf.js';
 export { NDArray, type NestedArray } from './ndarray.js';
-export { Generator, type GeneratorState, defaultGenerator, manualSeed } from './random.js';
+export { Generator, type GeneratorState, defaultGenerator, manualSeed, watchDraws } from './random.js';
 export { backendFor, registerBackend, registeredDevices } from './registry.js';
 export { type Profile, type ProfileRow, isProfiling, profile, recordFunction } from './profiler.js';
 export {

@@ -17,6 +17,27 @@ export interface GeneratorState {
  * every random tensor is reproducible: `manualSeed(0)` then `randn([2, 3])`
  * gives the same numbers on every machine and every run.
  */
+/** While set, called with the generator before every draw (see `watchDraws`). */
+let drawWatcher: ((g: Generator) => void) | null = null;
+
+/**
+ * Runs `fn` with `watcher` called with the generator before each of its
+ * draws (of any generator), after any watcher already set: how vmap refuses
+ * random ops, or replays the same draws for every example. Returns fn's result.
+ */
+export function watchDraws<T>(watcher: (g: Generator) => void, fn: () => T): T {
+  const outer = drawWatcher;
+  drawWatcher = outer ? (g) => {
+    watcher(g);
+    outer(g);
+  } : watcher;
+  try {
+    return fn();
+  } finally {
+    drawWatcher = outer;
+  }
+}
+
 export class Generator {
   /**
    * The four state words, as int32 bits: in a typed array rather than four
@@ -90,6 +111,7 @@ export class Generator {
 
   /** The next 32 random bits as an unsigned integer. */
   nextUint32(): number {
+    if (drawWatcher !== null) drawWatcher(this);
     const s = this.s;
     const s0 = s[0];
     const s1 = s[1];
@@ -112,6 +134,7 @@ export class Generator {
 
   /** A standard normal sample (Box-Muller; the second value is kept for the next call). */
   normal(): number {
+    if (drawWatcher !== null) drawWatcher(this);
     if (this.spare !== null) {
       const v = this.spare;
       this.spare = null;

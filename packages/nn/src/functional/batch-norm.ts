@@ -1,4 +1,4 @@
-import { Tensor, isGradEnabled, noGrad, record } from '@normlab/autograd';
+import { Tensor, isGradEnabled, isVmapping, noGrad, record } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 import { channelShape, composedNormalizeBackward } from './normalize.js';
 
@@ -64,6 +64,10 @@ export function checkBatchNormArgs(
   const momentum = options.momentum ?? 0.1;
   const eps = options.eps ?? 1e-5;
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor input`);
+  if (training && runningMean && isVmapping()) {
+    // As torch.func: every example would write the shared running statistics in place.
+    throw new Error(`${op}: cannot update running statistics inside vmap (each example would overwrite the shared buffers, as torch.func refuses): use eval mode, a BatchNorm with trackRunningStats false (statistics of each example's own batch), or withoutStatsUpdates`);
+  }
   if (x.ndim < 2) throw new RangeError(`${op}: expected input [N, C, ...] with at least 2 dims, got ${nd.fmtShape(x.shape)}`);
   if (!(eps > 0)) throw new RangeError(`${op}: eps must be positive, got ${eps}`);
   if (typeof momentum === 'number' && !(momentum >= 0 && momentum <= 1)) throw new RangeError(`${op}: momentum must be in [0, 1], got ${momentum}`);
