@@ -9,39 +9,33 @@ import { Tensor, hessian } from '@normlab/autograd';
 import { BatchNorm1d, Linear, Sequential, Tanh, functionalCall, mseLoss } from '@normlab/nn';
 import { fromTyped } from '@normlab/tensor';
 import { flattenParams, hessianEigenvalues } from '../src/index.js';
+import { symmetricEigen } from '../src/symmetric-eigen.js';
 import { initParams, randn } from './helpers.js';
 
-/** Eigenvalues of a symmetric matrix (row-major, n x n) by cyclic Jacobi rotations, by decreasing magnitude. */
-function symmetricEigenvalues(a: number[], n: number): number[] {
-  const m = a.slice();
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q] ** 2;
-    if (off < 1e-24) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        if (Math.abs(m[p * n + q]) < 1e-300) continue;
-        const theta = (m[q * n + q] - m[p * n + p]) / (2 * m[p * n + q]);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = m[k * n + p];
-          const akq = m[k * n + q];
-          m[k * n + p] = c * akp - s * akq;
-          m[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = m[p * n + k];
-          const aqk = m[q * n + k];
-          m[p * n + k] = c * apk - s * aqk;
-          m[q * n + k] = s * apk + c * aqk;
-        }
+const symmetricEigenvalues = (a: number[], n: number): number[] => symmetricEigen(a, n).values;
+
+describe('symmetricEigen', () => {
+  it('recovers the eigenpairs of Q diag(d) Q^T (Q a Householder reflection), by decreasing magnitude', () => {
+    const d = [3, -7, 0.5, 2, -0.25];
+    const n = d.length;
+    const u = [1, -2, 0.5, 3, 1];
+    const uu = u.reduce((s, x) => s + x * x, 0);
+    const q = (i: number, j: number): number => (i === j ? 1 : 0) - (2 * u[i] * u[j]) / uu;
+    const a = Array.from({ length: n * n }, (_, k) => {
+      const [i, j] = [Math.floor(k / n), k % n];
+      return d.reduce((s, dl, l) => s + q(i, l) * dl * q(j, l), 0);
+    });
+    const { values, vectors } = symmetricEigen(a, n);
+    expect(values.map((v) => Number(v.toFixed(10)))).toEqual([-7, 3, 2, 0.5, -0.25]);
+    values.forEach((lambda, e) => {
+      for (let i = 0; i < n; i++) {
+        const av = vectors[e].reduce((s, x, j) => s + a[i * n + j] * x, 0);
+        expect(Math.abs(av - lambda * vectors[e][i])).toBeLessThan(1e-10);
       }
-    }
-  }
-  return Array.from({ length: n }, (_, i) => m[i * n + i]).sort((x, y) => Math.abs(y) - Math.abs(x));
-}
+    });
+    expect(() => symmetricEigen([1, 2, 3], 2)).toThrow(/symmetricEigen: expected 2 x 2 = 4 values, got 3/);
+  });
+});
 
 describe('hessianEigenvalues', () => {
   it('finds the top eigenvalues of a least-squares loss, whose Hessian is 2/N X^T X', () => {
@@ -59,6 +53,11 @@ describe('hessianEigenvalues', () => {
     const exact = symmetricEigenvalues(H, 5);
     const r = hessianEigenvalues(model, (m: Linear, b: Tensor) => mseLoss(m.forward(b), y), x, { k: 3, iterations: 500, tol: 1e-12 });
     r.eigenvalues.forEach((l, i) => expect(Math.abs(l - exact[i])).toBeLessThan(1e-6 * Math.abs(exact[0])));
+    // Lanczos: the whole 5-dimensional Krylov space, so exact to rounding, in 5 products.
+    const lz = hessianEigenvalues(model, (m: Linear, b: Tensor) => mseLoss(m.forward(b), y), x, { k: 3, method: 'lanczos' });
+    lz.eigenvalues.forEach((l, i) => expect(Math.abs(l - exact[i])).toBeLessThan(1e-10 * Math.abs(exact[0])));
+    expect(lz.iterations).toEqual([5, 5, 5]);
+    for (let i = 0; i < 3; i++) expect(Math.abs(Math.abs(lz.eigenvectors[i].reduce((s, v, q) => s + v * r.eigenvectors[i][q], 0)) - 1)).toBeLessThan(1e-5);
     // Orthonormal eigenvectors.
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
@@ -93,6 +92,9 @@ describe('hessianEigenvalues', () => {
     const n = w0.size;
     const dense = symmetricEigenvalues(Array.from(hessian(flat)(w0).data.toTypedArray(), Number), n);
     r.eigenvalues.forEach((l, i) => expect(Math.abs(l - dense[i])).toBeLessThan(1e-5 * Math.abs(dense[0])));
+    const lz = hessianEigenvalues(model, loss, x, { k: 2, method: 'lanczos', iterations: 12 });
+    lz.eigenvalues.forEach((l, i) => expect(Math.abs(l - dense[i])).toBeLessThan(1e-8 * Math.abs(dense[0])));
+    expect(JSON.stringify([Array.from(flattenParams(model).toTypedArray()), [...model.namedBuffers()].map(([, b]) => Array.from(b.data.toTypedArray(), Number))])).toBe(before);
   });
 
   it('rejects bad options', () => {
@@ -100,5 +102,7 @@ describe('hessianEigenvalues', () => {
     const loss = (m: Linear, b: Tensor): Tensor => m.forward(b).sum();
     expect(() => hessianEigenvalues(model, loss, randn([3, 2], 1), { k: 0 })).toThrow(/hessianEigenvalues: k must be a positive integer, got 0/);
     expect(() => hessianEigenvalues(model, loss, randn([3, 2], 1), { k: 4 })).toThrow(/k = 4 but the model has 3 trainable values/);
+    expect(() => hessianEigenvalues(model, loss, randn([3, 2], 1), { method: 'arnoldi' as 'power' })).toThrow(/method must be 'power' or 'lanczos', got 'arnoldi'/);
+    expect(() => hessianEigenvalues(model, loss, randn([3, 2], 1), { k: 3, method: 'lanczos', iterations: 2 })).toThrow(/k = 3 is more than the 2 Lanczos iterations/);
   });
 });
