@@ -4,6 +4,9 @@
  */
 export { Module, type StateDict, type StateDictOptions, type ForwardHook } from './module.js';
 export { pytorchKey } from './serialization/pytorch-names.js';
+export {
+  toPytorchOptimizerState, fromPytorchOptimizerState, pytorchOptimizerTensors, pytorchOptimizerFromTensors, type PytorchOptimizerState,
+} from './serialization/pytorch-optimizer.js';
 export { Parameter } from './parameter.js';
 export { functionalCall, type FunctionalCallTensors, type FunctionalCallOptions } from './functional-call.js';
 /** Parameter initializers (torch.nn.init): uniform, normal, constant, Xavier, Kaiming; each fills a tensor in place and returns it. */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor } from '@normlab/autograd';
 import { Generator, fromTyped } from '@normlab/tensor';
-import { Linear, Parameter, Sequential, Tanh, mseLoss, optim } from '../src/index.js';
+import { Linear, Parameter, Sequential, Tanh, deserialize, mseLoss, optim, pytorchOptimizerFromTensors, pytorchOptimizerTensors, serialize } from '../src/index.js';
 
 const vals = (t: Tensor): number[] => Array.from(t.toTypedArray(), Number);
 const f64 = (xs: number[]): Tensor => tensor(xs, { dtype: 'float64' });
@@ -201,5 +201,49 @@ describe('Optimizer.addParamGroup', () => {
     const sd = opt.stateDict();
     expect(sd.paramGroups.map((grp) => grp.params)).toEqual([[0], [1]]);
     expect([...sd.state.keys()]).toEqual([1]);
+  });
+});
+
+describe("optimizer state in PyTorch's layout", () => {
+  it("stateDict({ naming: 'pytorch' }) has torch's names and layout, and loads back (also through its safetensors form)", () => {
+    const a = param([1, 2]);
+    const b = param([3]);
+    const opt = new optim.Adam([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 0.1, amsgrad: true });
+    a.grad = f64([0.5, -1]);
+    b.grad = f64([2]);
+    opt.step();
+    const sd = opt.stateDict({ naming: 'pytorch' });
+    expect(sd.param_groups).toEqual([
+      { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: true, maximize: false, params: [0] },
+      { lr: 0.5, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: true, maximize: false, params: [1] },
+    ]);
+    expect(Object.keys(sd.state.get(0)!).sort()).toEqual(['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step']);
+    const file = pytorchOptimizerTensors(sd);
+    expect(Object.keys(file.tensors).sort()).toEqual(['state.0.exp_avg', 'state.0.exp_avg_sq', 'state.0.max_exp_avg_sq', 'state.1.exp_avg', 'state.1.exp_avg_sq', 'state.1.max_exp_avg_sq']);
+    const back = pytorchOptimizerFromTensors(deserialize(serialize(file.tensors, file.metadata)));
+    const c = param([1, 2]);
+    const d = param([3]);
+    const other = new optim.Adam([{ params: [c] }, { params: [d] }]);
+    other.loadStateDict(back);
+    expect(other.paramGroups.map((gr) => gr.options.lr)).toEqual([0.1, 0.5]);
+    expect(vals(other.stateDict().state.get(1)!.expAvg as Tensor)).toEqual(vals(opt.stateDict().state.get(1)!.expAvg as Tensor));
+    expect(other.stateDict().state.get(0)!.step).toBe(1);
+  });
+
+  it("accepts PyTorch's implementation switches at their neutral values and a 0-d tensor step; refuses other options, missing ones and foreign files", () => {
+    const p = param([1]);
+    const torchState = {
+      state: new Map([[0, { step: f64([4]).reshape([]), momentum_buffer: f64([0.25]) }]]),
+      param_groups: [{ lr: 0.1, momentum: 0.9, dampening: 0, weight_decay: 0, nesterov: false, maximize: false, foreach: null, differentiable: false, params: [0] }],
+    };
+    const sgd = new optim.SGD([p], { lr: 1 });
+    sgd.loadStateDict(torchState);
+    expect(sgd.paramGroups[0].options.momentum).toBe(0.9);
+    expect(sgd.stateDict().state.get(0)!.step).toBe(4);
+    expect(() => sgd.loadStateDict({ ...torchState, param_groups: [{ ...torchState.param_groups[0], foreach: true }] })).toThrow(/SGD: a PyTorch optimizer state: param_groups\[0\] has 'foreach' = true, which SGD does not have/);
+    const { nesterov: _, ...withoutNesterov } = torchState.param_groups[0];
+    expect(() => sgd.loadStateDict({ ...torchState, param_groups: [withoutNesterov] })).toThrow(/param_groups\[0\] lacks 'nesterov'/);
+    expect(() => pytorchOptimizerFromTensors(deserialize(serialize({ x: f64([1]) })))).toThrow(/no 'param_groups' or 'state_numbers' metadata/);
+    expect(() => sgd.stateDict({ naming: 'torch' as 'pytorch' })).toThrow(/SGD.stateDict: naming must be 'normlab' or 'pytorch', got 'torch'/);
   });
 });

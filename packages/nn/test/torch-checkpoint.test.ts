@@ -15,8 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { Tensor, noGrad, randn } from '@normlab/autograd';
 import { Generator } from '@normlab/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import {
-  AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Flatten, GroupNorm, Linear, MaxPool2d, ReLU, Sequential, init, loadSync, saveSync,
+  AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Flatten, GroupNorm, Linear, MaxPool2d, type Parameter, ReLU, Sequential, deserialize, init, loadSync, optim,
+  pytorchOptimizerFromTensors, pytorchOptimizerTensors, saveSync,
 } from '../src/index.js';
 
 const PYTHON = '/usr/bin/python3'; // Debian's python3-torch lives in the system Python
@@ -59,6 +61,14 @@ function outputs(model: Sequential, x: Tensor): Record<string, Tensor> {
     return { eval: ev, train: tr, ...after };
   });
 }
+
+/** normlab's optimizers with the hyper-parameters of checkpoint_twin.py's OPTIMIZERS. */
+const OPTIMIZERS = {
+  sgd: (ps: Parameter[]) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }),
+  adam: (ps: Parameter[]) => new optim.Adam(ps, { lr: 1e-2, betas: [0.8, 0.95], weightDecay: 1e-3, amsgrad: true }),
+  rmsprop: (ps: Parameter[]) => new optim.RMSprop(ps, { lr: 1e-2, momentum: 0.5, centered: true }),
+  adagrad: (ps: Parameter[]) => new optim.Adagrad(ps, { lr: 0.1, lrDecay: 1e-3, initialAccumulatorValue: 0.1 }),
+} as const;
 
 function python(args: string[]): { ok: boolean; diffs?: Record<string, number>; keys?: string[] } {
   const r = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8' });
@@ -112,6 +122,50 @@ describe.skipIf(missing !== null)(`checkpoints in PyTorch${missing ? ` (skipped:
       for (const [k, v] of Object.entries(got)) expect(maxDiff(v, ref.get(k)!), k).toBeLessThan(1e-4);
       expect(maxDiff(got.eval, ref.get('eval')!)).toBeLessThan(1e-5);
       expect([...got.train.shape]).toEqual([inputShape(name)[0], 10]);
+    });
+  }
+
+  for (const opt of ['sgd', 'adam', 'rmsprop', 'adagrad'] as const) {
+    it(`${opt}: normlab's optimizer state loads into PyTorch's, whose next step matches normlab's`, () => {
+      const g = new Generator(21);
+      const model = build('mlp-bn');
+      const optimizer = OPTIMIZERS[opt](model.parameters());
+      const randomGrads = (): void => {
+        for (const p of model.parameters()) p.grad = randn(p.shape, { generator: g });
+      };
+      for (let i = 0; i < 3; i++) {
+        randomGrads();
+        optimizer.step();
+      }
+      const checkpoint = join(tmp, `${opt}-model.safetensors`);
+      const state = join(tmp, `${opt}-state.safetensors`);
+      const io = join(tmp, `${opt}-io.safetensors`);
+      saveSync(checkpoint, model.stateDict({ naming: 'pytorch' }), { int64: true });
+      const file = pytorchOptimizerTensors(optimizer.stateDict({ naming: 'pytorch' }));
+      saveSync(state, file.tensors, { metadata: file.metadata });
+      randomGrads();
+      const grads = Object.fromEntries([...model.namedParameters()].map(([k, p]) => [`grad.${k}`, p.grad!.clone()]));
+      optimizer.step();
+      saveSync(io, { ...grads, ...Object.fromEntries([...model.namedParameters()].map(([k, p]) => [`after.${k}`, p.detach()])) });
+      const r = python(['optim-check', 'mlp-bn', opt, checkpoint, state, io]);
+      expect(r.ok, JSON.stringify(r.diffs)).toBe(true);
+    });
+
+    it(`${opt}: PyTorch's optimizer state loads into normlab's, whose next step matches PyTorch's`, () => {
+      const checkpoint = join(tmp, `${opt}-torch-model.safetensors`);
+      const state = join(tmp, `${opt}-torch-state.safetensors`);
+      const io = join(tmp, `${opt}-torch-io.safetensors`);
+      python(['optim-write', 'mlp-bn', opt, '7', checkpoint, state, io]);
+      const model = build('mlp-bn');
+      model.loadStateDict(loadSync(checkpoint));
+      // Built with other options: loadStateDict must bring PyTorch's.
+      const Kind = { sgd: optim.SGD, adam: optim.Adam, rmsprop: optim.RMSprop, adagrad: optim.Adagrad }[opt];
+      const optimizer = new Kind(model.parameters(), { lr: 0.5 });
+      optimizer.loadStateDict(pytorchOptimizerFromTensors(deserialize(readFileSync(state))));
+      const ref = loadSync(io);
+      for (const [k, p] of model.namedParameters()) p.grad = ref.get(`grad.${k}`)!;
+      optimizer.step();
+      for (const [k, p] of model.namedParameters()) expect(maxDiff(p.detach(), ref.get(`after.${k}`)!), k).toBeLessThan(1e-5);
     });
   }
 });

@@ -1,6 +1,7 @@
 import { Tensor, noGrad } from '@normlab/autograd';
 import { type NDArray, TIDY_CHILDREN, isTidyActive, noteHolder, noteHolderWrite, recordFunction, zeros, zerosLike } from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
+import { type PytorchOptimizerState, fromPytorchOptimizerState, toPytorchOptimizerState } from '../serialization/pytorch-optimizer.js';
 
 /** A set of parameters with its own hyper-parameters (e.g. a different lr). */
 export interface ParamGroup<H> {
@@ -84,9 +85,16 @@ export abstract class Optimizer<H extends object> {
   /**
    * The optimizer's state, with parameters replaced by their index across
    * groups (as torch). The tensors are shared with the optimizer (they are
-   * never changed in place by `step`); `loadStateDict` copies them.
+   * never changed in place by `step`); `loadStateDict` copies them. With
+   * `naming: 'pytorch'`, PyTorch's layout and names (`param_groups`,
+   * `momentum_buffer`, `exp_avg`, `weight_decay`; see docs/checkpoints.md).
    */
-  stateDict(): OptimizerStateDict<H> {
+  stateDict(): OptimizerStateDict<H>;
+  stateDict(options: { naming: 'pytorch' }): PytorchOptimizerState;
+  stateDict(options: { naming?: 'normlab' | 'pytorch' }): OptimizerStateDict<H> | PytorchOptimizerState;
+  stateDict(options: { naming?: 'normlab' | 'pytorch' } = {}): OptimizerStateDict<H> | PytorchOptimizerState {
+    const naming = options.naming ?? 'normlab';
+    if (naming !== 'normlab' && naming !== 'pytorch') throw new RangeError(`${this.constructor.name}.stateDict: naming must be 'normlab' or 'pytorch', got '${String(naming)}'`);
     const index = new Map<Parameter, number>();
     const paramGroups = this.paramGroups.map((g) => ({
       options: structuredClone(g.options),
@@ -100,16 +108,19 @@ export abstract class Optimizer<H extends object> {
       const s = this.state.get(p);
       if (s) state.set(i, { ...s });
     }
-    return { state, paramGroups };
+    return naming === 'pytorch' ? toPytorchOptimizerState({ state, paramGroups }) : { state, paramGroups };
   }
 
   /**
    * Restores a `stateDict()`: the groups' options (a changed lr included)
    * and every parameter's state, copied (cast to the parameter's dtype and
    * device, as torch) so that the two optimizers never alias. The groups
-   * must have the same number of parameters, in the same order.
+   * must have the same number of parameters, in the same order. A state in
+   * PyTorch's layout (`stateDict({ naming: 'pytorch' })`, or one PyTorch
+   * wrote) is taken as well.
    */
-  loadStateDict(sd: OptimizerStateDict<H>): void {
+  loadStateDict(given: OptimizerStateDict<H> | PytorchOptimizerState): void {
+    const sd = 'param_groups' in given ? fromPytorchOptimizerState(given, this) : given;
     const name = `${this.constructor.name}.loadStateDict`;
     if (sd.paramGroups.length !== this.paramGroups.length) {
       throw new RangeError(`${name}: the state has ${sd.paramGroups.length} parameter groups but the optimizer has ${this.paramGroups.length}`);

@@ -15,6 +15,17 @@ little-endian bytes; no package beyond torch is needed).
       'x', the outputs 'eval', 'train' and the state after the train forward
       to IO, for normlab to check.
 
+  checkpoint_twin.py optim-check MODEL OPT CHECKPOINT OPTSTATE IO
+      loads the model as `check` does and OPT's state (a normlab-written
+      optimizer file: tensors 'state.<i>.<name>', JSON metadata 'param_groups'
+      and 'state_numbers') with optimizer.load_state_dict, sets the gradients
+      IO's 'grad.<key>', takes one step, and checks the parameters against
+      IO's 'after.<key>'.
+  checkpoint_twin.py optim-write MODEL OPT SEED CHECKPOINT OPTSTATE IO
+      trains MODEL's twin three steps with OPT on random gradients, writes its
+      state_dict and the optimizer's state, then the gradients of one more
+      step and the parameters after it to IO.
+
 Prints one JSON line with the largest differences; exits 1 on a mismatch.
 """
 import json
@@ -44,8 +55,14 @@ def read_safetensors(path):
     return out
 
 
-def write_safetensors(path, tensors):
-    header = {}
+def read_metadata(path):
+    with open(path, 'rb') as f:
+        (n,) = struct.unpack('<Q', f.read(8))
+        return json.loads(f.read(n)).get('__metadata__', {})
+
+
+def write_safetensors(path, tensors, metadata=None):
+    header = {} if metadata is None else {'__metadata__': metadata}
     chunks = []
     offset = 0
     for name, t in tensors.items():
@@ -57,6 +74,77 @@ def write_safetensors(path, tensors):
     text += b' ' * (-len(text) % 8)
     with open(path, 'wb') as f:
         f.write(struct.pack('<Q', len(text)) + text + b''.join(chunks))
+
+
+OPTIMIZERS = {
+    'sgd': lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    'adam': lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.8, 0.95), weight_decay=1e-3, amsgrad=True),
+    'rmsprop': lambda ps: torch.optim.RMSprop(ps, lr=1e-2, momentum=0.5, centered=True),
+    'adagrad': lambda ps: torch.optim.Adagrad(ps, lr=0.1, lr_decay=1e-3, initial_accumulator_value=0.1),
+}
+
+
+def optimizer_state(path):
+    """A normlab-written optimizer file as optimizer.state_dict() has it."""
+    tensors = read_safetensors(path)
+    meta = read_metadata(path)
+    state = {}
+    for key, t in tensors.items():
+        _, i, name = key.split('.', 2)
+        state.setdefault(int(i), {})[name] = t
+    for i, numbers in json.loads(meta['state_numbers']).items():
+        state.setdefault(int(i), {}).update(numbers)
+    return {'state': state, 'param_groups': json.loads(meta['param_groups'])}
+
+
+def write_optimizer_state(path, sd):
+    tensors = {}
+    numbers = {}
+    for i, s in sd['state'].items():
+        for name, v in s.items():
+            if torch.is_tensor(v) and v.dim() > 0:
+                tensors[f'state.{i}.{name}'] = v
+            else:
+                numbers.setdefault(str(i), {})[name] = float(v) if torch.is_tensor(v) else v
+    write_safetensors(path, tensors, {'param_groups': json.dumps(sd['param_groups']), 'state_numbers': json.dumps(numbers)})
+
+
+def optim_check(model, opt, checkpoint, optstate, io):
+    net = twin(model)
+    net.load_state_dict(read_safetensors(checkpoint), strict=True)
+    # Built with other options: load_state_dict must bring normlab's.
+    optimizer = {'sgd': torch.optim.SGD, 'adam': torch.optim.Adam, 'rmsprop': torch.optim.RMSprop, 'adagrad': torch.optim.Adagrad}[opt](net.parameters(), lr=0.5)
+    optimizer.load_state_dict(optimizer_state(optstate))
+    ref = read_safetensors(io)
+    for name, p in net.named_parameters():
+        p.grad = ref[f'grad.{name}'].clone()
+    optimizer.step()
+    diffs = {name: max_diff(p.detach(), ref[f'after.{name}']) for name, p in net.named_parameters()}
+    ok = all(d <= 1e-5 for d in diffs.values())
+    print(json.dumps({'ok': ok, 'diffs': diffs}))
+    return 0 if ok else 1
+
+
+def optim_write(model, opt, seed, checkpoint, optstate, io):
+    torch.manual_seed(seed)
+    net = twin(model)
+    optimizer = OPTIMIZERS[opt](net.parameters())
+    g = torch.Generator().manual_seed(seed + 1)
+    for _ in range(3):
+        for p in net.parameters():
+            p.grad = torch.randn(p.shape, generator=g)
+        optimizer.step()
+    write_safetensors(checkpoint, net.state_dict())
+    write_optimizer_state(optstate, optimizer.state_dict())
+    grads = {}
+    for name, p in net.named_parameters():
+        p.grad = torch.randn(p.shape, generator=g)
+        grads[f'grad.{name}'] = p.grad.clone()
+    optimizer.step()
+    after = {f'after.{name}': p.detach().clone() for name, p in net.named_parameters()}
+    write_safetensors(io, {**grads, **after})
+    print(json.dumps({'ok': True, 'param_groups': optimizer.state_dict()['param_groups']}))
+    return 0
 
 
 def twin(model):
@@ -134,4 +222,8 @@ if __name__ == '__main__':
         sys.exit(check(args[1], args[2], args[3]))
     if len(args) == 5 and args[0] == 'write':
         sys.exit(write(args[1], int(args[2]), args[3], args[4]))
+    if len(args) == 6 and args[0] == 'optim-check':
+        sys.exit(optim_check(*args[1:]))
+    if len(args) == 7 and args[0] == 'optim-write':
+        sys.exit(optim_write(args[1], args[2], int(args[3]), *args[4:]))
     raise SystemExit(__doc__)
