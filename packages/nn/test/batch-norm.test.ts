@@ -9,9 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Tensor, grad, gradcheck, gradgradcheck, noGrad } from '@normlab/autograd';
-import { fromTyped, zeros as ndZeros } from '@normlab/tensor';
+import { Generator, fromTyped, zeros as ndZeros } from '@normlab/tensor';
 import {
-  BatchNorm1d, BatchNorm2d, type BatchNorm, InstanceNorm1d, Linear, ReLU, Sequential, batchNorm, recomputeBatchNormStats, withoutStatsUpdates,
+  BatchNorm1d, BatchNorm2d, type BatchNorm, BatchRenorm1d, GhostBatchNorm1d, InstanceNorm1d, Linear, NoisyBatchNorm1d, ReLU, Sequential, batchNorm,
+  recomputeBatchNormStats, withoutStatsUpdates,
 } from '../src/index.js';
 // Only the plain helpers: checkGrad/checkGradGrad would run a second instance of the autograd
 // sources (imported by a relative path), whose Tensor class is not this one.
@@ -571,5 +572,24 @@ describe('withoutStatsUpdates', () => {
     expect(await p).toBe(7);
     expect(bn.statsUpdatesSuspended).toBe(false);
     expect(buffersBits(bn)).toEqual(before);
+  });
+});
+
+describe('a forward that throws leaves the layer as it was', () => {
+  it('a float64 input to a float32 BatchNorm, BatchRenorm, GhostBatchNorm or NoisyBatchNorm (affine or not): an error naming both dtypes, buffers and counter untouched', () => {
+    const layers = [
+      new BatchNorm1d(3), new BatchNorm1d(3, { affine: false }), new BatchRenorm1d(3), new GhostBatchNorm1d(3, { virtualBatchSize: 2 }),
+      new NoisyBatchNorm1d(3, { generator: new Generator(1) }),
+    ];
+    for (const layer of layers) {
+      const before = [...layer.stateDict()].map(([k, v]) => [k, v.dtype, Array.from(v.data.toTypedArray(), Number)]);
+      expect(() => layer.forward(t64([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, 3])), layer.constructor.name)
+        .toThrow(/: expected (weight|runningMean) of the input's dtype float64, got float32/);
+      expect([...layer.stateDict()].map(([k, v]) => [k, v.dtype, Array.from(v.data.toTypedArray(), Number)]), layer.constructor.name).toEqual(before);
+    }
+    // A batch of one value per channel fails first, as in PyTorch, and also leaves everything as it was.
+    const bn = new BatchNorm1d(3);
+    expect(() => bn.forward(t64([1, 2, 3], [1, 3]))).toThrow('Expected more than 1 value per channel when training, got input size [1,3]');
+    expect(bn.numBatchesTracked!.item()).toBe(0);
   });
 });

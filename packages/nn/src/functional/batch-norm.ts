@@ -81,6 +81,11 @@ export function checkBatchNormArgs(
   if (!training && (!runningMean || !runningVar)) throw new Error(`${op}: running statistics are required when training is false`);
   const m = x.size / C;
   if (training && m <= 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size ${nd.fmtShape(x.shape)}`);
+  // Before the running statistics are touched, and after the batch-size check (PyTorch's order): no promotion, a float64
+  // input to a float32 layer is an error.
+  for (const [name, t] of [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]] as const) {
+    if (t && t.dtype !== x.dtype) throw new TypeError(`${op}: expected ${name} of the input's dtype ${x.dtype}, got ${t.dtype} (convert the input, or the layer with .to({ dtype }))`);
+  }
   return { training, momentum, eps, m };
 }
 
