@@ -12,6 +12,7 @@ export const VARIANTS = MODEL_VARIANTS;
 export const DATASETS = ['fashion-mnist', 'cifar10'] as const;
 export type Dataset = (typeof DATASETS)[number];
 export const DEPTHS = ['11', '13', '16', '19'] as const;
+export const TRACKED = ['output', 'input'] as const;
 /** Training and test images of each dataset. */
 export const DATASET_SIZES: Record<Dataset, { train: number; test: number }> = {
   'fashion-mnist': { train: 60_000, test: 10_000 },
@@ -34,6 +35,8 @@ export interface Options extends CommonOptions, DataOptions, NoiseFlagOptions {
   layers: number[];
   /** The channel of those layers whose distribution is tracked. */
   channel: number;
+  /** Track the norm layer's output (the pre-activation: BN's output, noise included) or its input (the conv's output, in every variant). */
+  track: (typeof TRACKED)[number];
   /** Several seeds (each run repeated per seed, the figures with bands); null: `seed` alone. */
   seeds: number[] | null;
 }
@@ -53,6 +56,7 @@ export const DEFAULTS: Options = {
   statsEvery: 25,
   layers: [3, 7],
   channel: 0,
+  track: 'output',
   seeds: null,
   ...NOISE_DEFAULTS,
   trainLimit: 0,
@@ -101,6 +105,8 @@ flags:
   --stats-every N     activation percentiles every N steps, on the training batch (default ${DEFAULTS.statsEvery})
   --layers LIST       the convs (1-based) whose pre-activations are tracked (default ${DEFAULTS.layers.join(',')})
   --channel N         the channel of those convs whose distribution is tracked (default ${DEFAULTS.channel})
+  --track WHERE       output: the norm layer's output, the pre-activation (default; noise included for noisy-bn);
+                      input: its input, the conv's output, the same quantity in every variant
 ${noiseUsage(22)}  --train-limit N     use only the first N training images (default: all)
   --test-limit N      test on the first N test images, classes balanced for fashion-mnist (default ${DEFAULTS.testLimit}; 0: all)
 ${commonUsage('vgg-bn', 22)}`;
@@ -119,6 +125,7 @@ const FLAGS: Flags<Options> = {
   '--stats-every': { key: 'statsEvery', kind: 'posint' },
   '--layers': { key: 'layers', kind: 'numbers' },
   '--channel': { key: 'channel', kind: 'int' },
+  '--track': { key: 'track', kind: { oneOf: TRACKED } },
   '--seeds': { key: 'seeds', kind: 'numbers' },
   ...noiseFlags<Options>(),
 };

@@ -39,7 +39,7 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
     init: "torchvision's VGG init: conv weights He-normal (fan-out, ReLU gain), Linear weights N(0, 0.01^2), biases 0; the same draws for every run",
     noise: describeNoise('NoisyBatchNorm2d', options),
     data: data.describe,
-    activations: `activationStats of @normlab/landscape on channel ${options.channel} of conv ${options.layers.join(', ')}'s pre-activations (the norm layer's output, noise included; the conv's output without a norm), over the training batch, percentiles ${PERCENTILES.join('/')}`,
+    activations: `activationStats of @normlab/landscape on channel ${options.channel} of conv ${options.layers.join(', ')}'s ${options.track === 'output' ? "pre-activations (the norm layer's output, noise included; the conv's output without a norm)" : 'outputs (the norm layer\'s input, in every variant)'}, over the training batch, percentiles ${PERCENTILES.join('/')}`,
     created: new Date().toISOString(),
   };
   writeJson(join(dir, 'config.json'), config);
@@ -87,7 +87,7 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
   const seedText = seeds.length > 1 ? `seeds ${seeds.join(', ')} (line: mean, band: min-max)` : `seed ${seeds[0]}`;
   writeFigure(dir, 'accuracy', accuracyFigure(runs, options.lrs, `${base}, ${seedText}`));
   for (const lr of options.lrs) {
-    writeFigure(dir, `activations-lr${lr}`, activationsFigure(runs, options.layers, lr, seeds[0], options.channel, `${base}; bands: 5-95% and 15-85%, line: median, over the training batch`));
+    writeFigure(dir, `activations-lr${lr}`, activationsFigure(runs, options.layers, lr, seeds[0], options.channel, options.track, `${base}; bands: 5-95% and 15-85%, line: median, over the training batch`));
   }
   if (progressMode !== 'none') {
     const tables = seeds.length > 1 ? `${summaryTable(summaries, options.layers)}\n\n${seedTable(groups)}` : summaryTable(summaries, options.layers);

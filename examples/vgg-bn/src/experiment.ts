@@ -94,7 +94,7 @@ export function trainRun(variant: Variant, lr: number, seed: number, o: Options,
   const started = performance.now();
   const net = buildVgg(variant, { ...o, seed }, data.inputShape);
   const tracked = Object.fromEntries(o.layers.map((l) => [String(l), net.preActivations[l - 1]]));
-  const rec = activationStats(net.model, tracked, { percentiles: PERCENTILES, on: 'output', channel: o.channel });
+  const rec = activationStats(net.model, tracked, { percentiles: PERCENTILES, on: o.track, channel: o.channel });
   const losses: number[] = [];
   const evals: EvalRow[] = [];
   const stats: StatsRow[] = [];

@@ -54,11 +54,14 @@ export function accuracyFigure(runs: readonly RunResult[], lrs: readonly number[
 
 /**
  * The distribution of one channel of each tracked conv's pre-activation
- * over training, for the runs at one learning rate and seed: one row of panels per
+ * (or, with track 'input', of the conv's output) over training, for the runs at one learning rate and seed: one row of panels per
  * conv, one column per variant, a shared y axis along each row (Figure 1c
  * and Figure 2's right panels of the paper).
  */
-export function activationsFigure(runs: readonly RunResult[], layers: readonly number[], lr: number, seed: number, channel: number, subtitle: string): string {
+export function activationsFigure(
+  runs: readonly RunResult[], layers: readonly number[], lr: number, seed: number, channel: number, track: 'output' | 'input', subtitle: string,
+): string {
+  const what = track === 'output' ? 'pre-activation' : 'conv output';
   const idx = (p: number): number => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]);
   const shown = runs.filter((r) => r.lr === lr && r.seed === seed);
   const charts: Chart[] = layers.flatMap((layer) => {
@@ -72,7 +75,7 @@ export function activationsFigure(runs: readonly RunResult[], layers: readonly n
       const p = (q: number): number[] => stats.map((s) => s.percentiles[idx(q)]);
       const { color, label } = VARIANT_STYLE[r.variant];
       return {
-        title: `${label}: conv ${layer}`, xLabel: 'training step', yLabel: `pre-activation, channel ${channel}`, yDomain,
+        title: `${label}: conv ${layer}`, xLabel: 'training step', yLabel: `${what}, channel ${channel}`, yDomain,
         bands: [
           { name: '5th-95th percentile', x, lo: p(5), hi: p(95), color, opacity: 0.15 },
           { name: '15th-85th percentile', x, lo: p(15), hi: p(85), color, opacity: 0.3 },
@@ -84,6 +87,6 @@ export function activationsFigure(runs: readonly RunResult[], layers: readonly n
   });
   return figure(charts, {
     columns: Math.max(1, shown.length), panelWidth: 420, panelHeight: 340,
-    title: `Distribution of one channel's pre-activation over training (LR=${lr}, seed ${seed})`, subtitle,
+    title: `Distribution of one channel's ${what} over training (LR=${lr}, seed ${seed})`, subtitle,
   });
 }

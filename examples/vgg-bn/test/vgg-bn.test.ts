@@ -56,6 +56,7 @@ describe('parseArgs', () => {
     [['--data-dir', '/x'], /--data-dir is for --dataset cifar10/],
     [['--noise-std', '0.5'], /--noise-std expects N >= 1 or LO,HI/],
     [['--seeds', '1,1'], /--seeds lists a seed twice/],
+    [['--track', 'both'], /--track expects output or input/],
     [['--seeds', '1,-2'], /--seeds: every seed must be a non-negative integer, got -2/],
     [['--seeds', '1,2', '--seed', '3'], /give --seed or --seeds, not both/],
     [['--shift-std', '-1'], /--shift-std must be non-negative/],
@@ -160,6 +161,19 @@ describe('the CLI', () => {
     expect(json.seeds.map((g: { variant: string; seeds: number[] }) => [g.variant, g.seeds])).toEqual([['standard', [3, 4]], ['bn', [3, 4]]]);
   });
 
+  it("--track input follows the norm layer's input (the conv's output): the first conv's is the same for every variant at step 0", async () => {
+    const dir = join(tmp, 'track-input');
+    expect(await run(['--steps', '1', '--eval-every', '1', '--stats-every', '1', '--lrs', '0.1', '--track', 'input', '--layers', '1,3', '--out', dir, ...TINY], captureIo().io)).toBe(0);
+    const rows = readFileSync(join(dir, 'activations.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    // Step 0: the same weights and batch, so the first conv's output agrees across the variants (the norms only act after it).
+    const atStep0 = (variant: string, layer: string): string[] => rows.filter((r) => r[0] === variant && r[4] === '0' && r[3] === layer).map((r) => r.slice(5).join());
+    expect(atStep0('bn', '1')).toHaveLength(1);
+    expect(atStep0('bn', '1')).toEqual(atStep0('standard', '1'));
+    expect(atStep0('noisy-bn', '1')).toEqual(atStep0('standard', '1'));
+    expect(atStep0('bn', '3')).not.toEqual(atStep0('standard', '3'));
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).activations).toMatch(/outputs \(the norm layer's input, in every variant\)/);
+  });
+
   it('trains on CIFAR-10 files in the official layout, with the augmentation', async () => {
     const data = join(tmp, 'cifar-10-batches-bin');
     fakeCifar(data);
@@ -169,6 +183,7 @@ describe('the CLI', () => {
     expect(c.err()).toBe('');
     expect(code).toBe(0);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(config.activations).toMatch(/pre-activations \(the norm layer's output/);
     expect(config.data).toMatch(/^CIFAR-10 .*random crop .*: 64 training images, 20 test images$/);
     expect(config.options.dataDir).toBe(data);
   });
