@@ -12,18 +12,14 @@ export interface GeneratorState {
   spare: number | null;
 }
 
-/**
- * A seedable pseudo-random generator (xoshiro128**, seeded by splitmix32), so
- * every random tensor is reproducible: `manualSeed(0)` then `randn([2, 3])`
- * gives the same numbers on every machine and every run.
- */
 /** While set, called with the generator before every draw (see `watchDraws`). */
 let drawWatcher: ((g: Generator) => void) | null = null;
 
 /**
- * Runs `fn` with `watcher` called with the generator before each of its
- * draws (of any generator), after any watcher already set: how vmap refuses
- * random ops, or replays the same draws for every example. Returns fn's result.
+ * Runs `fn` with `watcher` called before every draw of any generator (with
+ * that generator), ahead of a watcher already set, which still runs: how
+ * vmap refuses random ops, or replays the same draws for every example.
+ * Returns fn's result.
  */
 export function watchDraws<T>(watcher: (g: Generator) => void, fn: () => T): T {
   const outer = drawWatcher;
@@ -38,6 +34,11 @@ export function watchDraws<T>(watcher: (g: Generator) => void, fn: () => T): T {
   }
 }
 
+/**
+ * A seedable pseudo-random generator (xoshiro128**, seeded by splitmix32), so
+ * every random tensor is reproducible: `manualSeed(0)` then `randn([2, 3])`
+ * gives the same numbers on every machine and every run.
+ */
 export class Generator {
   /**
    * The four state words, as int32 bits: in a typed array rather than four
