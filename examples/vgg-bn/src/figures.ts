@@ -86,7 +86,8 @@ export function activationsFigure(
     });
   });
   return figure(charts, {
-    columns: Math.max(1, shown.length), panelWidth: 420, panelHeight: 340,
+    // Wide enough for the title when there are only one or two variants.
+    columns: Math.max(1, shown.length), panelWidth: Math.max(420, Math.ceil(1000 / Math.max(1, shown.length))), panelHeight: 340,
     title: `Distribution of one channel's ${what} over training (LR=${lr}, seed ${seed})`, subtitle,
   });
 }
