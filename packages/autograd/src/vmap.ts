@@ -102,6 +102,7 @@ export function vmap<A extends unknown[], R extends Outputs>(f: (...args: A) => 
         for (const [g, state] of starts) g.setState(state);
         const slice = args.map((a, i) => (dims[i] === null ? a : (a as Tensor).select(dims[i]!, b))) as A;
         const y: unknown = watcher ? watchDraws(watcher, () => f(...slice)) : f(...slice);
+        if (results.length > 0 && single !== (y instanceof Tensor)) throw new TypeError('vmap: the function returned a Tensor for one example and an array for another');
         single = y instanceof Tensor;
         const list: unknown[] | null = y instanceof Tensor ? [y] : Array.isArray(y) ? [...(y as unknown[])] : null;
         if (!list || !list.every((t) => t instanceof Tensor)) throw new TypeError('vmap: the function must return a Tensor or an array of Tensors');

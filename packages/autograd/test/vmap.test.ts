@@ -123,6 +123,10 @@ describe('vmap rejects bad input with a clear error', () => {
       let calls = 0;
       return vmap((a: Tensor) => (calls++ === 0 ? a : a.sum()))(x);
     }, /output 0 has different shapes/],
+    ['a Tensor for one example and an array for another', () => {
+      let calls = 0;
+      return vmap(((a: Tensor) => (calls++ === 0 ? a : [a])) as (a: Tensor) => Tensor)(x);
+    }, /returned a Tensor for one example and an array for another/],
     ['an unknown randomness mode', () => vmap((a: Tensor) => a, { randomness: 'sometimes' as 'same' })(x), /randomness must be 'error', 'different' or 'same', got 'sometimes'/],
     ['an empty batch', () => vmap((a: Tensor) => a)(randT([0, 2], 5)), /the batch is empty/],
   ])('%s', (_, call, message) => {
