@@ -14,7 +14,7 @@ export {
   runCli, defineCli, main, runId, makeRunDir, captureIo, openRun, usageBehaviour, writeJson, toCsv, writeFigure, formatTable, pathsWritten, defaultIo, REPO_ROOT,
   type Io, type CliSpec, type Cell,
 } from './cli.js';
-export { logDomain, log10Format, median, quantile, fmtNumber, fmtPercent, standardVsBn } from './stats.js';
+export { logDomain, log10Format, median, quantile, fmtNumber, fmtPercent, standardVsBn, percentileShift } from './stats.js';
 export {
   buildMnistNet, loadMnistTensors, takeRows, evaluate, permutation, batchIndices, trainSgd, MODEL_VARIANTS, ARCHS,
   type SgdRunOptions, type SgdHooks, type ModelVariant, type Arch, type MnistNet, type MnistNetOptions, type MnistTensors,

@@ -53,3 +53,21 @@ export function standardVsBn<S extends { lr: number; variant: string }>(summarie
     return std && bn ? [{ lr, std, bn }] : [];
   });
 }
+
+/**
+ * How much a distribution moves between consecutive records: the mean over
+ * record pairs of the mean |change| of its 15th, 50th and 85th percentiles
+ * (NaN with fewer than two records). `rows` holds each record's percentiles
+ * in the order of `percentiles`, which must include 15, 50 and 85.
+ */
+export function percentileShift(rows: readonly (readonly number[])[], percentiles: readonly number[]): number {
+  const [i15, i50, i85] = [15, 50, 85].map((p) => percentiles.indexOf(p));
+  if (i15 < 0 || i50 < 0 || i85 < 0) throw new RangeError(`percentileShift: the percentiles must include 15, 50 and 85, got ${percentiles.join(', ')}`);
+  if (rows.length < 2) return NaN;
+  let shift = 0;
+  for (let k = 1; k < rows.length; k++) {
+    const [a, b] = [rows[k - 1], rows[k]];
+    shift += (Math.abs(b[i15] - a[i15]) + Math.abs(b[i50] - a[i50]) + Math.abs(b[i85] - a[i85])) / 3;
+  }
+  return shift / (rows.length - 1);
+}

@@ -3,7 +3,7 @@ import { Tensor } from '@normlab/autograd';
 import { zeros } from '@normlab/tensor';
 import {
   DeviceUnavailableError, MemoryTrace, deviceMemory, describeDevice, formatMemory, maxRowsPerArray, toDeviceChunks, useDevice,
-  type Flags, UsageError, captureIo, flagName, formatDuration, formatTable, log10Format, logDomain, median, orList, parseFlags, quantile, runCli, toCsv,
+  type Flags, UsageError, captureIo, flagName, formatDuration, formatTable, log10Format, logDomain, median, orList, parseFlags, percentileShift, quantile, runCli, toCsv,
 } from '../src/index.js';
 
 interface O {
@@ -86,6 +86,14 @@ describe('formatting and statistics', () => {
     expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.15)).toBeCloseTo(2.35, 12);
     expect(median([NaN, 3, 1])).toBe(2);
     expect(median([])).toBeNaN();
+  });
+
+  it('percentileShift: the mean |change| of p15, p50 and p85 between consecutive records', () => {
+    const ps = [5, 15, 50, 85, 95];
+    // Records 1 -> 2: p15, p50, p85 change by 1, 2, 3 (mean 2); 2 -> 3: by 0, 0, 6 (mean 2); p5 and p95 are ignored.
+    expect(percentileShift([[0, 1, 2, 3, 9], [7, 2, 4, 6, -9], [0, 2, 4, 0, 1]], ps)).toBe(2);
+    expect(percentileShift([[0, 1, 2, 3, 4]], ps)).toBeNaN();
+    expect(() => percentileShift([], [5, 50, 95])).toThrow(/must include 15, 50 and 85/);
   });
 
   it('log axes', () => {

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Io, Progress, defineCli, describeNoise, formatDuration, fmtNumber, fmtPercent, formatTable, openRun, loadMnistTensors, pathsWritten, toCsv,
+  type Io, Progress, defineCli, describeNoise, percentileShift, formatDuration, fmtNumber, fmtPercent, formatTable, openRun, loadMnistTensors, pathsWritten, toCsv,
   writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
@@ -47,17 +47,12 @@ export function summarize(r: RunResult, steps: number): VariantSummary {
   const early = done.reduce((a, b) => (Math.abs(b.step - steps / 10) < Math.abs(a.step - steps / 10) ? b : a), last);
   const best = done.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a), last);
   const tail = r.losses.slice(-Math.max(1, Math.round(r.losses.length / 10)));
-  const [i15, i50, i85] = [15, 50, 85].map((p) => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]));
-  let shift = 0;
-  for (let k = 1; k < r.stats.length; k++) {
-    const [a, b] = [r.stats[k - 1].percentiles, r.stats[k].percentiles];
-    shift += (Math.abs(b[i15] - a[i15]) + Math.abs(b[i50] - a[i50]) + Math.abs(b[i85] - a[i85])) / 3;
-  }
+  const [i15, i85] = [15, 85].map((p) => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]));
   const spreads = r.stats.map((s) => s.percentiles[i85] - s.percentiles[i15]).sort((a, b) => a - b);
   return {
     variant: r.variant, steps: r.losses.length, earlyStep: early.step, earlyAccuracy: early.testAccuracy, finalAccuracy: last.testAccuracy,
     bestAccuracy: best.testAccuracy, bestStep: best.step, finalTrainLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
-    activationShift: r.stats.length > 1 ? shift / (r.stats.length - 1) : NaN, activationSpread: spreads.length ? spreads[Math.floor(spreads.length / 2)] : NaN,
+    activationShift: percentileShift(r.stats.map((x) => x.percentiles), PERCENTILES), activationSpread: spreads.length ? spreads[Math.floor(spreads.length / 2)] : NaN,
     divergedAt: r.divergedAt, stepsPerSecond: r.losses.length / Math.max(1e-9, r.trainSeconds), seconds: r.seconds,
   };
 }

@@ -52,6 +52,16 @@ export interface RunResult {
   seconds: number;
 }
 
+/** Items of each (variant, learning rate), one per seed, in the order of their first item. */
+export function byVariantAndRate<T extends { variant: Variant; lr: number }>(items: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const x of items) {
+    const key = `${x.variant}@${x.lr}`;
+    groups.set(key, [...(groups.get(key) ?? []), x]);
+  }
+  return [...groups.values()];
+}
+
 export interface VggNet {
   model: VGG;
   /** Each conv's pre-activation producer (its norm layer; the Identity that stands for it in 'standard'), in forward order. */

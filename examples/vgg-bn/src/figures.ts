@@ -1,22 +1,12 @@
 /** The figures of the VGG experiment, as SVG (drawn with @normlab/plot): Santurkar et al.'s Figure 1 (a, b) and the activation panels. */
 import { VARIANT_STYLE } from '@normlab/example-kit';
 import { type Band, type Chart, type Series, figure } from '@normlab/plot';
-import { PERCENTILES, type RunResult } from './experiment.js';
+import { PERCENTILES, type RunResult, byVariantAndRate } from './experiment.js';
 
 /** Percent ticks up to 100%; the axis goes on to 130% to leave the legend room above the curves, without ticks there. */
 const percent = (v: number): string => (v <= 1 + 1e-9 ? `${Number((v * 100).toPrecision(4))}%` : '');
 /** The dash of each learning rate, in the order given: solid for the first. */
 const LR_DASH = [undefined, '7 4', '2 3', '10 3 2 3'];
-
-/** The runs of each (variant, learning rate), one per seed, in the order of their first run. */
-export function groupRuns(runs: readonly RunResult[]): RunResult[][] {
-  const groups = new Map<string, RunResult[]>();
-  for (const r of runs) {
-    const key = `${r.variant}@${r.lr}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  return [...groups.values()];
-}
 
 /**
  * (a) training accuracy and (b) test accuracy against steps, every variant
@@ -28,7 +18,7 @@ export function groupRuns(runs: readonly RunResult[]): RunResult[][] {
  */
 export function accuracyFigure(runs: readonly RunResult[], lrs: readonly number[], subtitle: string): string {
   const dash = (lr: number): string | undefined => LR_DASH[lrs.indexOf(lr) % LR_DASH.length];
-  const groups = groupRuns(runs);
+  const groups = byVariantAndRate(runs);
   // Each variant once in legend (a): its first group.
   const firstGroups = new Set(groups.filter((g, i) => groups.findIndex((x) => x[0].variant === g[0].variant) === i));
   const panel = (title: string, yLabel: string, pick: (e: RunResult['evals'][number]) => number | null, legendOf: 'variant' | 'lr'): Chart => {

@@ -4,9 +4,9 @@
  * mean and range over the seeds, the tables printed at the end, and the
  * paper's claims beside the measured figures.
  */
-import { fmtNumber, fmtPercent, formatDuration, formatTable, median } from '@normlab/example-kit';
+import { fmtNumber, fmtPercent, formatDuration, formatTable, median, percentileShift } from '@normlab/example-kit';
 import type { Options, Variant } from './args.js';
-import { PERCENTILES, type RunResult } from './experiment.js';
+import { PERCENTILES, type RunResult, byVariantAndRate } from './experiment.js';
 
 export interface RunSummary {
   variant: Variant;
@@ -34,15 +34,10 @@ export function summarize(r: RunResult, o: Pick<Options, 'steps' | 'layers'>): R
   const last = done.at(-1) ?? r.evals[0];
   const early = done.reduce((a, b) => (Math.abs(b.step - o.steps / 5) < Math.abs(a.step - o.steps / 5) ? b : a), last);
   const best = done.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a), last);
-  const [i15, i50, i85] = [15, 50, 85].map((p) => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]));
+  const [i15, i85] = [15, 85].map((p) => PERCENTILES.indexOf(p as (typeof PERCENTILES)[number]));
   const moves = o.layers.map((layer) => {
     const s = r.stats.filter((x) => x.layer === layer);
-    let shift = 0;
-    for (let k = 1; k < s.length; k++) {
-      const [a, b] = [s[k - 1].percentiles, s[k].percentiles];
-      shift += (Math.abs(b[i15] - a[i15]) + Math.abs(b[i50] - a[i50]) + Math.abs(b[i85] - a[i85])) / 3;
-    }
-    return { shift: s.length > 1 ? shift / (s.length - 1) : NaN, spread: median(s.map((x) => x.percentiles[i85] - x.percentiles[i15])) };
+    return { shift: percentileShift(s.map((x) => x.percentiles), PERCENTILES), spread: median(s.map((x) => x.percentiles[i85] - x.percentiles[i15])) };
   });
   return {
     variant: r.variant, lr: r.lr, seed: r.seed, steps: r.losses.length, earlyStep: early.step, earlyTrainAccuracy: early.trainAccuracy ?? NaN,
@@ -80,9 +75,7 @@ function spread(xs: readonly number[]): Spread {
 
 /** The summaries grouped by (variant, learning rate), in the order of their first run. */
 export function aggregate(s: readonly RunSummary[]): GroupSummary[] {
-  const groups = new Map<string, RunSummary[]>();
-  for (const x of s) groups.set(`${x.variant}@${x.lr}`, [...(groups.get(`${x.variant}@${x.lr}`) ?? []), x]);
-  return [...groups.values()].map((g) => ({
+  return byVariantAndRate(s).map((g) => ({
     variant: g[0].variant, lr: g[0].lr, seeds: g.map((x) => x.seed), earlyStep: g[0].earlyStep,
     earlyTrainAccuracy: spread(g.map((x) => x.earlyTrainAccuracy)), finalTrainAccuracy: spread(g.map((x) => x.finalTrainAccuracy)),
     finalTestAccuracy: spread(g.map((x) => x.finalTestAccuracy)),
