@@ -14,3 +14,8 @@
 export function pytorchKey(key: string): string {
   return key.split('.').map((segment) => segment.replace(/([a-z0-9])([A-Z])/g, (_, a: string, b: string) => `${a}_${b.toLowerCase()}`)).join('.');
 }
+
+/** @internal camelCase of one snake_case name (`exp_avg_sq` -> `expAvgSq`): pytorchKey's inverse on a segment. */
+export function camelName(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}

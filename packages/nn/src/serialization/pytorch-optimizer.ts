@@ -8,7 +8,7 @@
  */
 import { Tensor } from '@normlab/autograd';
 import type { Optimizer, OptimizerStateDict, ParamState } from '../optim/optimizer.js';
-import { pytorchKey } from './pytorch-names.js';
+import { camelName, pytorchKey } from './pytorch-names.js';
 import type { Deserialized } from './safetensors.js';
 
 /** `optimizer.state_dict()` as PyTorch has it: per-parameter state by index, and the groups with their option names and parameter indices. */
@@ -19,11 +19,6 @@ export interface PytorchOptimizerState {
 
 /** PyTorch's group options normlab has no counterpart of, with the values that change nothing (a state carrying others is refused). */
 const PYTORCH_ONLY: Record<string, readonly unknown[]> = { foreach: [null, false], differentiable: [false], capturable: [false], fused: [null, false] };
-
-/** camelCase of a snake_case name (`exp_avg_sq` -> `expAvgSq`), pytorchKey's inverse. */
-function camel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
 
 /** An optimizer's `stateDict()` with PyTorch's layout and names. */
 export function toPytorchOptimizerState<H extends object>(sd: OptimizerStateDict<H>): PytorchOptimizerState {
@@ -52,7 +47,7 @@ export function fromPytorchOptimizerState<H extends object>(sd: PytorchOptimizer
     if (!Array.isArray(params) || !params.every((p) => Number.isInteger(p))) throw new TypeError(`${op}: param_groups[${gi}].params must be a list of parameter indices`);
     const options: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(rest)) {
-      const name = camel(k);
+      const name = camelName(k);
       if (known.has(name)) options[name] = Array.isArray(v) ? [...v] : v;
       else if (!(k in PYTORCH_ONLY && PYTORCH_ONLY[k].includes(v))) throw new RangeError(`${op}: param_groups[${gi}] has '${k}' = ${JSON.stringify(v)}, which ${optimizer.constructor.name} does not have`);
     }
@@ -62,7 +57,7 @@ export function fromPytorchOptimizerState<H extends object>(sd: PytorchOptimizer
   });
   const state = new Map<number, ParamState>();
   for (const [i, s] of sd.state) {
-    state.set(i, Object.fromEntries(Object.entries(s).map(([k, v]) => [camel(k), k === 'step' && v instanceof Tensor ? v.item() : v])));
+    state.set(i, Object.fromEntries(Object.entries(s).map(([k, v]) => [camelName(k), k === 'step' && v instanceof Tensor ? v.item() : v])));
   }
   return { state, paramGroups };
 }
