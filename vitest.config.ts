@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 // Tests run against the TypeScript sources (the 'source' export condition of
 // each package), so they need no build step and never see a stale dist/.
 const conditions = ['source'];
+// Node 20 compiles relaxed SIMD (the GEMM's fused multiply-add) only under this
+// flag, which Node 22+ no longer accepts; with it both builds of the CPU kernels
+// are tested on every Node (see packages/tensor/test/matmul.test.ts).
+const execArgv = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
 
 export default defineConfig({
   resolve: { conditions },
@@ -10,6 +14,7 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 60_000,
+    execArgv,
     globalSetup: ['packages/release/test/global-setup.ts'],
     server: { deps: { inline: [/@normlab\//] } },
   },

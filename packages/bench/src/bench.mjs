@@ -60,10 +60,13 @@ if (opts.help) {
 const threads = opts.threads === undefined ? Math.max(2, availableParallelism()) : Number(opts.threads);
 if (!Number.isInteger(threads) || threads < 2) fail(`--threads expects an integer >= 2, got '${opts.threads}'`);
 
+// Node 20 compiles relaxed SIMD (the GEMM's fused multiply-add) only under this flag, which Node 22+ rejects.
+const NODE_FLAGS = ['--expose-gc', ...(Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [])];
+
 function run(script, args = [], env = {}) {
   const label = [script, ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ');
   process.stderr.write(`running ${label} ...\n`);
-  const out = execFileSync(process.execPath, ['--expose-gc', join(here, script), ...args], {
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, join(here, script), ...args], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -196,6 +199,7 @@ function printTable(title, cols, cells) {
 }
 
 console.log(`\nnormlab ${threads === 2 ? '' : `(${threads} threads) `}— ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, Node ${process.versions.node}, load ${load0.toFixed(2)} -> ${load1.toFixed(2)}`);
+console.log(`CPU kernels: ${nl1.kernels ?? 'none (JS loops)'}${nl1.kernels === 'relaxed-simd' ? ' (the GEMM on f32x4.relaxed_madd)' : ''}${NODE_FLAGS.includes('--experimental-wasm-relaxed-simd') ? ', Node 20 run with --experimental-wasm-relaxed-simd' : ''}; NORMLAB_WASM_RELAXED=0 times the plain SIMD build`);
 console.log('medians after warm-up; GB/s counts bytes read + written (add 12 B/element, exp 8 B/element)');
 console.log('every normlab call runs in tidy (tfjs: tf.tidy) on inputs from fromTyped (a user\'s arrays; add and exp: outputs of an op); "no tidy": host arrays, outputs left to the GC');
 console.log('ratio columns: normlab\'s speed over the peer\'s (rates: normlab / peer; times: peer / normlab): above 1, normlab is faster');

@@ -15,7 +15,7 @@ import * as nl from '@normlab/tensor';
 import { BN2D, BN_MLP_TIMING, CONV, CONV_NET_TIMING, ELEMENTWISE_SIZE, MATMUL_SIZES, VGG_TIMING, benchGroups, medianMs, randomFloats } from './timing.mjs';
 import { convNetStep, groupNormStep, layerNormStep, layerStep, mlpStep, vggStep } from './workloads.mjs';
 
-const results = { matmul: {} };
+const results = { matmul: {}, kernels: nl.cpuKernelVariant() };
 /** medianMs of `fn` inside a tidy scope (its outputs freed at once). */
 const tidied = (fn, opts) => medianMs(() => nl.tidy(() => {
   fn();

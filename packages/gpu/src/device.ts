@@ -93,8 +93,10 @@ export class DeviceClient {
       workerData: { signal: sab, replyPort: port2 },
       transferList: [port2],
       // `node --input-type=module -e ...` would otherwise pass its flag to the worker, which then fails to load;
-      // per-process flags such as --expose-gc make the Worker constructor throw (ERR_WORKER_INVALID_EXEC_ARGV).
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '-e' && a !== '--eval' && !a.startsWith('--expose-gc') && !a.startsWith('--expose_gc')),
+      // per-process flags such as --expose-gc or V8's --experimental-wasm-* (which the worker shares anyway) make
+      // the Worker constructor throw (ERR_WORKER_INVALID_EXEC_ARGV).
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '-e' && a !== '--eval'
+        && !/^--expose[-_]gc/.test(a) && !/^--experimental[-_]wasm[-_]/.test(a)),
     });
     this.worker.on('message', (r: Reply) => {
       const w = this.asyncWaiters.get(r.seq);

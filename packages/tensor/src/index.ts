@@ -21,6 +21,7 @@ export * from './ops/linalg.js';
 export { CpuBackend, CpuStorage, cpuBackend } from './cpu/cpu-backend.js';
 export { getNumThreads, setNumThreads } from './cpu/matmul.js';
 export { type CpuMemoryInfo, cpuMemory } from './cpu/wasm/resident.js';
+export { type KernelVariant, cpuKernelVariant } from './cpu/wasm/kernels.js';
 export * from './ops/conv.js';
 export * from './ops/pool.js';
 export * from './ops/join.js';

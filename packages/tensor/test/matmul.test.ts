@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NDArray, fromTyped, matmul } from '../src/index.js';
 import { PARALLEL_MIN_FLOPS, batchedMatmul, getNumThreads, setNumThreads } from '../src/cpu/matmul.js';
+import { GEMM_SCRATCH_BYTES, type KernelVariant, cpuKernelVariant, instantiateKernels } from '../src/cpu/wasm/kernels.js';
 import { rand64, randomData } from './helpers.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -129,6 +130,55 @@ describe('matmul float32 (wasm GEMM)', () => {
     expect(c[2]).toBeNaN();
     expect(c[3]).toBeNaN();
   });
+});
+
+describe('both builds of the GEMM (relaxed SIMD and plain SIMD)', () => {
+  // The test runner enables relaxed SIMD on Node 20 (vitest.config.ts), so both builds run in every test run.
+  const variants: KernelVariant[] = ['relaxed-simd', 'simd128'];
+
+  it('the process runs the relaxed SIMD build unless NORMLAB_WASM_RELAXED=0', () => {
+    expect(cpuKernelVariant()).toBe(process.env.NORMLAB_WASM_RELAXED === '0' ? 'simd128' : 'relaxed-simd');
+  });
+
+  /** C = A @ B (or C += A @ B) on one build's own instance, A and B transposed or not, read through their strides. */
+  function gemmOn(variant: KernelVariant, a: NDArray, b: NDArray, ta: boolean, tb: boolean, accumulate: boolean): Float32Array {
+    const k = instantiateKernels(variant);
+    const [M, K] = a.shape;
+    const N = b.shape[1];
+    const put = (x: NDArray, transposed: boolean): number => {
+      const data = Float32Array.from(transposed ? x.transpose(0, 1).contiguous().toTypedArray() : x.toTypedArray());
+      const at = k.arena.alloc(data.byteLength + 16);
+      new Float32Array(k.memory.buffer, at, data.length).set(data);
+      return at;
+    };
+    const aAt = put(a, ta);
+    const bAt = put(b, tb);
+    const cAt = k.arena.alloc(M * N * 4);
+    const c = new Float32Array(k.memory.buffer, cAt, M * N).fill(accumulate ? 1 : Number.NaN);
+    k.gemm(M, N, K, aAt, ta ? 1 : K, ta ? M : 1, bAt, tb ? 1 : N, tb ? K : 1, cAt, N, accumulate ? 1 : 0, k.arena.alloc(GEMM_SCRATCH_BYTES));
+    return Float32Array.from(c, (v) => (accumulate ? v - 1 : v));
+  }
+
+  for (const variant of variants) {
+    it(`${variant}: matches the float64 reference on few and many rows, edge tiles and K blocks, any strides, stored or accumulated`, () => {
+      const shapes = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [33, 197, 144], [64, 203, 9], [65, 31, 300], [130, 17, 520]];
+      shapes.forEach(([M, N, K], i) => {
+        const a = rand32([M, K], 7 * i + 1);
+        const b = rand32([K, N], 7 * i + 2);
+        const { c, mag } = reference(a, b);
+        for (const [ta, tb, accumulate] of [[false, false, false], [true, false, true], [false, true, false], [true, true, true]]) {
+          const got = gemmOn(variant, a, b, ta, tb, accumulate);
+          for (let j = 0; j < c.length; j++) {
+            // accumulate adds to 1 first: one more rounding of a value near 1
+            const tol = 1e-5 * Math.sqrt(K + 1) * mag[j] + (accumulate ? 2 ** -22 * (1 + Math.abs(c[j])) : 1e-30);
+            if (!(Math.abs(got[j] - c[j]) <= tol)) {
+              throw new Error(`${variant} ${M}x${N}x${K} (ta ${ta}, tb ${tb}, accumulate ${accumulate}) entry ${j}: got ${got[j]}, expected ${c[j]}`);
+            }
+          }
+        }
+      });
+    });
+  }
 });
 
 describe('matmul threading', () => {

@@ -22,22 +22,31 @@ export function scratchBytes({ mr, nr, kc, mc, nc }) {
   return (mc * kc + kc * nc + mr * nr) * 4;
 }
 
-/** WAT text of the module. */
-export function kernelsWat(p = GEMM_PARAMS) {
+/**
+ * WAT text of the module. With `fma`, the GEMM micro-kernel accumulates with
+ * relaxed SIMD's `f32x4.relaxed_madd` (one fused multiply-add where the CPU
+ * has FMA, else a multiply and an add: within float32 rounding of the plain
+ * kernel either way); every other kernel is the same in both modules, so their
+ * results stay bit-identical to the JS loops.
+ */
+export function kernelsWat(p = GEMM_PARAMS, { fma = false } = {}) {
   const { mr, nr, kc, mc, nc } = p;
   if (nr % 4 !== 0) throw new Error('nr must be a multiple of 4');
   const nv = nr / 4;
   const acc = [];
   for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`$c${r}_${v}`);
 
-  // One k step of the micro-kernel: nv loads of B, mr broadcasts of A, mr*nv mul+add.
+  // One k step of the micro-kernel: nv loads of B, mr broadcasts of A, mr*nv mul+add (or fused multiply-adds).
   const step = (ko) => {
     const lines = [];
     for (let v = 0; v < nv; v++) lines.push(`(local.set $b${v} (v128.load offset=${(ko * nr + v * 4) * 4} (local.get $pb)))`);
     for (let r = 0; r < mr; r++) {
       lines.push(`(local.set $a (v128.load32_splat offset=${(ko * mr + r) * 4} (local.get $pa)))`);
       for (let v = 0; v < nv; v++) {
-        lines.push(`(local.set $c${r}_${v} (f32x4.add (local.get $c${r}_${v}) (f32x4.mul (local.get $a) (local.get $b${v}))))`);
+        const c = `$c${r}_${v}`;
+        lines.push(fma
+          ? `(local.set ${c} (f32x4.relaxed_madd (local.get $a) (local.get $b${v}) (local.get ${c})))`
+          : `(local.set ${c} (f32x4.add (local.get ${c}) (f32x4.mul (local.get $a) (local.get $b${v}))))`);
       }
     }
     return lines.join('\n      ');

@@ -6,7 +6,7 @@
  * staging, and resident arrays (see resident.ts).
  */
 import { Arena } from './arena.js';
-import { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
+import { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES, KERNELS_FMA_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm.generated.js';
 
 export { EXP_CONSTS, GEMM_MR, GEMM_NR, GEMM_SCRATCH_BYTES };
 
@@ -27,6 +27,7 @@ export interface WasmMemory {
 /** The parts of the WebAssembly JS API we use; a compiled module stays opaque. */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
+  validate(bytes: Uint8Array): boolean;
   Memory: new (desc: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
@@ -53,9 +54,19 @@ export type BnBackwardChannelFn = (g: number, h: number, len: number, p: number)
  */
 export type BnBackwardChannelStridedFn = (g: number, h: number, dx: number, N: number, len: number, stride: number, p: number) => void;
 
+/**
+ * The two builds of the kernels: 'relaxed-simd' has the GEMM on relaxed SIMD's
+ * fused multiply-add (about 1.2x the plain GEMM's speed on large products),
+ * 'simd128' is plain WebAssembly SIMD for runtimes without relaxed SIMD
+ * (Node 20 unless started with --experimental-wasm-relaxed-simd).
+ */
+export type KernelVariant = 'relaxed-simd' | 'simd128';
+
 export interface Kernels {
   /** The compiled module, sent to workers to instantiate over the same memory. */
   readonly module: object;
+  /** Which build this is. */
+  readonly variant: KernelVariant;
   readonly memory: WasmMemory;
   /** Allocator of everything above the control block. */
   readonly arena: Arena;
@@ -115,50 +126,79 @@ function isFn<F>(f: unknown): f is F {
   return typeof f === 'function';
 }
 
+function wasmApi(): WasmApi | undefined {
+  return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+}
+
+/**
+ * The build these kernels use: relaxed SIMD where the runtime validates it,
+ * unless NORMLAB_WASM_RELAXED=0 asks for the plain build (to compare the two).
+ */
+function preferredVariant(wasm: WasmApi): KernelVariant {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NORMLAB_WASM_RELAXED;
+  if (env === '0') return 'simd128';
+  return wasm.validate(base64ToBytes(KERNELS_FMA_WASM_BASE64)) ? 'relaxed-simd' : 'simd128';
+}
+
 /** The kernels, instantiated on first use; null where WebAssembly SIMD or shared memory is unavailable. */
 export function getKernels(): Kernels | null {
   if (kernels !== undefined) return kernels;
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const wasm = wasmApi();
   try {
-    if (!wasm) throw new Error('no WebAssembly');
-    const module = new wasm.Module(base64ToBytes(KERNELS_WASM_BASE64));
-    const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
-    const exports = new wasm.Instance(module, { env: { memory } }).exports;
-    // Every export checked by name: a stale build fails here, and the JS kernels run instead.
-    const fn = <F>(name: string): F => {
-      const f = exports[name];
-      if (!isFn<F>(f)) throw new Error(`kernels: ${name} export missing`);
-      return f;
-    };
-    const arith = ['add', 'sub', 'mul', 'div'] as const;
-    const [add_f32, sub_f32, mul_f32, div_f32] = arith.map((op) => fn<BinaryF32Fn>(`${op}_f32`));
-    kernels = {
-      module, memory, arena: new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES),
-      gemm: fn<GemmFn>('gemm'), add_f32, sub_f32, mul_f32, div_f32,
-      exp_f32: fn<ExpF32Fn>('exp_f32'), sigmoid_f32: fn<ExpF32Fn>('sigmoid_f32'), relu_f32: fn<ExpF32Fn>('relu_f32'), step_f32: fn<ExpF32Fn>('step_f32'),
-      broadcast: Object.fromEntries(arith.map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'],
-      colsum_f32: fn<Kernels['colsum_f32']>('colsum_f32'),
-      rowsum_f32: fn<Kernels['rowsum_f32']>('rowsum_f32'),
-      im2col_f32: fn<Kernels['im2col_f32']>('im2col_f32'),
-      colsqdev_f32: fn<Kernels['colsqdev_f32']>('colsqdev_f32'),
-      colsumprod_f32: fn<Kernels['colsumprod_f32']>('colsumprod_f32'),
-      colnorm_f32: fn<Kernels['colnorm_f32']>('colnorm_f32'),
-      coldx_f32: fn<Kernels['coldx_f32']>('coldx_f32'),
-      maxpool2x2_f32: fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32'),
-      bn_stats_f32: fn<BnStatsFn>('bn_stats_f32'),
-      bn_fwd_f32: fn<BnForwardFn>('bn_fwd_f32'),
-      bn_bwd_chan_f32: fn<BnBackwardChannelFn>('bn_bwd_chan_f32'),
-      bn_bwd_chan_strided_f32: fn<BnBackwardChannelStridedFn>('bn_bwd_chan_strided_f32'),
-      norm_sums_f32: fn<Kernels['norm_sums_f32']>('norm_sums_f32'),
-      norm_dx_f32: fn<Kernels['norm_dx_f32']>('norm_dx_f32'),
-      ln_fwd_f32: fn<Kernels['ln_fwd_f32']>('ln_fwd_f32'),
-      ln_bwd_f32: fn<Kernels['ln_bwd_f32']>('ln_bwd_f32'),
-    };
+    kernels = wasm ? instantiateKernels(preferredVariant(wasm)) : null;
   } catch {
     // No SIMD or no SharedArrayBuffer (e.g. a browser page without cross-origin isolation): JS kernels.
     kernels = null;
   }
   return kernels;
+}
+
+/** The build of the kernels this process runs (see {@link KernelVariant}), or null where the JS loops run instead. */
+export function cpuKernelVariant(): KernelVariant | null {
+  return getKernels()?.variant ?? null;
+}
+
+/**
+ * A new instance of one build of the kernels over a memory of its own (the
+ * process-wide kernels are `getKernels()`; tests compare the two builds).
+ * Throws where the runtime cannot compile the build.
+ */
+export function instantiateKernels(variant: KernelVariant): Kernels {
+  const wasm = wasmApi();
+  if (!wasm) throw new Error('kernels: this runtime has no WebAssembly');
+  const module = new wasm.Module(base64ToBytes(variant === 'relaxed-simd' ? KERNELS_FMA_WASM_BASE64 : KERNELS_WASM_BASE64));
+  const memory = new wasm.Memory({ initial: 256, maximum: MAX_MEMORY_BYTES / PAGE, shared: true });
+  const exports = new wasm.Instance(module, { env: { memory } }).exports;
+  // Every export checked by name: a stale build fails here, and the JS kernels run instead.
+  const fn = <F>(name: string): F => {
+    const f = exports[name];
+    if (!isFn<F>(f)) throw new Error(`kernels: ${name} export missing`);
+    return f;
+  };
+  const arith = ['add', 'sub', 'mul', 'div'] as const;
+  const [add_f32, sub_f32, mul_f32, div_f32] = arith.map((op) => fn<BinaryF32Fn>(`${op}_f32`));
+  return {
+    module, variant, memory, arena: new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES),
+    gemm: fn<GemmFn>('gemm'), add_f32, sub_f32, mul_f32, div_f32,
+    exp_f32: fn<ExpF32Fn>('exp_f32'), sigmoid_f32: fn<ExpF32Fn>('sigmoid_f32'), relu_f32: fn<ExpF32Fn>('relu_f32'), step_f32: fn<ExpF32Fn>('step_f32'),
+    broadcast: Object.fromEntries(arith.map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'],
+    colsum_f32: fn<Kernels['colsum_f32']>('colsum_f32'),
+    rowsum_f32: fn<Kernels['rowsum_f32']>('rowsum_f32'),
+    im2col_f32: fn<Kernels['im2col_f32']>('im2col_f32'),
+    colsqdev_f32: fn<Kernels['colsqdev_f32']>('colsqdev_f32'),
+    colsumprod_f32: fn<Kernels['colsumprod_f32']>('colsumprod_f32'),
+    colnorm_f32: fn<Kernels['colnorm_f32']>('colnorm_f32'),
+    coldx_f32: fn<Kernels['coldx_f32']>('coldx_f32'),
+    maxpool2x2_f32: fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32'),
+    bn_stats_f32: fn<BnStatsFn>('bn_stats_f32'),
+    bn_fwd_f32: fn<BnForwardFn>('bn_fwd_f32'),
+    bn_bwd_chan_f32: fn<BnBackwardChannelFn>('bn_bwd_chan_f32'),
+    bn_bwd_chan_strided_f32: fn<BnBackwardChannelStridedFn>('bn_bwd_chan_strided_f32'),
+    norm_sums_f32: fn<Kernels['norm_sums_f32']>('norm_sums_f32'),
+    norm_dx_f32: fn<Kernels['norm_dx_f32']>('norm_dx_f32'),
+    ln_fwd_f32: fn<Kernels['ln_fwd_f32']>('ln_fwd_f32'),
+    ln_bwd_f32: fn<Kernels['ln_bwd_f32']>('ln_bwd_f32'),
+  };
 }
 
 function base64ToBytes(b64: string): Uint8Array {
