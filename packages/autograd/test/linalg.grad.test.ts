@@ -128,6 +128,27 @@ describe('matmul: every case of torch.matmul', () => {
     }), { numRuns: RUNS });
   });
 
+  it("a transposed operand (Linear's weight.mT) hands its leaf a contiguous gradient, bit-identical to the plain formula", () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      // K = 300 crosses the GEMM's depth blocks; 1 x n and m x 1 leave the plain formula's layout alone.
+      for (const [m, k, n] of [[60, 300, 100], [7, 5, 3], [1, 4, 6], [5, 4, 1]]) {
+        const x = new Tensor(randT([m, k], m + k, { requiresGrad: false }).data.astype(dtype), { requiresGrad: true });
+        const w = new Tensor(randT([n, k], n, { requiresGrad: false }).data.astype(dtype), { requiresGrad: true });
+        const g = randT([m, n], m * n, { requiresGrad: false }).data.astype(dtype);
+        matmul(x, w.mT).backward(new Tensor(g));
+        if (n > 1 && k > 1) expect(w.grad!.data.strides).toEqual([k, 1]);
+        const plainW = matmul(x.mT.detach(), new Tensor(g)).mT.contiguous();
+        expect(Array.from(w.grad!.data.toTypedArray())).toEqual(Array.from(plainW.data.toTypedArray()));
+        // And the left operand given transposed: x = xt.mT.
+        const xt = new Tensor(x.data.transpose(0, 1).contiguous(), { requiresGrad: true });
+        matmul(xt.mT, w.detach().mT).backward(new Tensor(g));
+        if (m > 1 && k > 1) expect(xt.grad!.data.strides).toEqual([m, 1]);
+        const plainX = matmul(new Tensor(g), w.detach()).mT.contiguous();
+        expect(Array.from(xt.grad!.data.toTypedArray())).toEqual(Array.from(plainX.data.toTypedArray()));
+      }
+    }
+  });
+
   it('second derivatives (gradgradcheck)', () => {
     fc.assert(fc.property(matmulShapesArb, seedArb, ({ sa, sb }, seed) => {
       fc.pre(sizeOf(sa) * sizeOf(sb) <= 400);
