@@ -214,6 +214,12 @@ if (torch) {
     return [rr.name, rr.unit, fmt(a), fmt(b), fmt(c), fmt(d), fmt(e), fmt(f), speedup(rr, a, e), speedup(rr, b, f), speedup(rr, a, c)];
   });
 }
+if (!torch && !tfjs) {
+  printTable('normlab alone (no peers)', ['benchmark', 'unit', 'normlab 1t', `normlab ${threads}t`], (rr) => {
+    const [a, b] = [nl1, nlT].map((r) => value(r, rr));
+    return [rr.name, rr.unit, fmt(a), fmt(b)];
+  });
+}
 if (tfjs) {
   const cols = ['benchmark', 'unit', 'normlab 1t', `normlab ${threads}t`, 'tfjs-cpu', `tfjs-wasm ${tfjs.wasm.threads}t`, 'nl 1t / wasm', `nl ${threads}t / wasm`, `nl ${threads}t / cpu`];
   printTable('TensorFlow.js 4.22 (tfjs-cpu: plain JS; tfjs-wasm: its SIMD backend)', cols, (rr) => {
