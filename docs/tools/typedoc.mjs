@@ -28,7 +28,7 @@ const root = join(here, '../..');
 const check = process.argv.includes('--check');
 
 /** The documented packages: their public surface is src/index.ts. */
-export const PACKAGES = ['tensor', 'autograd', 'nn', 'data', 'landscape', 'plot', 'gpu', 'models'];
+export const PACKAGES = ['tensor', 'autograd', 'nn', 'data', 'landscape', 'plot', 'gpu', 'models', 'lab'];
 
 /** undocumented-allowlist.txt without its comments and blank lines. */
 function allowlist() {

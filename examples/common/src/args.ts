@@ -11,22 +11,21 @@ export class UsageError extends Error {
 
 /**
  * A failure the user can fix that is not a bad flag (a missing or damaged
- * data file): `runCli` prints its message as one line, without the usage
- * or a stack trace, and exits 1.
+ * data file, a run folder that exists): `runCli` prints its message as one
+ * line, without the usage or a stack trace (unless --debug), and exits 1.
  */
-export class RunError extends Error {
-  override name = 'RunError';
-}
+export { RunError } from '@normlab/lab';
 
 /**
  * How a flag's value is read:
+ * - 'switch': no value, sets the option to true (`--force`);
  * - 'int' (>= 0), 'posint' (>= 1), 'number' (finite), 'posnumber' (> 0), 'string';
  * - 'numbers': a comma-separated list of finite numbers;
  * - `{ oneOf }`: one of the given words;
  * - `{ listOf, item }`: a comma-separated subset of the given words, each at most once.
  */
 export type FlagKind =
-  | 'int' | 'posint' | 'number' | 'posnumber' | 'string' | 'numbers'
+  | 'switch' | 'int' | 'posint' | 'number' | 'posnumber' | 'string' | 'numbers'
   | { oneOf: readonly string[] }
   | { listOf: readonly string[]; item: string };
 
@@ -66,6 +65,12 @@ export function parseFlags<O extends HelpOption>(argv: readonly string[], flags:
     const name = inline ? arg.slice(0, eq) : arg;
     const spec = Object.hasOwn(flags, name) ? flags[name] : undefined;
     if (!spec) throw new UsageError(arg.startsWith('-') ? `unknown flag '${name}'` : `unexpected argument '${arg}'`);
+    if (spec.kind === 'switch') {
+      if (inline) throw new UsageError(`flag '${name}' takes no value, got '${arg}'`);
+      (options as Record<string, unknown>)[spec.key] = true;
+      given.add(spec.key);
+      continue;
+    }
     let value: string;
     if (inline) value = arg.slice(eq + 1);
     else {
@@ -121,6 +126,8 @@ export function parseValue(name: string, kind: FlagKind, value: string): unknown
     case 'string':
       if (value === '' || value.startsWith('--')) throw new UsageError(`${name} expects a value, got '${value}'`);
       return value;
+    case 'switch':
+      throw new UsageError(`${name} takes no value, got '${value}'`);
   }
 }
 

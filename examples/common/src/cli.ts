@@ -1,8 +1,8 @@
 /**
  * The command line around an experiment: `runCli` parses the flags, prints
  * the usage for --help, turns usage errors into exit code 2 and other
- * errors into 1 (a `RunError` as its message alone, others with their
- * stack; it returns the code instead of exiting, so tests can call it
+ * errors into 1 (a `RunError` as its message alone, unless the options have
+ * `debug` set, others with their stack; it returns the code instead of exiting, so tests can call it
  * in-process); run directories, CSV and JSON files, figures as SVG and
  * PNG, and the summary table.
  */
@@ -54,7 +54,9 @@ export async function runCli<O extends HelpOption>(
   } catch (e) {
     if (e instanceof UsageError) return usageError(e);
     if (e instanceof RunError) {
-      io.stderr.write(`${spec.name}: ${e.message}\n`);
+      // One line; the stack only when asked for (an example with a --debug flag).
+      const debug = (parsed.options as { debug?: boolean }).debug === true;
+      io.stderr.write(`${spec.name}: ${debug ? (e.stack ?? e.message) : e.message}\n`);
       return 1;
     }
     io.stderr.write(`${spec.name}: ${(e as Error).stack ?? String(e)}\n`);

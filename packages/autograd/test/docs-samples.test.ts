@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 // `value` exactly; other blocks only have to run without an error.
 // DOCS_SAMPLES_PRINT=1 shows what each sample prints.
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const PACKAGES = ['tensor', 'autograd', 'nn', 'data', 'landscape', 'plot', 'gpu', 'models'];
+const PACKAGES = ['tensor', 'autograd', 'nn', 'data', 'landscape', 'plot', 'gpu', 'models', 'lab'];
 
 interface Sample {
   /** Markdown file, relative to the root, and the line of the opening fence. */
