@@ -3,6 +3,7 @@
 // build's output is shown only when it fails), then runs it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,5 +33,7 @@ const build = (cwd) => {
 const root = join(here, '..');
 build(root);
 build(join(here, name));
+// Ctrl-C reaches the example too (one process group): this wrapper waits for it to save and exit, and passes its code on.
+process.on('SIGINT', () => {});
 const r = spawnSync(process.execPath, [join(here, name, 'dist', 'main.js'), ...args], { cwd: join(here, name), stdio: 'inherit' });
-process.exit(r.status ?? 1);
+process.exit(r.status ?? (r.signal ? 128 + (os.constants.signals[r.signal] ?? 0) : 1));

@@ -25,6 +25,12 @@ export interface Options {
   /** 0: only at the end. */
   checkpointEvery: number;
   resume: string | null;
+  /** With --out: move an existing run folder aside instead of refusing it. */
+  force: boolean;
+  /** With --resume: train a variant from step 0 when none of its checkpoints loads. */
+  startOver: boolean;
+  /** Print the stack trace of an error too. */
+  debug: boolean;
   /** The last-hidden-layer sigmoid whose input is tracked (Figure 1 b, c). */
   unit: number;
   /** How many of the first test images the percentiles are taken over. */
@@ -50,6 +56,9 @@ export const DEFAULTS: Options = {
   evalEvery: 250,
   checkpointEvery: 2_500,
   resume: null,
+  force: false,
+  startOver: false,
+  debug: false,
   unit: 0,
   percentileImages: 1_000,
   trainLimit: 0,
@@ -85,9 +94,15 @@ flags:
                         test set with the running statistics, and the 15/50/85th percentiles
                         of a last-layer sigmoid input
   --checkpoint-every N  checkpoint every N steps, 0 = only at the end (default ${DEFAULTS.checkpointEvery})
-  --resume DIR          continue the run in DIR from its latest checkpoints (its config.json
-                        fixes everything but --steps, --eval-every, --checkpoint-every, --progress,
-                        --device)
+  --resume DIR          continue the run in DIR from its newest checkpoints that load (its
+                        config.json fixes everything but --steps, --eval-every,
+                        --checkpoint-every, --progress, --device); Ctrl-C during a run saves
+                        a checkpoint first and says how to resume
+  --start-over          with --resume: a variant none of whose checkpoints loads trains again
+                        from step 0 (without it, that is an error)
+  --force               --out names an existing run: move it aside (DIR.replaced-<time>) and
+                        start a new one (without it, that is an error)
+  --debug               print the stack trace of an error too
   --unit N              which sigmoid of the last hidden layer to track (default ${DEFAULTS.unit})
   --percentile-images N the percentiles are over the first N test images (default ${DEFAULTS.percentileImages})
   --train-limit N       use only the first N training images (default: all 60000)
@@ -107,6 +122,9 @@ const FLAGS: Flags<Options> = {
   '--eval-every': { key: 'evalEvery', kind: 'posint' },
   '--checkpoint-every': { key: 'checkpointEvery', kind: 'int' },
   '--resume': { key: 'resume', kind: 'string' },
+  '--start-over': { key: 'startOver', kind: 'switch' },
+  '--force': { key: 'force', kind: 'switch' },
+  '--debug': { key: 'debug', kind: 'switch' },
   '--unit': { key: 'unit', kind: 'int' },
   '--percentile-images': { key: 'percentileImages', kind: 'posint' },
 };
@@ -122,5 +140,8 @@ function validate(o: Options): void {
   if (!(o.lr > 0)) throw new UsageError(`--lr must be positive, got ${o.lr}`);
   if (!(o.initStd > 0)) throw new UsageError(`--init-std must be positive, got ${o.initStd}`);
   if (o.unit >= 100) throw new UsageError(`--unit must be in 0..99 (the last hidden layer has 100 sigmoids), got ${o.unit}`);
-  checkBatch(o, 1);
+  // BatchNorm's training statistics need two values per feature; the baseline trains on a batch of one.
+  checkBatch(o, o.variants.some((v) => v !== 'baseline') ? 2 : 1);
+  if (o.force && o.resume !== null) throw new UsageError('--force starts a new run; it cannot go with --resume');
+  if (o.startOver && o.resume === null) throw new UsageError('--start-over goes with --resume DIR');
 }

@@ -7,8 +7,7 @@
  * states of the random generators, the optimizer's groups, the loss sums of
  * the current evaluation window and the time spent so far.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Tensor } from '@normlab/autograd';
 import type { GeneratorState } from '@normlab/tensor';
 import { type Module, deserialize, optim, save } from '@normlab/nn';
@@ -60,39 +59,46 @@ export async function saveCheckpoint(path: string, model: Module, optimizer: opt
   });
 }
 
-/** Reads a checkpoint into `model` and `optimizer`; returns the training state. */
+/**
+ * Reads a checkpoint into `model` and `optimizer`; returns the training state.
+ * Everything is read and checked before anything is applied, so a damaged
+ * file throws (naming itself) with the model and optimizer untouched.
+ */
 export function loadCheckpoint(path: string, model: Module, optimizer: optim.SGD): TrainingState {
-  const { tensors, metadata } = deserialize(readFileSync(path));
+  let parsed: { tensors: Map<string, Tensor>; metadata: Record<string, string> };
+  try {
+    parsed = deserialize(readFileSync(path));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  const { tensors, metadata } = parsed;
   if (metadata.format !== CHECKPOINT_FORMAT) throw new Error(`${path}: not a mnist-bn checkpoint (format '${metadata.format ?? 'none'}')`);
+  let saved: { paramGroups: optim.OptimizerStateDict<Required<optim.SGDOptions>>['paramGroups']; numbers: Record<string, Record<string, number>> };
+  let training: TrainingState;
+  try {
+    saved = JSON.parse(metadata.optimizer);
+    training = JSON.parse(metadata.training) as TrainingState;
+  } catch (e) {
+    throw new Error(`${path}: damaged metadata (${(e as Error).message})`);
+  }
   const modelState = new Map<string, Tensor>();
   const optimTensors = new Map<number, Record<string, Tensor | number>>();
+  const slot = (i: number): Record<string, Tensor | number> => optimTensors.get(i) ?? optimTensors.set(i, {}).get(i)!;
   for (const [k, v] of tensors) {
     if (k.startsWith('model.')) modelState.set(k.slice('model.'.length), v);
     else if (k.startsWith('optim.')) {
       const [, i, key] = k.split('.');
-      (optimTensors.get(Number(i)) ?? optimTensors.set(Number(i), {}).get(Number(i))!)[key] = v;
+      slot(Number(i))[key] = v;
     }
   }
+  for (const [i, nums] of Object.entries(saved.numbers)) Object.assign(slot(Number(i)), nums);
+  // loadStateDict checks every key, shape and dtype before copying anything.
   model.loadStateDict(modelState);
-  const saved = JSON.parse(metadata.optimizer) as { paramGroups: optim.OptimizerStateDict<Required<optim.SGDOptions>>['paramGroups']; numbers: Record<string, Record<string, number>> };
-  for (const [i, nums] of Object.entries(saved.numbers)) Object.assign(optimTensors.get(Number(i)) ?? optimTensors.set(Number(i), {}).get(Number(i))!, nums);
   optimizer.loadStateDict({ state: optimTensors, paramGroups: saved.paramGroups });
-  return JSON.parse(metadata.training) as TrainingState;
+  return training;
 }
 
-/** The latest checkpoint of `variant` in `dir`, or null. */
-export function latestCheckpoint(dir: string, variant: string): { path: string; step: number } | null {
-  let best: { path: string; step: number } | null = null;
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return null;
-  }
-  const re = new RegExp(`^${variant.replace(/[-]/g, '\\-')}-step(\\d+)\\.safetensors$`);
-  for (const name of names) {
-    const m = re.exec(name);
-    if (m && (!best || Number(m[1]) > best.step)) best = { path: join(dir, name), step: Number(m[1]) };
-  }
-  return best;
+/** The checkpoints of `variant`: `<variant>-step<N>.safetensors`, N the step. */
+export function checkpointPattern(variant: string): RegExp {
+  return new RegExp(`^${variant.replace(/[-]/g, '\\-')}-step(\\d+)\\.safetensors$`);
 }

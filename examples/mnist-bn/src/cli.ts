@@ -2,15 +2,17 @@
  * `pnpm example mnist-bn`: the command line around the experiment. `run`
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type DeviceInfo, DeviceUnavailableError, type Io, REPO_ROOT, defaultIo, describeDevice, flagName, formatDuration, formatMemory, formatTable,
   pathsWritten, resolveProgressMode, runCli, runId, useDevice, writeFigure,
 } from '@normlab/example-kit';
+import { RunDir, RunError, codeVersion, watchInterrupt } from '@normlab/lab';
 import { type Options, USAGE, UsageError, type Variant, parseArgs } from './args.js';
+import { checkpointPattern } from './checkpoint.js';
 import { figure1a, figure1bc } from './figures.js';
-import { type MetricsRow, type VariantSummary, loadData, trainVariant, writeMetrics } from './train.js';
+import { Interrupted, type MetricsRow, type VariantSummary, loadData, materializeRows, trainVariant, writeMetrics } from './train.js';
 
 export { type Io, REPO_ROOT };
 
@@ -19,50 +21,82 @@ export { type Io, REPO_ROOT };
  * checkpoints hold host copies of every tensor, so a run saved on one device
  * continues on the other.
  */
-const RESUMABLE: ReadonlySet<keyof Options> = new Set(['steps', 'evalEvery', 'checkpointEvery', 'progress', 'resume', 'device']);
+const RESUMABLE: ReadonlySet<keyof Options> = new Set(['steps', 'evalEvery', 'checkpointEvery', 'progress', 'resume', 'device', 'startOver', 'debug']);
 
-/** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
+/** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error, 130 after Ctrl-C). */
 export async function run(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   return runCli({ name: 'mnist-bn', usage: USAGE, parse: parseArgs }, argv, io, (options, given) => experiment(options, given, argv, io));
 }
 
+interface SavedConfig {
+  command?: string;
+  options: Options;
+  deviceHistory?: string[];
+  device?: DeviceInfo;
+}
+
+/** The run to continue and what it was made with; a RunError when --steps asks for less than it has done. */
+function openForResume(cli: Options, given: Set<keyof Options>): { run: RunDir; saved: SavedConfig; previousRows: MetricsRow[]; torn: string | null } {
+  const run = RunDir.open(cli.resume!);
+  const fixed = [...given].filter((k) => !RESUMABLE.has(k) && k !== 'out');
+  if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map(flagName).join(', ')}`);
+  if (given.has('out') && resolve(cli.out!) !== run.dir) throw new UsageError('--out and --resume name different directories');
+  const saved = run.readConfig<SavedConfig>();
+  if (!saved || typeof saved !== 'object' || !saved.options || !Array.isArray(saved.options.variants)) {
+    throw new RunError(`${join(run.dir, 'config.json')}: not a mnist-bn config (no options.variants)`);
+  }
+  const steps = given.has('steps') ? cli.steps : saved.options.steps;
+  for (const variant of saved.options.variants) {
+    const newest = run.checkpoints.list(checkpointPattern(variant))[0];
+    if (newest && newest.step > steps) {
+      throw new RunError(`--resume: ${variant} is at step ${newest.step} (${newest.path}), past --steps ${steps}; give --steps ${newest.step} or more`);
+    }
+  }
+  const read = run.metrics.read<MetricsRow & Record<string, unknown>>();
+  let previousRows: MetricsRow[] = read.records;
+  // Runs written before the metrics log kept their rows in metrics.json only.
+  const legacy = join(run.dir, 'metrics.json');
+  if (previousRows.length === 0 && !existsSync(run.metrics.path) && existsSync(legacy)) {
+    try {
+      previousRows = (JSON.parse(readFileSync(legacy, 'utf8')) as { rows: MetricsRow[] }).rows;
+    } catch (e) {
+      throw new RunError(`${legacy}: damaged, not valid JSON (${(e as Error).message})`);
+    }
+  }
+  return { run, saved, previousRows, torn: read.torn };
+}
+
 async function experiment(cli: Options, given: Set<keyof Options>, argv: readonly string[], io: Io): Promise<number> {
   let options = cli;
-  let dir: string;
   let previousRows: MetricsRow[] = [];
   let command = ['pnpm example mnist-bn', ...argv].join(' ');
   /** The devices the run has trained on, in order (a resumed run may change --device). */
   let deviceHistory: string[] = [];
+  let resumed: ReturnType<typeof openForResume> | null = null;
   if (cli.resume) {
-    dir = resolve(cli.resume);
-    const configPath = join(dir, 'config.json');
-    if (!existsSync(configPath)) throw new UsageError(`--resume ${cli.resume}: no config.json there (not a mnist-bn run directory)`);
-    const fixed = [...given].filter((k) => !RESUMABLE.has(k) && k !== 'out');
-    if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map(flagName).join(', ')}`);
-    if (given.has('out') && resolve(cli.out!) !== dir) throw new UsageError('--out and --resume name different directories');
-    const saved = JSON.parse(readFileSync(configPath, 'utf8')) as { command?: string; options: Options; deviceHistory?: string[]; device?: DeviceInfo };
+    resumed = openForResume(cli, given);
+    const { saved } = resumed;
     command = saved.command ?? command;
     deviceHistory = saved.deviceHistory ?? [saved.device?.name ?? saved.options.device];
-    options = { ...saved.options, resume: cli.resume, out: dir };
+    options = { ...saved.options, resume: cli.resume, out: resumed.run.dir, force: false };
     for (const k of RESUMABLE) if (given.has(k)) (options as unknown as Record<string, unknown>)[k] = cli[k];
-    const metricsPath = join(dir, 'metrics.json');
-    if (existsSync(metricsPath)) previousRows = (JSON.parse(readFileSync(metricsPath, 'utf8')) as { rows: MetricsRow[] }).rows;
-  } else {
-    dir = resolve(cli.out ?? join(REPO_ROOT, 'runs', 'mnist-bn', runId()));
+    previousRows = resumed.previousRows;
   }
   let device: DeviceInfo;
   try {
     device = useDevice(options.device);
   } catch (e) {
     if (!(e instanceof DeviceUnavailableError)) throw e;
-    io.stderr.write(`mnist-bn: ${e.message}\n`);
-    return 1;
+    throw new RunError(e.message);
   }
-  mkdirSync(dir, { recursive: true });
   const progressMode = resolveProgressMode(options.progress, io.stdout);
   const say = (s: string): void => {
     if (progressMode !== 'none') io.stdout.write(`${s}\n`);
   };
+  const run = resumed?.run ?? RunDir.create(cli.out ?? join(REPO_ROOT, 'runs', 'mnist-bn', runId()), { force: cli.force });
+  const dir = run.dir;
+  if (run.movedAside) say(`mnist-bn: the run that was in ${dir} is now in ${run.movedAside}`);
+  if (resumed?.torn) say(`mnist-bn: ${resumed.torn}`);
   const config = {
     command,
     options: { ...options, out: dir, help: undefined },
@@ -72,29 +106,51 @@ async function experiment(cli: Options, given: Set<keyof Options>, argv: readonl
     data: 'MNIST via @normlab/data (pixels in [0, 1], not standardized)',
     device,
     deviceHistory: deviceHistory.at(-1) === device.name ? deviceHistory : [...deviceHistory, device.name],
+    code: codeVersion(REPO_ROOT),
     created: new Date().toISOString(),
   };
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 1)}\n`);
-
-  say(`mnist-bn: ${options.variants.join(', ')} for ${options.steps} steps each (batch ${options.batchSize}, lr ${options.lr}, init std ${options.initStd}, seed ${options.seed})`);
-  say(`run directory: ${dir}`);
-  say(describeDevice(device));
-  const data = loadData(options);
-  say(`data: ${data.train.length} training images, ${data.testX.shape[0]} test images`);
-
+  const interrupt = watchInterrupt();
   const rows: MetricsRow[] = [];
   const summaries: VariantSummary[] = [];
-  const ctx = { options, dir, out: io.stdout, progressMode, previousRows, onRows: () => writeMetrics(dir, config, rows, null) } as const;
-  for (const variant of options.variants) summaries.push(await trainVariant(ctx, data, variant as Variant, rows));
-  writeMetrics(dir, config, rows, summaries);
+  const allRows = (): MetricsRow[] => materializeRows([...previousRows, ...rows], options.variants);
+  let testImages = 0;
+  try {
+    run.writeConfig(config);
+    run.setStatus('running');
+    say(`mnist-bn: ${options.variants.join(', ')} for ${options.steps} steps each (batch ${options.batchSize}, lr ${options.lr}, init std ${options.initStd}, seed ${options.seed})`);
+    say(`run directory: ${dir}`);
+    say(describeDevice(device));
+    const data = loadData(options);
+    testImages = data.testX.shape[0];
+    say(`data: ${data.train.length} training images, ${testImages} test images`);
+    const ctx = { options, run, out: io.stdout, progressMode, previousRows, record: (row: MetricsRow) => run.metrics.append({ ...row }), interrupt } as const;
+    for (const variant of options.variants) summaries.push(await trainVariant(ctx, data, variant as Variant, rows));
+  } catch (e) {
+    if (e instanceof Interrupted) {
+      writeMetrics(run, config, allRows(), null);
+      run.setStatus('interrupted', { message: e.message, checkpoint: e.checkpoint });
+      io.stderr.write(`mnist-bn: interrupted; ${e.variant} saved at step ${e.step} in ${e.checkpoint}\ncontinue with: pnpm example mnist-bn --resume ${dir}\n`);
+      return interrupt.exitCode;
+    }
+    if (!run.discardIfUnused()) {
+      if (rows.length > 0 || previousRows.length > 0) writeMetrics(run, config, allRows(), null);
+      run.setStatus('failed', { message: (e as Error).message });
+    }
+    throw e;
+  } finally {
+    interrupt.dispose();
+  }
+  const finalRows = allRows();
+  writeMetrics(run, config, finalRows, summaries);
 
-  const subtitle = `batch ${options.batchSize}, SGD lr ${options.lr}, N(0, ${options.initStd}²) init, seed ${options.seed}, test accuracy on ${data.testX.shape[0]} images`;
-  const fig1a = figure1a(rows, options.variants, subtitle);
-  const fig1bc = figure1bc(rows, options.variants, options.unit, `sigmoid ${options.unit} of the last hidden layer, over the first ${Math.min(options.percentileImages, data.testX.shape[0])} test images, eval mode`);
+  const subtitle = `batch ${options.batchSize}, SGD lr ${options.lr}, N(0, ${options.initStd}²) init, seed ${options.seed}, test accuracy on ${testImages} images`;
+  const fig1a = figure1a(finalRows, options.variants, subtitle);
+  const fig1bc = figure1bc(finalRows, options.variants, options.unit, `sigmoid ${options.unit} of the last hidden layer, over the first ${Math.min(options.percentileImages, testImages)} test images, eval mode`);
   writeFigure(dir, 'figure1a', fig1a);
   writeFigure(dir, 'figure1bc', fig1bc);
+  run.setStatus('done');
 
-  const files = ['config.json', 'metrics.csv', 'metrics.json', 'figure1a.svg', 'figure1a.png', 'figure1bc.svg', 'figure1bc.png', 'checkpoints/'];
+  const files = ['config.json', 'status.json', 'metrics.jsonl', 'metrics.csv', 'metrics.json', 'figure1a.svg', 'figure1a.png', 'figure1bc.svg', 'figure1bc.png', 'checkpoints/'];
   const memoryNote = options.device === 'gpu' ? '\ndevice buffers: live gpu.memory() buffers after the first -> the last training step of this invocation (range), bytes after the last\n' : '';
   if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries, device)}\n${memoryNote}\n${pathsWritten(dir, files)}\n`);
   return 0;

@@ -9,15 +9,14 @@
  * device; every training step and every evaluation chunk runs in a `tidy`
  * scope, so the live device buffers stay flat (traced per step).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Generator, type Tensor, noGrad } from '@normlab/autograd';
 import { DataLoader, type TensorDataset, loadMnist } from '@normlab/data';
 import { percentile } from '@normlab/landscape';
+import { type Interrupt, RunDir, RunError } from '@normlab/lab';
 import { crossEntropy, optim } from '@normlab/nn';
 import { tidy } from '@normlab/tensor';
 import type { Options, Variant } from './args.js';
-import { type TrainingState, checkpointName, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type TrainingState, checkpointName, checkpointPattern, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ActivationRecorder, buildNet } from './model.js';
 import {
   type DataChunk, type MemorySummary, MemoryTrace, Progress, type Writer, batchTo, disposeModule, moveModule, toDeviceChunks,
@@ -59,13 +58,23 @@ export interface VariantSummary {
 
 export interface RunContext {
   options: Options;
-  dir: string;
+  run: RunDir;
   out: Writer;
   progressMode: 'bar' | 'plain' | 'none';
-  /** Rows of earlier invocations (when resuming). */
+  /** Rows of earlier invocations (when resuming), from the run's metrics log. */
   previousRows: MetricsRow[];
-  /** Called after every evaluation with all rows so far (to keep metrics files current). */
-  onRows: (rows: MetricsRow[]) => void;
+  /** Called with each new row (appended to the metrics log). */
+  record: (row: MetricsRow) => void;
+  /** Ctrl-C: checked after every step. */
+  interrupt: Interrupt;
+}
+
+/** Thrown by `trainVariant` after Ctrl-C, once the checkpoint of the step it finished is saved. */
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+  constructor(readonly variant: Variant, readonly step: number, readonly checkpoint: string) {
+    super(`${variant} interrupted at step ${step}; checkpoint ${checkpoint}`);
+  }
 }
 
 export interface Data {
@@ -97,19 +106,23 @@ export function toCsv(rows: readonly MetricsRow[]): string {
   return `${CSV_COLUMNS.join(',')}\n${lines.join('\n')}\n`;
 }
 
-/** Trains one variant (from its latest checkpoint in `dir` when resuming); returns its rows and summary. */
+/**
+ * Trains one variant (when resuming, from its newest checkpoint that loads,
+ * naming the ones skipped); returns its summary. Ctrl-C: the step under way
+ * finishes, its checkpoint is saved, and `Interrupted` is thrown.
+ */
 export async function trainVariant(ctx: RunContext, data: Data, variant: Variant, allRows: MetricsRow[]): Promise<VariantSummary> {
   const o = ctx.options;
-  const net = buildNet(variant, { seed: o.seed, initStd: o.initStd });
-  const model = net.model;
-  moveModule(model, o.device);
+  const build = (): { net: ReturnType<typeof buildNet>; optimizer: optim.SGD } => {
+    const built = buildNet(variant, { seed: o.seed, initStd: o.initStd });
+    moveModule(built.model, o.device);
+    return { net: built, optimizer: new optim.SGD(built.model.parameters(), { lr: o.lr }) };
+  };
+  let { net, optimizer } = build();
   const memory = new MemoryTrace(o.device);
-  const optimizer = new optim.SGD(model.parameters(), { lr: o.lr });
-  const recorder = new ActivationRecorder(net.tracked);
   const dataGenerator = new Generator(o.seed);
   const loader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, dropLast: true, generator: dataGenerator });
-  const ckptDir = join(ctx.dir, 'checkpoints');
-  mkdirSync(ckptDir, { recursive: true });
+  const store = ctx.run.checkpoints;
 
   let state: TrainingState = {
     variant, step: 0, epoch: 0, batchInEpoch: 0, epochStartRng: dataGenerator.getState(),
@@ -117,15 +130,29 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   };
   let resumedFrom: number | null = null;
   const rows = allRows;
-  const latest = o.resume ? latestCheckpoint(ckptDir, variant) : null;
-  if (latest) {
+  let latest: { path: string; step: number } | null = null;
+  if (o.resume) {
     // In a scope, as moveModule: the loaded arrays are held by the model, freed when the first step replaces them.
-    state = tidy(() => loadCheckpoint(latest.path, model, optimizer));
-    if (net.noiseGenerator && state.noiseRng) net.noiseGenerator.setState(state.noiseRng);
-    // Keep the rows of this variant up to the checkpoint; later ones are recomputed.
-    for (const r of ctx.previousRows) if (r.variant === variant && r.step <= state.step) rows.push(r);
-    resumedFrom = state.step;
+    const found = store.newestValid(checkpointPattern(variant), (path) => tidy(() => loadCheckpoint(path, net.model, optimizer)));
+    for (const s of found.skipped) ctx.out.write(`mnist-bn: ${variant}: skipping a checkpoint that does not load: ${s.reason}\n`);
+    const started = ctx.previousRows.some((r) => r.variant === variant);
+    if (found.loaded) {
+      latest = found.loaded;
+      state = found.loaded.value;
+      if (net.noiseGenerator && state.noiseRng) net.noiseGenerator.setState(state.noiseRng);
+      // Keep the rows of this variant up to the checkpoint; later ones are recomputed.
+      for (const r of ctx.previousRows) if (r.variant === variant && r.step <= state.step) rows.push(r);
+      resumedFrom = state.step;
+    } else if (started && !o.startOver) {
+      const why = found.skipped.length > 0 ? `none of its ${found.skipped.length} checkpoints loads` : `it has no checkpoint in ${store.dir}`;
+      throw new RunError(`--resume: ${variant} has trained (metrics.jsonl has its rows) but ${why}; --start-over trains it again from step 0`);
+    } else if (found.skipped.length > 0) {
+      // A checkpoint that failed half-way may have written into the model: start from a fresh one.
+      ({ net, optimizer } = build());
+    }
   }
+  const model = net.model;
+  const recorder = new ActivationRecorder(net.tracked);
   dataGenerator.setState(state.epochStartRng);
   let epochIterator = loader[Symbol.iterator]();
   for (let b = 0; b < state.batchInEpoch; b++) epochIterator.next();
@@ -170,13 +197,14 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
       state.lossCount = 0;
     }
     rows.push(row);
-    ctx.onRows(rows);
+    ctx.record(row);
     progress.evaluated({ step: state.step, loss: row.trainLoss, accuracy, stepsPerSecond: sps() });
   };
+  let lastSaved: string | null = null;
   const checkpoint = async (): Promise<void> => {
     state.wallSeconds = wall();
     if (net.noiseGenerator) state.noiseRng = net.noiseGenerator.getState();
-    await saveCheckpoint(join(ckptDir, checkpointName(variant, state.step)), model, optimizer, state);
+    lastSaved = await store.save(checkpointName(variant, state.step), (path) => saveCheckpoint(path, model, optimizer, state));
   };
 
   if (!latest) evaluate();
@@ -206,7 +234,7 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
       return loss.item();
     });
     memory.sample();
-    if (!Number.isFinite(lossValue)) throw new Error(`${variant}: the training loss is ${lossValue} at step ${state.step + 1}; try a smaller --lr`);
+    if (!Number.isFinite(lossValue)) throw new RunError(`${variant}: the training loss is ${lossValue} at step ${state.step + 1}; try a smaller --lr`);
     state.step++;
     state.lossSum += lossValue;
     state.lossCount++;
@@ -215,7 +243,15 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
       evaluate();
       lastAccuracy = rows.at(-1)!.testAccuracy;
     }
-    if ((o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || state.step === o.steps) await checkpoint();
+    // Signals are delivered through the event loop: one turn of it per step (microseconds) lets Ctrl-C in.
+    await new Promise((resolve) => setImmediate(resolve));
+    const due = (o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0) || state.step === o.steps;
+    if (due || ctx.interrupt.requested) await checkpoint();
+    if (ctx.interrupt.requested) {
+      progress.finish({ step: state.step, loss: shownLoss, accuracy: lastAccuracy, stepsPerSecond: sps() });
+      recorder.remove();
+      throw new Interrupted(variant, state.step, lastSaved!);
+    }
     // The bar shows a smoothed loss (one batch's is noisy).
     shownLoss = shownLoss === null ? lossValue : 0.95 * shownLoss + 0.05 * lossValue;
     progress.tick({ step: state.step, loss: shownLoss, accuracy: lastAccuracy, stepsPerSecond: sps() });
@@ -235,8 +271,20 @@ export async function trainVariant(ctx: RunContext, data: Data, variant: Variant
   };
 }
 
-/** Writes metrics.csv and metrics.json. */
-export function writeMetrics(dir: string, config: unknown, rows: readonly MetricsRow[], summary: readonly VariantSummary[] | null): void {
-  writeFileSync(join(dir, 'metrics.csv'), toCsv(rows));
-  writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify({ config, rows, summary }, null, 1)}\n`);
+/** Writes metrics.csv and metrics.json (derived from the rows of the metrics log; written atomically). */
+export function writeMetrics(run: RunDir, config: unknown, rows: readonly MetricsRow[], summary: readonly VariantSummary[] | null): void {
+  run.write('metrics.csv', toCsv(rows));
+  run.write('metrics.json', `${JSON.stringify({ config, rows, summary }, null, 1)}\n`);
+}
+
+/**
+ * The rows of a metrics log in the order of `variants`, then by step; of two
+ * records of one variant and step (a resumed run recomputes the evaluations
+ * after its checkpoint) the later one counts.
+ */
+export function materializeRows(records: readonly MetricsRow[], variants: readonly string[]): MetricsRow[] {
+  const byKey = new Map<string, MetricsRow>();
+  for (const r of records) byKey.set(`${r.variant}\u0000${r.step}`, r);
+  const order = (v: string): number => (variants.includes(v) ? variants.indexOf(v) : variants.length);
+  return [...byKey.values()].sort((a, b) => order(a.variant) - order(b.variant) || a.step - b.step);
 }
