@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RELAXED_SIMD_FLAGS } from './node-flags.mjs';
 import * as T from './timing.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,8 +61,7 @@ if (opts.help) {
 const threads = opts.threads === undefined ? Math.max(2, availableParallelism()) : Number(opts.threads);
 if (!Number.isInteger(threads) || threads < 2) fail(`--threads expects an integer >= 2, got '${opts.threads}'`);
 
-// Node 20 compiles relaxed SIMD (the GEMM's fused multiply-add) only under this flag, which Node 22+ rejects.
-const NODE_FLAGS = ['--expose-gc', ...(Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [])];
+const NODE_FLAGS = ['--expose-gc', ...RELAXED_SIMD_FLAGS];
 
 function run(script, args = [], env = {}) {
   const label = [script, ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ');
@@ -199,7 +199,7 @@ function printTable(title, cols, cells) {
 }
 
 console.log(`\nnormlab ${threads === 2 ? '' : `(${threads} threads) `}— ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, Node ${process.versions.node}, load ${load0.toFixed(2)} -> ${load1.toFixed(2)}`);
-console.log(`CPU kernels: ${nl1.kernels ?? 'none (JS loops)'}${nl1.kernels === 'relaxed-simd' ? ' (the GEMM on f32x4.relaxed_madd)' : ''}${NODE_FLAGS.includes('--experimental-wasm-relaxed-simd') ? ', Node 20 run with --experimental-wasm-relaxed-simd' : ''}; NORMLAB_WASM_RELAXED=0 times the plain SIMD build`);
+console.log(`CPU kernels: ${nl1.kernels ?? 'none (JS loops)'}${nl1.kernels === 'relaxed-simd' ? ' (the GEMM on f32x4.relaxed_madd)' : ''}${RELAXED_SIMD_FLAGS.length > 0 ? `, Node ${process.versions.node} run with ${RELAXED_SIMD_FLAGS.join(' ')}` : ''}; NORMLAB_WASM_RELAXED=0 times the plain SIMD build`);
 console.log('medians after warm-up; GB/s counts bytes read + written (add 12 B/element, exp 8 B/element)');
 console.log('every normlab call runs in tidy (tfjs: tf.tidy) on inputs from fromTyped (a user\'s arrays; add and exp: outputs of an op); "no tidy": host arrays, outputs left to the GC');
 console.log('ratio columns: normlab\'s speed over the peer\'s (rates: normlab / peer; times: peer / normlab): above 1, normlab is faster');
