@@ -146,6 +146,10 @@ export interface CommonOptions extends HelpOption {
   out: string | null;
   /** 'auto': a progress bar when stdout is a TTY, plain lines otherwise. */
   progress: ProgressOption;
+  /** --out names a folder that is not empty: move it aside and start a new run (else an error). */
+  force: boolean;
+  /** Print the stack trace of an error too. */
+  debug: boolean;
 }
 
 /** The data options of the MNIST examples (set by `dataFlags`); the limits are 0 for all the images. */
@@ -159,16 +163,20 @@ export interface DataOptions {
 export function commonUsage(example: string, column: number): string {
   const line = (flag: string, text: string): string => `  ${flag.padEnd(column - 2)}${text}\n`;
   return line('--out DIR', `run directory (default runs/${example}/<timestamp> at the repository root)`)
+    + line('--force', '--out names a run: move it aside (DIR.replaced-<time>) and start a new one')
     + line('--progress MODE', 'auto|bar|plain|none (default auto: a bar on a TTY, plain lines otherwise)')
+    + line('--debug', 'print the stack trace of an error too')
     + line('--help', 'print this and exit');
 }
 
-/** The flags every example has: --seed N, --out DIR, --progress auto|bar|plain|none. */
+/** The flags every example has: --seed N, --out DIR, --force, --progress auto|bar|plain|none, --debug. */
 export function commonFlags<O extends CommonOptions>(): Flags<O> {
   return {
     '--seed': { key: 'seed', kind: 'int' },
     '--out': { key: 'out', kind: 'string' },
+    '--force': { key: 'force', kind: 'switch' },
     '--progress': { key: 'progress', kind: { oneOf: PROGRESS_MODES } },
+    '--debug': { key: 'debug', kind: 'switch' },
   };
 }
 

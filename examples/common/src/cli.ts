@@ -2,13 +2,14 @@
  * The command line around an experiment: `runCli` parses the flags, prints
  * the usage for --help, turns usage errors into exit code 2 and other
  * errors into 1 (a `RunError` as its message alone, unless the options have
- * `debug` set, others with their stack; it returns the code instead of exiting, so tests can call it
- * in-process); run directories, CSV and JSON files, figures as SVG and
- * PNG, and the summary table.
+ * `debug` set, others with their stack; it returns the code instead of
+ * exiting, so tests can call it in-process); run folders (`withRun`), CSV
+ * and JSON files, figures as SVG and PNG, and the summary table.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CodeVersion, RunDir, codeVersion } from '@normlab/lab';
 import { writePng } from '@normlab/plot';
 import { type HelpOption, type ProgressOption, RunError, UsageError } from './args.js';
 import { type ProgressMode, type Writer, resolveProgressMode } from './progress.js';
@@ -89,15 +90,9 @@ export function runId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
 
-/** `out`, or runs/<example>/<timestamp> at the repository root; created. */
-export function makeRunDir(example: string, out: string | null): string {
-  const dir = resolve(out ?? join(REPO_ROOT, 'runs', example, runId()));
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-export function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, `${JSON.stringify(value, null, 1)}\n`);
+/** Writes `value` as JSON to the run folder's file `name` (atomically). */
+export function writeJson(run: RunDir, name: string, value: unknown): void {
+  run.write(name, `${JSON.stringify(value, null, 1)}\n`);
 }
 
 export type Cell = string | number | boolean | null | undefined;
@@ -144,14 +139,66 @@ export function captureIo(isTTY = false): { io: Io; out: () => string; err: () =
   };
 }
 
-/** What an experiment needs to start: its run directory (created), the progress mode, and `say` for lines shown unless --progress none. */
-export function openRun(example: string, options: { out: string | null; progress: ProgressOption }, io: Io): { dir: string; progressMode: ProgressMode; say: (line: string) => void } {
-  const dir = makeRunDir(example, options.out);
+/** What an experiment's body gets from `withRun`. */
+export interface RunContext {
+  /** The run folder's path. */
+  dir: string;
+  /** The run folder: config, status, metrics log, checkpoints (@normlab/lab). */
+  run: RunDir;
+  progressMode: ProgressMode;
+  /** Writes a line unless --progress none. */
+  say: (line: string) => void;
+}
+
+/**
+ * Runs an experiment in a new run folder of @normlab/lab: `--out DIR`
+ * (default runs/<example>/<timestamp>) must not hold anything unless
+ * `--force` (which moves it aside); status.json says running, then done,
+ * or failed with the error, in which case a folder the run wrote no
+ * record into is removed again.
+ */
+export async function withRun(
+  example: string, options: { out: string | null; progress: ProgressOption; force: boolean }, io: Io, body: (ctx: RunContext) => Promise<number> | number,
+): Promise<number> {
   const progressMode = resolveProgressMode(options.progress, io.stdout);
   const say = (line: string): void => {
     if (progressMode !== 'none') io.stdout.write(`${line}\n`);
   };
-  return { dir, progressMode, say };
+  const run = RunDir.create(options.out ?? join(REPO_ROOT, 'runs', example, runId()), { force: options.force });
+  if (run.movedAside) say(`${example}: the run that was in ${run.dir} is now in ${run.movedAside}`);
+  run.setStatus('running');
+  try {
+    const code = await body({ dir: run.dir, run, progressMode, say });
+    run.setStatus(code === 0 ? 'done' : 'failed', code === 0 ? {} : { message: `exit code ${code}` });
+    return code;
+  } catch (e) {
+    if (!run.discardIfUnused()) run.setStatus('failed', { message: (e as Error).message });
+    throw e;
+  }
+}
+
+/**
+ * Appends what one finished run of an experiment measured to the run
+ * folder's metrics log: each row of its arrays of objects as one record
+ * `{ kind: <field>, variant, lr, seed, ...row }` (the identity fields the
+ * result has), and everything else (scalars, the per-step losses) as one
+ * record `{ kind: 'run', ... }`.
+ */
+export function logResult(run: RunDir, result: object): void {
+  const identity = Object.fromEntries(['variant', 'lr', 'seed'].filter((k) => k in result).map((k) => [k, (result as Record<string, unknown>)[k]]));
+  const rest: Record<string, unknown> = {};
+  const rows: [string, object[]][] = [];
+  for (const [key, value] of Object.entries(result)) {
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) rows.push([key, value]);
+    else rest[key] = value;
+  }
+  for (const [kind, list] of rows) for (const row of list) run.metrics.append({ kind, ...identity, ...row });
+  run.metrics.append({ kind: 'run', ...rest });
+}
+
+/** The run's config as written to config.json: what the example describes, with the code version added. */
+export function runConfig<C extends object>(config: C): C & { code: CodeVersion } {
+  return { ...config, code: codeVersion(REPO_ROOT) };
 }
 
 /**

@@ -11,8 +11,8 @@ export {
 } from './args.js';
 export { Progress, formatDuration, resolveProgressMode, rateMeter, grid, type ProgressInfo, type ProgressMode, type Writer } from './progress.js';
 export {
-  runCli, defineCli, main, runId, makeRunDir, captureIo, openRun, usageBehaviour, writeJson, toCsv, writeFigure, formatTable, pathsWritten, defaultIo, REPO_ROOT,
-  type Io, type CliSpec, type Cell,
+  runCli, defineCli, main, runId, captureIo, withRun, runConfig, logResult, usageBehaviour, writeJson, toCsv, writeFigure, formatTable, pathsWritten, defaultIo, REPO_ROOT,
+  type Io, type CliSpec, type Cell, type RunContext,
 } from './cli.js';
 export { logDomain, log10Format, median, quantile, fmtNumber, fmtPercent, standardVsBn, percentileShift } from './stats.js';
 export {

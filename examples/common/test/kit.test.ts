@@ -1,9 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '@normlab/autograd';
 import { zeros } from '@normlab/tensor';
 import {
   DeviceUnavailableError, MemoryTrace, deviceMemory, describeDevice, formatMemory, maxRowsPerArray, toDeviceChunks, useDevice,
   type Flags, UsageError, captureIo, flagName, formatDuration, formatTable, log10Format, logDomain, median, orList, parseFlags, percentileShift, quantile, runCli, toCsv,
+  logResult, runConfig, withRun,
 } from '../src/index.js';
 
 interface O {
@@ -132,5 +136,47 @@ describe('device', () => {
       if (before === undefined) delete process.env.NORMLAB_GPU_MODE;
       else process.env.NORMLAB_GPU_MODE = before;
     }
+  });
+});
+
+describe('withRun and logResult', () => {
+  const base = mkdtempSync(join(tmpdir(), 'kit-run-'));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+  const opts = (out: string, force = false) => ({ out, progress: 'none' as const, force });
+
+  it('runs the body in a new folder with status running then done; refuses a folder that holds something unless --force', async () => {
+    const dir = join(base, 'a');
+    const code = await withRun('kit', opts(dir), captureIo().io, ({ run }) => {
+      expect(run.status()?.state).toBe('running');
+      run.writeConfig(runConfig({ lr: 0.1 }));
+      logResult(run, { variant: 'bn', lr: 0.1, losses: [2, 1], evals: [{ step: 0, acc: 0.1 }, { step: 10, acc: 0.5 }] });
+      return 0;
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')).state).toBe('done');
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({ lr: 0.1, code: { node: process.versions.node } });
+    expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { kind: 'evals', variant: 'bn', lr: 0.1, step: 0, acc: 0.1 },
+      { kind: 'evals', variant: 'bn', lr: 0.1, step: 10, acc: 0.5 },
+      { kind: 'run', variant: 'bn', lr: 0.1, losses: [2, 1] },
+    ]);
+    await expect(withRun('kit', opts(dir), captureIo().io, () => 0)).rejects.toThrow(`${dir} holds a run; --resume ${dir} continues it, --force moves it aside`);
+    const c = captureIo();
+    expect(await withRun('kit', { ...opts(dir, true), progress: 'plain' }, c.io, () => 0)).toBe(0);
+    expect(c.out()).toMatch(new RegExp(`^kit: the run that was in ${dir} is now in ${dir}\\.replaced-`));
+  });
+
+  it('a body that throws before its first record leaves no folder; one that throws later leaves status failed with the error', async () => {
+    const early = join(base, 'early');
+    await expect(withRun('kit', opts(early), captureIo().io, () => {
+      throw new Error('no data');
+    })).rejects.toThrow('no data');
+    expect(existsSync(early)).toBe(false);
+    const late = join(base, 'late');
+    await expect(withRun('kit', opts(late), captureIo().io, ({ run }) => {
+      run.metrics.append({ step: 0 });
+      throw new Error('diverged');
+    })).rejects.toThrow('diverged');
+    expect(JSON.parse(readFileSync(join(late, 'status.json'), 'utf8'))).toMatchObject({ state: 'failed', message: 'diverged' });
   });
 });

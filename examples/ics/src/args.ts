@@ -31,6 +31,8 @@ export const DEFAULTS: Options = {
   layer: 13,
   out: null,
   progress: 'auto',
+  force: false,
+  debug: false,
   help: false,
 };
 

@@ -3,9 +3,8 @@
  * the exit code instead of exiting, so tests can call it in-process.
  */
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import {
-  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, formatTable, openRun, standardVsBn, median, pathsWritten, toCsv, writeFigure, writeJson,
+  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, formatTable, withRun, runConfig, logResult, standardVsBn, median, pathsWritten, toCsv, writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
 import { type IcsRow, type RunResult, makeData, trainRun } from './experiment.js';
@@ -14,7 +13,7 @@ import { icsFigure, lossFigure, perLayerFigure } from './figures.js';
 export const CSV_COLUMNS = ['lr', 'variant', 'step', 'loss', 'layer', 'l2', 'relative_l2', 'cosine', 'grad_norm', 'grad_norm_after'] as const;
 export const LOSS_COLUMNS = ['lr', 'variant', 'step', 'loss'] as const;
 export const FILES = [
-  'config.json', 'metrics.csv', 'metrics.json', 'loss.csv', 'ics.svg', 'ics.png', 'ics-per-layer.svg', 'ics-per-layer.png', 'loss.svg', 'loss.png',
+  'config.json', 'status.json', 'metrics.jsonl', 'metrics.csv', 'metrics.json', 'loss.csv', 'ics.svg', 'ics.png', 'ics-per-layer.svg', 'ics-per-layer.png', 'loss.svg', 'loss.png',
 ] as const;
 
 /** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
@@ -75,52 +74,54 @@ export function claims(s: readonly RunSummary[], lrs: readonly number[], depth: 
 }
 
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  const { dir, progressMode, say } = openRun('ics', options, io);
-  const config = {
-    command: ['pnpm example ics', ...argv].join(' '),
-    options: { ...options, out: dir, help: undefined },
-    model: `${options.depth} x Linear(${options.width}, ${options.width}, bias=false), weights ~ N(0, 1/${options.width}); bn: BatchNorm1d after every Linear but the last`,
-    data: `${options.samples} samples x ~ N(0, I), y = x A + 0.1 e, A ~ N(0, 1/${options.width}), float64`,
-    optimizer: 'full-batch gradient descent (SGD on the whole data set, no momentum)',
-    loss: 'mean squared error',
-    ics: "internalCovariateShift of @normlab/landscape with the GD step (lr): G = grad_Wi L(W^t), G' = grad_Wi L(W_1..i-1^(t+1), W_i..k^t); every layer with parameters steps (BN's gamma/beta too), the Linear layers are reported",
-    created: new Date().toISOString(),
-  };
-  writeJson(join(dir, 'config.json'), config);
-  say(`ics: ${options.variants.join(', ')} at lr ${options.lrs.join(', ')}, ${options.steps} full-batch GD steps each, ICS every ${options.icsEvery} steps (depth ${options.depth}, width ${options.width}, ${options.samples} samples, seed ${options.seed})`);
-  say(`run directory: ${dir}`);
+  return withRun('ics', options, io, async ({ dir, run, progressMode, say }) => {
+    const config = {
+      command: ['pnpm example ics', ...argv].join(' '),
+      options: { ...options, out: dir, help: undefined },
+      model: `${options.depth} x Linear(${options.width}, ${options.width}, bias=false), weights ~ N(0, 1/${options.width}); bn: BatchNorm1d after every Linear but the last`,
+      data: `${options.samples} samples x ~ N(0, I), y = x A + 0.1 e, A ~ N(0, 1/${options.width}), float64`,
+      optimizer: 'full-batch gradient descent (SGD on the whole data set, no momentum)',
+      loss: 'mean squared error',
+      ics: "internalCovariateShift of @normlab/landscape with the GD step (lr): G = grad_Wi L(W^t), G' = grad_Wi L(W_1..i-1^(t+1), W_i..k^t); every layer with parameters steps (BN's gamma/beta too), the Linear layers are reported",
+      created: new Date().toISOString(),
+    };
+    run.writeConfig(runConfig(config));
+    say(`ics: ${options.variants.join(', ')} at lr ${options.lrs.join(', ')}, ${options.steps} full-batch GD steps each, ICS every ${options.icsEvery} steps (depth ${options.depth}, width ${options.width}, ${options.samples} samples, seed ${options.seed})`);
+    say(`run directory: ${dir}`);
 
-  const data = makeData(options);
-  const runs: RunResult[] = [];
-  const writeMetrics = (summary: RunSummary[] | null): void => {
-    const rows: IcsRow[] = runs.flatMap((r) => r.rows);
-    writeFileSync(join(dir, 'metrics.csv'), toCsv(CSV_COLUMNS, rows.map((r) => [r.lr, r.variant, r.step, r.loss, r.layer, r.l2, r.relativeL2, r.cosine, r.gradNorm, r.gradNormAfter])));
-    writeFileSync(join(dir, 'loss.csv'), toCsv(LOSS_COLUMNS, runs.flatMap((r) => r.losses.map((l, step) => [r.lr, r.variant, step, l]))));
-    writeJson(join(dir, 'metrics.json'), { config, rows, losses: runs.map((r) => ({ lr: r.lr, variant: r.variant, losses: r.losses, divergedAt: r.divergedAt })), summary });
-  };
-  for (const [lr, variant] of grid(options.lrs, options.variants)) {
-    const label = `${variant} lr ${lr}`;
-    const progress = new Progress(io.stdout, progressMode, label, options.steps);
-    const sps = rateMeter();
-    const result = trainRun(variant, lr, options, data, (step, loss, ics) => {
-      const later = ics?.filter((r) => r.layer > 1) ?? [];
-      const extra = later.length > 0 ? `cos(G,G') median ${fmt(median(later.map((r) => r.cosine)))}` : undefined;
-      if (ics) progress.evaluated({ step, loss, stepsPerSecond: sps(step), extra });
-      else progress.tick({ step, loss, stepsPerSecond: sps(step) });
-    });
-    progress.finish({ step: result.losses.length - 1, loss: result.losses.at(-1)!, stepsPerSecond: sps(result.losses.length - 1) });
-    if (result.divergedAt !== null) progress.message(`${label}: the loss is not finite at step ${result.divergedAt}; stopped (try a smaller lr)`);
-    runs.push(result);
-    writeMetrics(null);
-  }
-  const summaries = runs.map((r) => summarize(r, options.depth));
-  writeMetrics(summaries);
-  const subtitle = `${options.depth} linear layers of width ${options.width}, ${options.samples} synthetic samples, full-batch GD, seed ${options.seed}`;
-  writeFigure(dir, 'ics', icsFigure(runs, options.lrs, options.layer, subtitle));
-  writeFigure(dir, 'ics-per-layer', perLayerFigure(runs, options.lrs, options.depth, subtitle));
-  writeFigure(dir, 'loss', lossFigure(runs, options.lrs, subtitle));
-  if (progressMode !== 'none') {
-    io.stdout.write(`\n${summaryTable(summaries)}\n\n${claims(summaries, options.lrs, options.depth)}\n\n${pathsWritten(dir, FILES)}\n`);
-  }
-  return 0;
+    const data = makeData(options);
+    const runs: RunResult[] = [];
+    const writeMetrics = (summary: RunSummary[] | null): void => {
+      const rows: IcsRow[] = runs.flatMap((r) => r.rows);
+      run.write('metrics.csv', toCsv(CSV_COLUMNS, rows.map((r) => [r.lr, r.variant, r.step, r.loss, r.layer, r.l2, r.relativeL2, r.cosine, r.gradNorm, r.gradNormAfter])));
+      run.write('loss.csv', toCsv(LOSS_COLUMNS, runs.flatMap((r) => r.losses.map((l, step) => [r.lr, r.variant, step, l]))));
+      writeJson(run, 'metrics.json', { config, rows, losses: runs.map((r) => ({ lr: r.lr, variant: r.variant, losses: r.losses, divergedAt: r.divergedAt })), summary });
+    };
+    for (const [lr, variant] of grid(options.lrs, options.variants)) {
+      const label = `${variant} lr ${lr}`;
+      const progress = new Progress(io.stdout, progressMode, label, options.steps);
+      const sps = rateMeter();
+      const result = trainRun(variant, lr, options, data, (step, loss, ics) => {
+        const later = ics?.filter((r) => r.layer > 1) ?? [];
+        const extra = later.length > 0 ? `cos(G,G') median ${fmt(median(later.map((r) => r.cosine)))}` : undefined;
+        if (ics) progress.evaluated({ step, loss, stepsPerSecond: sps(step), extra });
+        else progress.tick({ step, loss, stepsPerSecond: sps(step) });
+      });
+      progress.finish({ step: result.losses.length - 1, loss: result.losses.at(-1)!, stepsPerSecond: sps(result.losses.length - 1) });
+      if (result.divergedAt !== null) progress.message(`${label}: the loss is not finite at step ${result.divergedAt}; stopped (try a smaller lr)`);
+      runs.push(result);
+      logResult(run, result);
+      writeMetrics(null);
+    }
+    const summaries = runs.map((r) => summarize(r, options.depth));
+    writeMetrics(summaries);
+    const subtitle = `${options.depth} linear layers of width ${options.width}, ${options.samples} synthetic samples, full-batch GD, seed ${options.seed}`;
+    writeFigure(dir, 'ics', icsFigure(runs, options.lrs, options.layer, subtitle));
+    writeFigure(dir, 'ics-per-layer', perLayerFigure(runs, options.lrs, options.depth, subtitle));
+    writeFigure(dir, 'loss', lossFigure(runs, options.lrs, subtitle));
+    if (progressMode !== 'none') {
+      io.stdout.write(`\n${summaryTable(summaries)}\n\n${claims(summaries, options.lrs, options.depth)}\n\n${pathsWritten(dir, FILES)}\n`);
+    }
+    return 0;
+  });
 }

@@ -35,6 +35,8 @@ export const DEFAULTS: Options = {
   testLimit: 2_000,
   out: null,
   progress: 'auto',
+  force: false,
+  debug: false,
   help: false,
 };
 

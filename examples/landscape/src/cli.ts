@@ -2,10 +2,9 @@
  * `pnpm example landscape`: the command line around the experiment. `run`
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, fmtPercent, formatTable, openRun, standardVsBn, loadMnistTensors, median, pathsWritten, toCsv,
+  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, fmtPercent, formatTable, withRun, runConfig, logResult, standardVsBn, loadMnistTensors, median, pathsWritten, toCsv,
   writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
@@ -16,7 +15,7 @@ export const CSV_COLUMNS = [
   'lr', 'variant', 'step', 'loss', 'grad_norm', 'loss_min', 'loss_max', 'loss_range', 'grad_diff_min', 'grad_diff_max', 'beta_smoothness',
 ] as const;
 export const LOSS_COLUMNS = ['lr', 'variant', 'step', 'train_loss'] as const;
-export const FILES = ['config.json', 'metrics.csv', 'metrics.json', 'loss.csv', 'landscape.svg', 'landscape.png', 'loss.svg', 'loss.png'] as const;
+export const FILES = ['config.json', 'status.json', 'metrics.jsonl', 'metrics.csv', 'metrics.json', 'loss.csv', 'landscape.svg', 'landscape.png', 'loss.svg', 'loss.png'] as const;
 
 /** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
 export const run = defineCli({ name: 'landscape', usage: USAGE, parse: parseArgs }, experiment);
@@ -76,49 +75,51 @@ export function claims(s: readonly RunSummary[], lrs: readonly number[]): string
 }
 
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  const { dir, progressMode, say } = openRun('landscape', options, io);
-  const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
-  const config = {
-    command: ['pnpm example landscape', ...argv].join(' '),
-    options: { ...options, out: dir, help: undefined },
-    optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy',
-    data: `MNIST via @normlab/data, pixels in [0, 1]: ${data.trainX.shape[0]} training images, test accuracy on ${data.testX.shape[0]}`,
-    probe: 'lossLandscape of @normlab/landscape before the step, on the step\'s batch, training mode, step sizes eta = lr x multiplier',
-    created: new Date().toISOString(),
-  };
-  writeJson(join(dir, 'config.json'), config);
-  say(`landscape: ${options.variants.join(', ')} (${options.model}) at lr ${options.lrs.join(', ')}, ${options.steps} SGD steps each (batch ${options.batchSize}), probes every ${options.probeEvery} steps`);
-  say(`run directory: ${dir}`);
+  return withRun('landscape', options, io, async ({ dir, run, progressMode, say }) => {
+    const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
+    const config = {
+      command: ['pnpm example landscape', ...argv].join(' '),
+      options: { ...options, out: dir, help: undefined },
+      optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy',
+      data: `MNIST via @normlab/data, pixels in [0, 1]: ${data.trainX.shape[0]} training images, test accuracy on ${data.testX.shape[0]}`,
+      probe: 'lossLandscape of @normlab/landscape before the step, on the step\'s batch, training mode, step sizes eta = lr x multiplier',
+      created: new Date().toISOString(),
+    };
+    run.writeConfig(runConfig(config));
+    say(`landscape: ${options.variants.join(', ')} (${options.model}) at lr ${options.lrs.join(', ')}, ${options.steps} SGD steps each (batch ${options.batchSize}), probes every ${options.probeEvery} steps`);
+    say(`run directory: ${dir}`);
 
-  const runs: RunResult[] = [];
-  const writeMetrics = (summary: RunSummary[] | null): void => {
-    const probes = runs.flatMap((r) => r.probes);
-    writeFileSync(join(dir, 'metrics.csv'), toCsv(CSV_COLUMNS, probes.map((p) => [
-      p.lr, p.variant, p.step, p.loss, p.gradNorm, p.lossMin, p.lossMax, p.lossRange, p.gradDiffMin, p.gradDiffMax, p.betaSmoothness,
-    ])));
-    writeFileSync(join(dir, 'loss.csv'), toCsv(LOSS_COLUMNS, runs.flatMap((r) => r.losses.map((l, i) => [r.lr, r.variant, i + 1, l]))));
-    writeJson(join(dir, 'metrics.json'), {
-      config, probes, runs: runs.map((r) => ({ lr: r.lr, variant: r.variant, model: r.describe, losses: r.losses, divergedAt: r.divergedAt, testLoss: r.testLoss, testAccuracy: r.testAccuracy })), summary,
-    });
-  };
-  for (const [lr, variant] of grid(options.lrs, options.variants)) {
-    const label = `${variant} lr ${lr}`;
-    const progress = new Progress(io.stdout, progressMode, label, options.steps);
-    const sps = rateMeter();
-    const result = trainRun(variant, lr, options, data, (step, loss, probe) => {
-      if (probe) progress.evaluated({ step, loss, stepsPerSecond: sps(step), extra: `beta ${fmt(probe.betaSmoothness)}  loss range ${fmt(probe.lossRange)}` });
-      else progress.tick({ step, loss, stepsPerSecond: sps(step) });
-    });
-    progress.finish({ step: result.losses.length, loss: result.losses.at(-1) ?? null, accuracy: result.testAccuracy, stepsPerSecond: sps(result.losses.length) });
-    if (result.divergedAt !== null) progress.message(`${label}: the training loss is not finite at step ${result.divergedAt + 1}; stopped`);
-    runs.push(result);
-    writeMetrics(null);
-  }
-  const summaries = runs.map(summarize);
-  writeMetrics(summaries);
-  const subtitle = `MNIST, ${options.model === 'vgg' ? `VGG-style conv net (width ${options.width})` : 'MLP'}, SGD batch ${options.batchSize}, η = lr x {${options.stepMultipliers.join(', ')}}, seed ${options.seed}`;
-  writeFigure(dir, 'landscape', landscapeFigure(runs, options.lrs, subtitle));
-  writeFigure(dir, 'loss', lossFigure(runs, options.lrs, subtitle));
-  if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries)}\n\n${claims(summaries, options.lrs)}\n\n${pathsWritten(dir, FILES)}\n`);
-  return 0;
+    const runs: RunResult[] = [];
+    const writeMetrics = (summary: RunSummary[] | null): void => {
+      const probes = runs.flatMap((r) => r.probes);
+      run.write('metrics.csv', toCsv(CSV_COLUMNS, probes.map((p) => [
+        p.lr, p.variant, p.step, p.loss, p.gradNorm, p.lossMin, p.lossMax, p.lossRange, p.gradDiffMin, p.gradDiffMax, p.betaSmoothness,
+      ])));
+      run.write('loss.csv', toCsv(LOSS_COLUMNS, runs.flatMap((r) => r.losses.map((l, i) => [r.lr, r.variant, i + 1, l]))));
+      writeJson(run, 'metrics.json', {
+        config, probes, runs: runs.map((r) => ({ lr: r.lr, variant: r.variant, model: r.describe, losses: r.losses, divergedAt: r.divergedAt, testLoss: r.testLoss, testAccuracy: r.testAccuracy })), summary,
+      });
+    };
+    for (const [lr, variant] of grid(options.lrs, options.variants)) {
+      const label = `${variant} lr ${lr}`;
+      const progress = new Progress(io.stdout, progressMode, label, options.steps);
+      const sps = rateMeter();
+      const result = trainRun(variant, lr, options, data, (step, loss, probe) => {
+        if (probe) progress.evaluated({ step, loss, stepsPerSecond: sps(step), extra: `beta ${fmt(probe.betaSmoothness)}  loss range ${fmt(probe.lossRange)}` });
+        else progress.tick({ step, loss, stepsPerSecond: sps(step) });
+      });
+      progress.finish({ step: result.losses.length, loss: result.losses.at(-1) ?? null, accuracy: result.testAccuracy, stepsPerSecond: sps(result.losses.length) });
+      if (result.divergedAt !== null) progress.message(`${label}: the training loss is not finite at step ${result.divergedAt + 1}; stopped`);
+      runs.push(result);
+      logResult(run, result);
+      writeMetrics(null);
+    }
+    const summaries = runs.map(summarize);
+    writeMetrics(summaries);
+    const subtitle = `MNIST, ${options.model === 'vgg' ? `VGG-style conv net (width ${options.width})` : 'MLP'}, SGD batch ${options.batchSize}, η = lr x {${options.stepMultipliers.join(', ')}}, seed ${options.seed}`;
+    writeFigure(dir, 'landscape', landscapeFigure(runs, options.lrs, subtitle));
+    writeFigure(dir, 'loss', lossFigure(runs, options.lrs, subtitle));
+    if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries)}\n\n${claims(summaries, options.lrs)}\n\n${pathsWritten(dir, FILES)}\n`);
+    return 0;
+  });
 }

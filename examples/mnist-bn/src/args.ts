@@ -123,8 +123,6 @@ const FLAGS: Flags<Options> = {
   '--checkpoint-every': { key: 'checkpointEvery', kind: 'int' },
   '--resume': { key: 'resume', kind: 'string' },
   '--start-over': { key: 'startOver', kind: 'switch' },
-  '--force': { key: 'force', kind: 'switch' },
-  '--debug': { key: 'debug', kind: 'switch' },
   '--unit': { key: 'unit', kind: 'int' },
   '--percentile-images': { key: 'percentileImages', kind: 'posint' },
 };

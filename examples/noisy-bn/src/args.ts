@@ -41,6 +41,8 @@ export const DEFAULTS: Options = {
   testLimit: 0,
   out: null,
   progress: 'auto',
+  force: false,
+  debug: false,
   help: false,
 };
 

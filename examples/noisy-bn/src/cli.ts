@@ -2,10 +2,9 @@
  * `pnpm example noisy-bn`: the command line around the experiment. `run`
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Io, Progress, defineCli, describeNoise, percentileShift, formatDuration, fmtNumber, fmtPercent, formatTable, openRun, loadMnistTensors, pathsWritten, toCsv,
+  type Io, Progress, defineCli, describeNoise, percentileShift, formatDuration, fmtNumber, fmtPercent, formatTable, withRun, runConfig, logResult, loadMnistTensors, pathsWritten, toCsv,
   writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
@@ -15,7 +14,7 @@ import { activationsFigure, trainingFigure } from './figures.js';
 export const CSV_COLUMNS = ['variant', 'step', 'train_loss', 'test_loss', 'test_accuracy'] as const;
 export const ACTIVATION_COLUMNS = ['variant', 'step', 'mean', 'variance', ...PERCENTILES.map((p) => `p${p}`)] as const;
 export const FILES = [
-  'config.json', 'metrics.csv', 'metrics.json', 'activations.csv', 'training.svg', 'training.png', 'activations.svg', 'activations.png',
+  'config.json', 'status.json', 'metrics.jsonl', 'metrics.csv', 'metrics.json', 'activations.csv', 'training.svg', 'training.png', 'activations.svg', 'activations.png',
 ] as const;
 
 /** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
@@ -90,55 +89,57 @@ export function claims(s: readonly VariantSummary[]): string {
 }
 
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  const { dir, progressMode, say } = openRun('noisy-bn', options, io);
-  const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
-  const config = {
-    command: ['pnpm example noisy-bn', ...argv].join(' '),
-    options: { ...options, out: dir, help: undefined },
-    optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy',
-    noise: describeNoise('NoisyBatchNorm1d/2d', options),
-    data: `MNIST via @normlab/data, pixels in [0, 1]: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`,
-    activations: `activationStats of @normlab/landscape on ${options.model === 'mlp' ? 'unit' : 'channel'} ${options.unit} of hidden block ${options.layer}'s pre-activations (the BN layer's output, noise included, or the Linear/conv output without BN), over the training batch, percentiles ${PERCENTILES.join('/')}`,
-    created: new Date().toISOString(),
-  };
-  writeJson(join(dir, 'config.json'), config);
-  say(`noisy-bn: ${options.variants.join(', ')} (${options.model}) for ${options.steps} steps each (batch ${options.batchSize}, lr ${options.lr}, seed ${options.seed})`);
-  say(`run directory: ${dir}`);
-  say(`data: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`);
+  return withRun('noisy-bn', options, io, async ({ dir, run, progressMode, say }) => {
+    const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
+    const config = {
+      command: ['pnpm example noisy-bn', ...argv].join(' '),
+      options: { ...options, out: dir, help: undefined },
+      optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy',
+      noise: describeNoise('NoisyBatchNorm1d/2d', options),
+      data: `MNIST via @normlab/data, pixels in [0, 1]: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`,
+      activations: `activationStats of @normlab/landscape on ${options.model === 'mlp' ? 'unit' : 'channel'} ${options.unit} of hidden block ${options.layer}'s pre-activations (the BN layer's output, noise included, or the Linear/conv output without BN), over the training batch, percentiles ${PERCENTILES.join('/')}`,
+      created: new Date().toISOString(),
+    };
+    run.writeConfig(runConfig(config));
+    say(`noisy-bn: ${options.variants.join(', ')} (${options.model}) for ${options.steps} steps each (batch ${options.batchSize}, lr ${options.lr}, seed ${options.seed})`);
+    say(`run directory: ${dir}`);
+    say(`data: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`);
 
-  const runs: RunResult[] = [];
-  const models: Record<string, string> = {};
-  const writeMetrics = (summary: VariantSummary[] | null): void => {
-    const evals = runs.flatMap((r) => r.evals);
-    const stats = runs.flatMap((r) => r.stats);
-    writeFileSync(join(dir, 'metrics.csv'), toCsv(CSV_COLUMNS, evals.map((e) => [e.variant, e.step, e.trainLoss, e.testLoss, e.testAccuracy])));
-    writeFileSync(join(dir, 'activations.csv'), toCsv(ACTIVATION_COLUMNS, stats.map((s) => [s.variant, s.step, s.mean, s.variance, ...s.percentiles])));
-    writeJson(join(dir, 'metrics.json'), { config, models, evals, activations: stats, losses: Object.fromEntries(runs.map((r) => [r.variant, r.losses])), summary });
-  };
-  for (const variant of options.variants) {
-    const progress = new Progress(io.stdout, progressMode, variant, options.steps);
-    let shown: number | null = null;
-    let accuracy: number | null = null;
-    let sps = 0;
-    const result = trainVariant(variant, options, data, (row, rate) => {
-      accuracy = row.testAccuracy;
-      sps = rate;
-      progress.evaluated({ step: row.step, loss: row.trainLoss, accuracy, stepsPerSecond: rate });
-    }, (step, loss) => {
-      shown = shown === null ? loss : 0.95 * shown + 0.05 * loss;
-      progress.tick({ step, loss: shown, accuracy, stepsPerSecond: sps });
-    });
-    progress.finish({ step: result.losses.length, loss: result.evals.at(-1)?.trainLoss ?? null, accuracy, stepsPerSecond: sps });
-    if (result.divergedAt !== null) progress.message(`${variant}: the training loss is not finite at step ${result.divergedAt + 1}; stopped (try a smaller --lr)`);
-    models[variant] = result.describe;
-    runs.push(result);
-    writeMetrics(null);
-  }
-  const summaries = runs.map((r) => summarize(r, options.steps));
-  writeMetrics(summaries);
-  const subtitle = `MNIST, ${options.model === 'mlp' ? 'MLP 784-100-100-100-10 ReLU' : 'VGG-style conv net'}, SGD lr ${options.lr}, batch ${options.batchSize}, seed ${options.seed}, test on ${data.testX.shape[0]} images`;
-  writeFigure(dir, 'training', trainingFigure(runs, subtitle));
-  writeFigure(dir, 'activations', activationsFigure(runs, `${options.model === 'mlp' ? 'unit' : 'channel'} ${options.unit} of hidden block ${options.layer}`, `${subtitle}; bands: 5-95% and 15-85%, line: median, over the training batch`));
-  if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries)}\n\n${claims(summaries)}\n\n${pathsWritten(dir, FILES)}\n`);
-  return 0;
+    const runs: RunResult[] = [];
+    const models: Record<string, string> = {};
+    const writeMetrics = (summary: VariantSummary[] | null): void => {
+      const evals = runs.flatMap((r) => r.evals);
+      const stats = runs.flatMap((r) => r.stats);
+      run.write('metrics.csv', toCsv(CSV_COLUMNS, evals.map((e) => [e.variant, e.step, e.trainLoss, e.testLoss, e.testAccuracy])));
+      run.write('activations.csv', toCsv(ACTIVATION_COLUMNS, stats.map((s) => [s.variant, s.step, s.mean, s.variance, ...s.percentiles])));
+      writeJson(run, 'metrics.json', { config, models, evals, activations: stats, losses: Object.fromEntries(runs.map((r) => [r.variant, r.losses])), summary });
+    };
+    for (const variant of options.variants) {
+      const progress = new Progress(io.stdout, progressMode, variant, options.steps);
+      let shown: number | null = null;
+      let accuracy: number | null = null;
+      let sps = 0;
+      const result = trainVariant(variant, options, data, (row, rate) => {
+        accuracy = row.testAccuracy;
+        sps = rate;
+        progress.evaluated({ step: row.step, loss: row.trainLoss, accuracy, stepsPerSecond: rate });
+      }, (step, loss) => {
+        shown = shown === null ? loss : 0.95 * shown + 0.05 * loss;
+        progress.tick({ step, loss: shown, accuracy, stepsPerSecond: sps });
+      });
+      progress.finish({ step: result.losses.length, loss: result.evals.at(-1)?.trainLoss ?? null, accuracy, stepsPerSecond: sps });
+      if (result.divergedAt !== null) progress.message(`${variant}: the training loss is not finite at step ${result.divergedAt + 1}; stopped (try a smaller --lr)`);
+      models[variant] = result.describe;
+      runs.push(result);
+      logResult(run, result);
+      writeMetrics(null);
+    }
+    const summaries = runs.map((r) => summarize(r, options.steps));
+    writeMetrics(summaries);
+    const subtitle = `MNIST, ${options.model === 'mlp' ? 'MLP 784-100-100-100-10 ReLU' : 'VGG-style conv net'}, SGD lr ${options.lr}, batch ${options.batchSize}, seed ${options.seed}, test on ${data.testX.shape[0]} images`;
+    writeFigure(dir, 'training', trainingFigure(runs, subtitle));
+    writeFigure(dir, 'activations', activationsFigure(runs, `${options.model === 'mlp' ? 'unit' : 'channel'} ${options.unit} of hidden block ${options.layer}`, `${subtitle}; bands: 5-95% and 15-85%, line: median, over the training batch`));
+    if (progressMode !== 'none') io.stdout.write(`\n${summaryTable(summaries)}\n\n${claims(summaries)}\n\n${pathsWritten(dir, FILES)}\n`);
+    return 0;
+  });
 }

@@ -63,6 +63,8 @@ export const DEFAULTS: Options = {
   testLimit: 2_000,
   out: null,
   progress: 'auto',
+  force: false,
+  debug: false,
   help: false,
 };
 

@@ -2,9 +2,8 @@
  * `pnpm example vgg-bn`: the command line around the experiment. `run`
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Io, Progress, defineCli, describeNoise, grid, openRun, pathsWritten, toCsv, writeFigure, writeJson } from '@normlab/example-kit';
+import { type Io, Progress, defineCli, describeNoise, grid, withRun, runConfig, logResult, pathsWritten, toCsv, writeFigure, writeJson } from '@normlab/example-kit';
 import { type Options, USAGE, parseArgs, seedsOf } from './args.js';
 import { loadImages } from './data.js';
 import { PERCENTILES, type RunResult, trainRun } from './experiment.js';
@@ -17,7 +16,7 @@ export const ACTIVATION_COLUMNS = ['variant', 'lr', 'seed', 'layer', 'step', 'me
 /** The files a run writes: one activations figure per learning rate. */
 export function filesOf(lrs: readonly number[]): string[] {
   return [
-    'config.json', 'metrics.csv', 'metrics.json', 'activations.csv', 'accuracy.svg', 'accuracy.png',
+    'config.json', 'status.json', 'metrics.jsonl', 'metrics.csv', 'metrics.json', 'activations.csv', 'accuracy.svg', 'accuracy.png',
     ...lrs.flatMap((lr) => [`activations-lr${lr}.svg`, `activations-lr${lr}.png`]),
   ];
 }
@@ -28,70 +27,72 @@ export const run = defineCli({ name: 'vgg-bn', usage: USAGE, parse: parseArgs },
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
   // The data first: a missing CIFAR folder is reported before a run directory exists.
   const data = loadImages(options);
-  const { dir, progressMode, say } = openRun('vgg-bn', options, io);
-  const seeds = seedsOf(options);
-  // Seeds innermost: a grid interrupted midway has every seed of the runs it finished.
-  const runsToDo = grid(options.lrs, options.variants).flatMap(([lr, variant]) => seeds.map((seed) => ({ lr, variant, seed })));
-  const config = {
-    command: ['pnpm example vgg-bn', ...argv].join(' '),
-    options: { ...options, out: dir, help: undefined },
-    optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy, constant learning rate',
-    init: "torchvision's VGG init: conv weights He-normal (fan-out, ReLU gain), Linear weights N(0, 0.01^2), biases 0; the same draws for every run",
-    noise: describeNoise('NoisyBatchNorm2d', options),
-    data: data.describe,
-    activations: `activationStats of @normlab/landscape on channel ${options.channel} of conv ${options.layers.join(', ')}'s ${options.track === 'output' ? "pre-activations (the norm layer's output, noise included; the conv's output without a norm)" : 'outputs (the norm layer\'s input, in every variant)'}, over the training batch, percentiles ${PERCENTILES.join('/')}`,
-    created: new Date().toISOString(),
-  };
-  writeJson(join(dir, 'config.json'), config);
-  say(`vgg-bn: VGG-${options.depth} (width x${options.width}) on ${options.dataset}: ${grid(options.lrs, options.variants).map(([lr, v]) => `${v} LR=${lr}`).join(', ')}, ${options.steps} steps each (batch ${options.batchSize}, seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')})`);
-  say(`run directory: ${dir}`);
-  say(`data: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`);
+  return withRun('vgg-bn', options, io, async ({ dir, run, progressMode, say }) => {
+    const seeds = seedsOf(options);
+    // Seeds innermost: a grid interrupted midway has every seed of the runs it finished.
+    const runsToDo = grid(options.lrs, options.variants).flatMap(([lr, variant]) => seeds.map((seed) => ({ lr, variant, seed })));
+    const config = {
+      command: ['pnpm example vgg-bn', ...argv].join(' '),
+      options: { ...options, out: dir, help: undefined },
+      optimizer: 'SGD (no momentum, no weight decay), softmax cross-entropy, constant learning rate',
+      init: "torchvision's VGG init: conv weights He-normal (fan-out, ReLU gain), Linear weights N(0, 0.01^2), biases 0; the same draws for every run",
+      noise: describeNoise('NoisyBatchNorm2d', options),
+      data: data.describe,
+      activations: `activationStats of @normlab/landscape on channel ${options.channel} of conv ${options.layers.join(', ')}'s ${options.track === 'output' ? "pre-activations (the norm layer's output, noise included; the conv's output without a norm)" : 'outputs (the norm layer\'s input, in every variant)'}, over the training batch, percentiles ${PERCENTILES.join('/')}`,
+      created: new Date().toISOString(),
+    };
+    run.writeConfig(runConfig(config));
+    say(`vgg-bn: VGG-${options.depth} (width x${options.width}) on ${options.dataset}: ${grid(options.lrs, options.variants).map(([lr, v]) => `${v} LR=${lr}`).join(', ')}, ${options.steps} steps each (batch ${options.batchSize}, seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')})`);
+    say(`run directory: ${dir}`);
+    say(`data: ${data.trainX.shape[0]} training images, ${data.testX.shape[0]} test images`);
 
-  const runs: RunResult[] = [];
-  const models: Record<string, string> = {};
-  const writeMetrics = (summary: RunSummary[] | null): void => {
-    const evals = runs.flatMap((r) => r.evals);
-    const stats = runs.flatMap((r) => r.stats);
-    writeFileSync(join(dir, 'metrics.csv'), toCsv(CSV_COLUMNS, evals.map((e) => [e.variant, e.lr, e.seed, e.step, e.trainLoss, e.trainAccuracy, e.testLoss, e.testAccuracy])));
-    writeFileSync(join(dir, 'activations.csv'), toCsv(ACTIVATION_COLUMNS, stats.map((s) => [s.variant, s.lr, s.seed, s.layer, s.step, s.mean, s.variance, ...s.percentiles])));
-    const losses = runs.map((r) => ({ variant: r.variant, lr: r.lr, seed: r.seed, losses: r.losses }));
-    writeJson(join(dir, 'metrics.json'), { config, models, evals, activations: stats, losses, summary, seeds: summary && aggregate(summary) });
-  };
-  for (const { lr, variant, seed } of runsToDo) {
-    const label = `${variant} LR=${lr}${seeds.length > 1 ? ` seed ${seed}` : ''}`;
-    const progress = new Progress(io.stdout, progressMode, label, options.steps);
-    let accuracy: number | null = null;
-    let shown: number | null = null;
-    let sps = 0;
-    const result = trainRun(variant, lr, seed, options, data, {
-      onEval(row, rate) {
-        accuracy = row.testAccuracy;
-        sps = rate;
-        progress.evaluated({ step: row.step, loss: row.trainLoss, accuracy, stepsPerSecond: rate });
-      },
-      onStep(step, loss) {
-        shown = shown === null ? loss : 0.95 * shown + 0.05 * loss;
-        progress.tick({ step, loss: shown, accuracy, stepsPerSecond: sps });
-      },
-    });
-    progress.finish({ step: result.losses.length, loss: result.evals.at(-1)?.trainLoss ?? null, accuracy, stepsPerSecond: sps });
-    if (result.divergedAt !== null) progress.message(`${label}: the training loss is not finite at step ${result.divergedAt + 1}; stopped`);
-    models[variant] = result.describe;
-    runs.push(result);
-    writeMetrics(null);
-  }
-  const summaries = runs.map((r) => summarize(r, options));
-  writeMetrics(summaries);
-  const groups = aggregate(summaries);
-  const base = `${options.dataset}, VGG-${options.depth} width x${options.width}, SGD batch ${options.batchSize}, test on ${data.testX.shape[0]} images`;
-  const seedText = seeds.length > 1 ? `seeds ${seeds.join(', ')} (line: mean, band: min-max)` : `seed ${seeds[0]}`;
-  writeFigure(dir, 'accuracy', accuracyFigure(runs, options.lrs, `${base}, ${seedText}`));
-  for (const lr of options.lrs) {
-    writeFigure(dir, `activations-lr${lr}`, activationsFigure(runs, options.layers, lr, seeds[0], options.channel, options.track, `${base}; bands: 5-95% and 15-85%, line: median, over the training batch`));
-  }
-  if (progressMode !== 'none') {
-    const tables = seeds.length > 1 ? `${summaryTable(summaries, options.layers)}\n\n${seedTable(groups)}` : summaryTable(summaries, options.layers);
-    io.stdout.write(`\n${tables}\n\n${claims(groups, options.lrs)}\n\n${pathsWritten(dir, filesOf(options.lrs))}\n`);
-  }
-  return 0;
+    const runs: RunResult[] = [];
+    const models: Record<string, string> = {};
+    const writeMetrics = (summary: RunSummary[] | null): void => {
+      const evals = runs.flatMap((r) => r.evals);
+      const stats = runs.flatMap((r) => r.stats);
+      run.write('metrics.csv', toCsv(CSV_COLUMNS, evals.map((e) => [e.variant, e.lr, e.seed, e.step, e.trainLoss, e.trainAccuracy, e.testLoss, e.testAccuracy])));
+      run.write('activations.csv', toCsv(ACTIVATION_COLUMNS, stats.map((s) => [s.variant, s.lr, s.seed, s.layer, s.step, s.mean, s.variance, ...s.percentiles])));
+      const losses = runs.map((r) => ({ variant: r.variant, lr: r.lr, seed: r.seed, losses: r.losses }));
+      writeJson(run, 'metrics.json', { config, models, evals, activations: stats, losses, summary, seeds: summary && aggregate(summary) });
+    };
+    for (const { lr, variant, seed } of runsToDo) {
+      const label = `${variant} LR=${lr}${seeds.length > 1 ? ` seed ${seed}` : ''}`;
+      const progress = new Progress(io.stdout, progressMode, label, options.steps);
+      let accuracy: number | null = null;
+      let shown: number | null = null;
+      let sps = 0;
+      const result = trainRun(variant, lr, seed, options, data, {
+        onEval(row, rate) {
+          accuracy = row.testAccuracy;
+          sps = rate;
+          progress.evaluated({ step: row.step, loss: row.trainLoss, accuracy, stepsPerSecond: rate });
+        },
+        onStep(step, loss) {
+          shown = shown === null ? loss : 0.95 * shown + 0.05 * loss;
+          progress.tick({ step, loss: shown, accuracy, stepsPerSecond: sps });
+        },
+      });
+      progress.finish({ step: result.losses.length, loss: result.evals.at(-1)?.trainLoss ?? null, accuracy, stepsPerSecond: sps });
+      if (result.divergedAt !== null) progress.message(`${label}: the training loss is not finite at step ${result.divergedAt + 1}; stopped`);
+      models[variant] = result.describe;
+      runs.push(result);
+      logResult(run, result);
+      writeMetrics(null);
+    }
+    const summaries = runs.map((r) => summarize(r, options));
+    writeMetrics(summaries);
+    const groups = aggregate(summaries);
+    const base = `${options.dataset}, VGG-${options.depth} width x${options.width}, SGD batch ${options.batchSize}, test on ${data.testX.shape[0]} images`;
+    const seedText = seeds.length > 1 ? `seeds ${seeds.join(', ')} (line: mean, band: min-max)` : `seed ${seeds[0]}`;
+    writeFigure(dir, 'accuracy', accuracyFigure(runs, options.lrs, `${base}, ${seedText}`));
+    for (const lr of options.lrs) {
+      writeFigure(dir, `activations-lr${lr}`, activationsFigure(runs, options.layers, lr, seeds[0], options.channel, options.track, `${base}; bands: 5-95% and 15-85%, line: median, over the training batch`));
+    }
+    if (progressMode !== 'none') {
+      const tables = seeds.length > 1 ? `${summaryTable(summaries, options.layers)}\n\n${seedTable(groups)}` : summaryTable(summaries, options.layers);
+      io.stdout.write(`\n${tables}\n\n${claims(groups, options.lrs)}\n\n${pathsWritten(dir, filesOf(options.lrs))}\n`);
+    }
+    return 0;
+  });
 }
