@@ -11,3 +11,17 @@ export { CheckpointStore, type CheckpointFile, type LoadedCheckpoint, type Skipp
 export { RunDir, type RunState, type RunStatus, type CreateOptions } from './run-dir.js';
 export { watchInterrupt, type Interrupt } from './interrupt.js';
 export { codeVersion, type CodeVersion } from './code-version.js';
+export { tQuantile975, meanCi, type MeanCi } from './confidence.js';
+export {
+  parseSweep, expandSweep, flagOf, flagArgs, type SweepSpec, type SweepRun, type MetricsSpec, type SlurmSpec, type FlagValue,
+} from './sweep-spec.js';
+export { aggregateSweep, type SweepAggregate, type SeriesAggregate, type MetricAggregate } from './aggregate.js';
+export { summaryMarkdown, metricFigures, reportHtml, type ReportContext } from './sweep-report.js';
+export {
+  runLocal, runSlurm, runState, runDir, runArgs, slurmScript, shellQuote,
+  type SweepLayout, type SweepRunState, type ExampleCommand, type SweepProgress, type LocalOptions, type SlurmOptions, type ExecResult,
+} from './sweep-exec.js';
+export {
+  sweepCli, parseSweepArgs, loadSweepFile, writeAggregate, describeProgress, SWEEP_USAGE, SweepUsageError,
+  type SweepCliOptions, type SweepIo, type SweepEnv,
+} from './sweep-cli.js';
