@@ -13,10 +13,10 @@ export { watchInterrupt, type Interrupt } from './interrupt.js';
 export { codeVersion, type CodeVersion } from './code-version.js';
 export { tQuantile975, meanCi, type MeanCi } from './confidence.js';
 export {
-  parseSweep, expandSweep, flagOf, flagArgs, type SweepSpec, type SweepRun, type MetricsSpec, type SlurmSpec, type FlagValue,
+  parseSweep, expandSweep, flagOf, flagArgs, type SweepSpec, type SweepRun, type MetricsSpec, type SlurmSpec, type FlagValue, type RunSummary,
 } from './sweep-spec.js';
-export { aggregateSweep, type SweepAggregate, type SeriesAggregate, type MetricAggregate } from './aggregate.js';
-export { summaryMarkdown, metricFigures, reportHtml, type ReportContext } from './sweep-report.js';
+export { aggregateSweep, reduceRun, type SweepAggregate, type SeriesAggregate, type MetricAggregate, type RunSummaryAggregate } from './aggregate.js';
+export { summaryMarkdown, describeSummary, metricFigures, reportHtml, type ReportContext } from './sweep-report.js';
 export {
   runLocal, runSlurm, runState, runDir, runArgs, slurmScript, shellQuote,
   type SweepLayout, type SweepRunState, type ExampleCommand, type SweepProgress, type LocalOptions, type SlurmOptions, type ExecResult,

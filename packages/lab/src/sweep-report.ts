@@ -11,36 +11,37 @@ import type { SeriesAggregate, SweepAggregate } from './aggregate.js';
 /** A number for a table: 4 significant digits. */
 const num = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(4))) : 'n/a');
 
-/** The index of the last x at which every metric of the series has a value. */
-function lastComplete(s: SeriesAggregate, y: readonly string[]): number {
-  for (let i = s.x.length - 1; i >= 0; i--) if (y.every((m) => s.metrics[m].n[i] > 0)) return i;
-  return -1;
+/** "0.9123 [0.9011, 0.9235] (n 3)"; one seed: the value and "(n 1, no interval)". */
+function cell(s: SeriesAggregate, m: string): string {
+  const a = s.summary[m];
+  if (!a) return 'n/a';
+  return a.n === 1 ? `${num(a.mean)} (n 1, no interval)` : `${num(a.mean)} [${num(a.lo)}, ${num(a.hi)}] (n ${a.n})`;
 }
 
-/** "0.9123 [0.9011, 0.9235] (n 3)"; one seed: the value and "(n 1, no interval)". */
-function cell(s: SeriesAggregate, m: string, i: number): string {
-  const a = s.metrics[m];
-  if (i < 0 || a.n[i] === 0) return 'n/a';
-  return a.n[i] === 1 ? `${num(a.mean[i])} (n 1, no interval)` : `${num(a.mean[i])} [${num(a.lo[i])}, ${num(a.hi[i])}] (n ${a.n[i]})`;
+/** What a run's number is, in words. */
+export function describeSummary(agg: SweepAggregate): string {
+  const what = { last: `its value at its last ${agg.x}`, median: `the median over its ${agg.x} values`, mean: `the mean over its ${agg.x} values`, min: `the minimum over its ${agg.x} values`, max: `the maximum over its ${agg.x} values` }[agg.summary];
+  return `Each run's number is ${what}; the table gives their mean and 95% confidence interval over the seeds (Student's t, n - 1 degrees of freedom), then each seed's number.`;
 }
 
 function tableRows(agg: SweepAggregate): { header: string[]; rows: string[][] } {
-  const header = ['series', `last ${agg.x}`, ...agg.y.map((m) => `${m}: mean [95% CI]`)];
-  const rows = agg.series.map((s) => {
-    const i = lastComplete(s, agg.y);
-    return [s.label, i < 0 ? 'n/a' : String(s.x[i]), ...agg.y.map((m) => cell(s, m, i))];
-  });
+  const header = ['series', ...agg.y.map((m) => `${m}: mean [95% CI]`), ...agg.y.map((m) => `${m} per seed`)];
+  const rows = agg.series.map((s) => [
+    s.label,
+    ...agg.y.map((m) => cell(s, m)),
+    ...agg.y.map((m) => s.summary[m]?.perSeed.map((v, i) => `${s.seeds[i]}: ${v === null ? 'n/a' : num(v)}`).join(', ') ?? 'n/a'),
+  ]);
   return { header, rows };
 }
 
-/** The Markdown summary: one row per series at its last complete x. */
+/** The Markdown summary: one row per series. */
 export function summaryMarkdown(agg: SweepAggregate): string {
   const { header, rows } = tableRows(agg);
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
   return [
     `# Sweep ${agg.name} (${agg.example})`,
     '',
-    `Seeds ${agg.seeds.join(', ')}; mean and 95% confidence interval over the seeds (Student's t, n - 1 degrees of freedom) at each series' last ${agg.x} where every metric has a value.`,
+    describeSummary(agg),
     '',
     `| ${header.map(esc).join(' | ')} |`,
     `| ${header.map(() => '---').join(' | ')} |`,
@@ -96,7 +97,7 @@ code { background: #f4f4f4; padding: 1px 4px; }
 <h1>Sweep ${h(agg.name)}</h1>
 <p>Example <code>${h(agg.example)}</code>, seeds ${h(agg.seeds.join(', '))}, executor ${h(ctx.executor)}, ${h(ctx.created)}.<br>
 Command: <code>${h(ctx.command)}</code></p>
-<p>Mean and 95% confidence interval over the seeds (Student's t with n - 1 degrees of freedom), at each series' last ${h(agg.x)} where every metric has a value.</p>
+<p>${h(describeSummary(agg))}</p>
 <table id="summary">
 <thead><tr>${header.map((c) => `<th>${h(c)}</th>`).join('')}</tr></thead>
 <tbody>

@@ -32,7 +32,16 @@ export interface MetricsSpec {
   series: string[];
   /** Only records whose fields equal these (e.g. `{ "kind": "evals" }`). */
   where: Record<string, string | number | boolean>;
+  /**
+   * What one run contributes to the summary table: its value at its last x
+   * ('last', the default), or the median, mean, min or max over its x values.
+   */
+  summary: RunSummary;
 }
+
+/** How a run's values along x become its one number in the summary table. */
+export type RunSummary = 'last' | 'median' | 'mean' | 'min' | 'max';
+const RUN_SUMMARIES: readonly RunSummary[] = ['last', 'median', 'mean', 'min', 'max'];
 
 /** Resources of each Slurm array task (sbatch's options). */
 export interface SlurmSpec {
@@ -138,6 +147,9 @@ export function parseSweep(value: unknown, file: string): SweepSpec {
   if (!isRecord(where) || !Object.values(where).every((v) => ['string', 'number', 'boolean'].includes(typeof v))) {
     throw new RunError(`${file}: 'metrics.where' must map fields to a string, number or boolean, got ${JSON.stringify(where)}`);
   }
+  const summary = m.summary ?? 'last';
+  if (!RUN_SUMMARIES.includes(summary as RunSummary)) throw new RunError(`${file}: 'metrics.summary' must be one of ${RUN_SUMMARIES.join(', ')}, got ${JSON.stringify(summary)}`);
+  for (const k of Object.keys(m)) if (!['x', 'y', 'series', 'where', 'summary'].includes(k)) throw new RunError(`${file}: unknown field 'metrics.${k}' (known: x, y, series, where, summary)`);
   const slurm = value.slurm ?? {};
   if (!isRecord(slurm)) throw new RunError(`${file}: 'slurm' must be an object of sbatch options`);
   for (const k of Object.keys(slurm)) if (!['partition', 'time', 'cpusPerTask', 'mem', 'account', 'extra'].includes(k)) throw new RunError(`${file}: unknown field 'slurm.${k}' (known: partition, time, cpusPerTask, mem, account, extra)`);
@@ -146,7 +158,7 @@ export function parseSweep(value: unknown, file: string): SweepSpec {
   if (slurm.extra !== undefined && !(Array.isArray(slurm.extra) && slurm.extra.every((s) => typeof s === 'string'))) throw new RunError(`${file}: 'slurm.extra' must be a list of sbatch options`);
   return {
     example, name, args, grid, list, seeds: seeds as number[],
-    metrics: { x, y, series: strings('series', m.series, []), where: where as MetricsSpec['where'] },
+    metrics: { x, y, series: strings('series', m.series, []), where: where as MetricsSpec['where'], summary: summary as RunSummary },
     slurm: slurm as SlurmSpec,
   };
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  RunError, aggregateSweep, describeProgress, expandSweep, flagArgs, meanCi, metricFigures, parseSweep, reportHtml, shellQuote, slurmScript, summaryMarkdown,
+  RunError, aggregateSweep, describeProgress, reduceRun, expandSweep, flagArgs, meanCi, metricFigures, parseSweep, reportHtml, shellQuote, slurmScript, summaryMarkdown,
   tQuantile975,
 } from '../src/index.js';
 
@@ -98,8 +98,10 @@ describe('aggregation and the report', () => {
 
   it('the Markdown table, the figures and a self-contained HTML page', () => {
     const md = summaryMarkdown(agg);
-    expect(md).toContain('| series | last step | acc: mean [95% CI] | loss: mean [95% CI] |');
-    expect(md).toContain('| lr 0.1, variant bn | 10 | 1.5 [-0.9843, 3.984] (n 3) | 1 [1, 1] (n 2) |');
+    expect(md).toContain("Each run's number is its value at its last step;");
+    expect(md).toContain('| series | acc: mean [95% CI] | loss: mean [95% CI] | acc per seed | loss per seed |');
+    // Seed 2 has no loss at step 10: its last value is step 0's.
+    expect(md).toContain('| lr 0.1, variant bn | 1.5 [-0.9843, 3.984] (n 3) | 1.333 [-0.101, 2.768] (n 3) | 0: 0.5, 1: 1.5, 2: 2.5 | 0: 1, 1: 1, 2: 2 |');
     const figures = metricFigures(agg);
     expect(Object.keys(figures)).toEqual(['acc', 'loss']);
     expect(figures.acc).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -108,6 +110,22 @@ describe('aggregation and the report', () => {
     expect(html).not.toMatch(/<script|<link|src="http|href="http/);
     expect(html.match(/<svg/g)).toHaveLength(2);
     expect(html).toContain('<td>a&lt;b</td><td>done</td><td class="num">1.3</td>');
+  });
+});
+
+describe('run summaries', () => {
+  it('reduceRun: the last value, or the median, mean, min or max over x; none: null', () => {
+    expect(['last', 'median', 'mean', 'min', 'max'].map((h) => reduceRun([3, 1, 4, 1], h as 'last'))).toEqual([1, 2, 2.25, 1, 4]);
+    expect(reduceRun([5, 1, 2], 'median')).toBe(2);
+    expect(reduceRun([], 'mean')).toBeNull();
+  });
+
+  it("'summary: median' gives each run's median over x, then the mean and interval over seeds", () => {
+    const spec = parseSweep({ ...BASE, seeds: [0, 1], metrics: { y: ['v'], summary: 'median' } }, 'm.json');
+    const runs = expandSweep(spec);
+    const agg = aggregateSweep(spec, runs.map((run) => ({ run, records: [1, 2, 30].map((v, step) => ({ step, v: v + run.seed })) })));
+    expect(agg.series[0].summary.v).toMatchObject({ n: 2, mean: 2.5, perSeed: [2, 3] });
+    expect(() => parseSweep({ ...BASE, metrics: { y: ['v'], summary: 'p90' } }, 'm.json')).toThrow("'metrics.summary' must be one of last, median, mean, min, max");
   });
 });
 
