@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CodeVersion, RunDir, codeVersion } from '@normlab/lab';
+import { type CodeVersion, RunDir, codeVersion, watchInterrupt } from '@normlab/lab';
 import { writePng } from '@normlab/plot';
 import { type HelpOption, type ProgressOption, RunError, UsageError } from './args.js';
 import { type ProgressMode, type Writer, resolveProgressMode } from './progress.js';
@@ -148,6 +148,17 @@ export interface RunContext {
   progressMode: ProgressMode;
   /** Writes a line unless --progress none. */
   say: (line: string) => void;
+  /**
+   * The hook a training loop awaits after every step of the run `label`: one
+   * turn of the event loop (where Ctrl-C arrives), then `RunInterrupted` if
+   * it did, which `withRun` turns into status interrupted and exit code 130.
+   */
+  between: (label: string) => (step: number) => Promise<void>;
+}
+
+/** Thrown by `RunContext.between` after Ctrl-C: the run under way stops after its step. */
+export class RunInterrupted extends Error {
+  override name = 'RunInterrupted';
 }
 
 /**
@@ -167,13 +178,26 @@ export async function withRun(
   const run = RunDir.create(options.out ?? join(REPO_ROOT, 'runs', example, runId()), { force: options.force });
   if (run.movedAside) say(`${example}: the run that was in ${run.dir} is now in ${run.movedAside}`);
   run.setStatus('running');
+  const interrupt = watchInterrupt();
+  const between = (label: string) => async (step: number): Promise<void> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (interrupt.requested) throw new RunInterrupted(`${label}, after step ${step + 1}`);
+  };
   try {
-    const code = await body({ dir: run.dir, run, progressMode, say });
+    const code = await body({ dir: run.dir, run, progressMode, say, between });
     run.setStatus(code === 0 ? 'done' : 'failed', code === 0 ? {} : { message: `exit code ${code}` });
     return code;
   } catch (e) {
+    if (e instanceof RunInterrupted) {
+      // No checkpoints here: the runs finished before are in metrics.jsonl; the one under way is dropped.
+      run.setStatus('interrupted', { message: `stopped in ${e.message}` });
+      io.stderr.write(`${example}: interrupted in ${e.message}; the runs finished before are in ${run.metrics.path}; start again with --out ${run.dir} --force (this example keeps no checkpoints)\n`);
+      return interrupt.exitCode;
+    }
     if (!run.discardIfUnused()) run.setStatus('failed', { message: (e as Error).message });
     throw e;
+  } finally {
+    interrupt.dispose();
   }
 }
 

@@ -176,6 +176,11 @@ export interface SgdHooks {
    * the forward's activations are still reachable (activationStats).
    */
   after?(step: number, loss: number, logits: Tensor): void;
+  /**
+   * Awaited after each step (and its `after`): the caller's turn of the event
+   * loop, where Ctrl-C is seen (`RunContext.between` throws `RunInterrupted`).
+   */
+  between?(step: number): Promise<void>;
 }
 
 /**
@@ -184,7 +189,7 @@ export interface SgdHooks {
  * training mode. Stops early when the loss stops being finite and returns
  * that step (null when it never did).
  */
-export function trainSgd(model: Module, x: Tensor, y: Tensor, o: SgdRunOptions, hooks: SgdHooks = {}): { divergedAt: number | null } {
+export async function trainSgd(model: Module, x: Tensor, y: Tensor, o: SgdRunOptions, hooks: SgdHooks = {}): Promise<{ divergedAt: number | null }> {
   const opt = new optim.SGD(model.parameters(), { lr: o.lr });
   const batches = batchIndices(x.shape[0], o.batchSize, new Generator(o.seed));
   model.train();
@@ -200,6 +205,7 @@ export function trainSgd(model: Module, x: Tensor, y: Tensor, o: SgdRunOptions, 
     const value = loss.item();
     hooks.after?.(step, value, logits);
     if (!Number.isFinite(value)) return { divergedAt: step };
+    await hooks.between?.(step);
   }
   return { divergedAt: null };
 }

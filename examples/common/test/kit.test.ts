@@ -166,6 +166,25 @@ describe('withRun and logResult', () => {
     expect(c.out()).toMatch(new RegExp(`^kit: the run that was in ${dir} is now in ${dir}\\.replaced-`));
   });
 
+  it('Ctrl-C: between() stops the body after its step; status interrupted, exit 130, one line saying what was kept', async () => {
+    const dir = join(base, 'ctrl-c');
+    const c = captureIo();
+    let steps = 0;
+    const code = await withRun('kit', opts(dir), c.io, async ({ run, between }) => {
+      run.metrics.append({ step: 0 });
+      for (let step = 0; step < 100; step++) {
+        steps++;
+        if (step === 4) process.emit('SIGINT', 'SIGINT');
+        await between('bn lr 0.1')(step);
+      }
+      return 0;
+    });
+    expect([code, steps]).toEqual([130, 5]);
+    expect(c.err()).toBe(`kit: interrupted in bn lr 0.1, after step 5; the runs finished before are in ${join(dir, 'metrics.jsonl')}; start again with --out ${dir} --force (this example keeps no checkpoints)\n`);
+    expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'))).toMatchObject({ state: 'interrupted' });
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+
   it('a body that throws before its first record leaves no folder; one that throws later leaves status failed with the error', async () => {
     const early = join(base, 'early');
     await expect(withRun('kit', opts(early), captureIo().io, () => {

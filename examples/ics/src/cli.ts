@@ -74,7 +74,7 @@ export function claims(s: readonly RunSummary[], lrs: readonly number[], depth: 
 }
 
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  return withRun('ics', options, io, async ({ dir, run, progressMode, say }) => {
+  return withRun('ics', options, io, async ({ dir, run, progressMode, say, between }) => {
     const config = {
       command: ['pnpm example ics', ...argv].join(' '),
       options: { ...options, out: dir, help: undefined },
@@ -101,12 +101,12 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
       const label = `${variant} lr ${lr}`;
       const progress = new Progress(io.stdout, progressMode, label, options.steps);
       const sps = rateMeter();
-      const result = trainRun(variant, lr, options, data, (step, loss, ics) => {
+      const result = await trainRun(variant, lr, options, data, (step, loss, ics) => {
         const later = ics?.filter((r) => r.layer > 1) ?? [];
         const extra = later.length > 0 ? `cos(G,G') median ${fmt(median(later.map((r) => r.cosine)))}` : undefined;
         if (ics) progress.evaluated({ step, loss, stepsPerSecond: sps(step), extra });
         else progress.tick({ step, loss, stepsPerSecond: sps(step) });
-      });
+      }, between(label));
       progress.finish({ step: result.losses.length - 1, loss: result.losses.at(-1)!, stepsPerSecond: sps(result.losses.length - 1) });
       if (result.divergedAt !== null) progress.message(`${label}: the loss is not finite at step ${result.divergedAt}; stopped (try a smaller lr)`);
       runs.push(result);

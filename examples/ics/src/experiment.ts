@@ -83,10 +83,15 @@ export interface RunResult {
   seconds: number;
 }
 
-/** One run: `steps` full-batch GD steps with learning rate `lr`, ICS every `icsEvery` steps (and at the last). */
-export function trainRun(
+/**
+ * One run: `steps` full-batch GD steps with learning rate `lr`, ICS every
+ * `icsEvery` steps (and at the last); `between` is awaited after every step
+ * (the CLI's turn of the event loop, where Ctrl-C stops the run).
+ */
+export async function trainRun(
   variant: Variant, lr: number, o: Options, data: Data, onStep?: (step: number, loss: number, ics: IcsRow[] | null) => void,
-): RunResult {
+  between?: (step: number) => Promise<void>,
+): Promise<RunResult> {
   const started = performance.now();
   const { model, linears } = buildNet(variant, o);
   const names = new Map<Module, string>([...model.namedModules()].map(([n, m]) => [m, n]));
@@ -121,6 +126,7 @@ export function trainRun(
       opt.step();
     }
     onStep?.(step, value, measured);
+    await between?.(step);
   }
   return { lr, variant, losses, rows, divergedAt, seconds: (performance.now() - started) / 1000 };
 }

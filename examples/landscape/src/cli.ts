@@ -75,7 +75,7 @@ export function claims(s: readonly RunSummary[], lrs: readonly number[]): string
 }
 
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  return withRun('landscape', options, io, async ({ dir, run, progressMode, say }) => {
+  return withRun('landscape', options, io, async ({ dir, run, progressMode, say, between }) => {
     const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
     const config = {
       command: ['pnpm example landscape', ...argv].join(' '),
@@ -104,10 +104,10 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
       const label = `${variant} lr ${lr}`;
       const progress = new Progress(io.stdout, progressMode, label, options.steps);
       const sps = rateMeter();
-      const result = trainRun(variant, lr, options, data, (step, loss, probe) => {
+      const result = await trainRun(variant, lr, options, data, (step, loss, probe) => {
         if (probe) progress.evaluated({ step, loss, stepsPerSecond: sps(step), extra: `beta ${fmt(probe.betaSmoothness)}  loss range ${fmt(probe.lossRange)}` });
         else progress.tick({ step, loss, stepsPerSecond: sps(step) });
-      });
+      }, between(label));
       progress.finish({ step: result.losses.length, loss: result.losses.at(-1) ?? null, accuracy: result.testAccuracy, stepsPerSecond: sps(result.losses.length) });
       if (result.divergedAt !== null) progress.message(`${label}: the training loss is not finite at step ${result.divergedAt + 1}; stopped`);
       runs.push(result);

@@ -44,16 +44,19 @@ export interface RunResult {
 
 const lossOf = (m: Module, b: { x: Tensor; y: Tensor }): Tensor => crossEntropy((m.forward as (t: Tensor) => Tensor)(b.x), b.y);
 
-export function trainRun(
+/** One run; `between` is awaited after every step (the CLI's turn of the event loop, where Ctrl-C stops the run). */
+export async function trainRun(
   variant: Variant, lr: number, o: Options, data: MnistTensors, onStep?: (step: number, loss: number, probe: ProbeRow | null) => void,
-): RunResult {
+  between?: (step: number) => Promise<void>,
+): Promise<RunResult> {
   const started = performance.now();
   const net = buildMnistNet(o.model, variant, { seed: o.seed, width: o.width });
   const stepSizes = o.stepMultipliers.map((m) => m * lr);
   const losses: number[] = [];
   const probes: ProbeRow[] = [];
   let probe: ProbeRow | null = null;
-  const { divergedAt } = trainSgd(net.model, data.trainX, data.trainY, { steps: o.steps, batchSize: o.batchSize, lr, seed: o.seed + 7 }, {
+  const { divergedAt } = await trainSgd(net.model, data.trainX, data.trainY, { steps: o.steps, batchSize: o.batchSize, lr, seed: o.seed + 7 }, {
+    between,
     before(step, x, y) {
       probe = null;
       if (step % o.probeEvery !== 0 && step !== o.steps - 1) return;

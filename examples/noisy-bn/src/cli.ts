@@ -89,7 +89,7 @@ export function claims(s: readonly VariantSummary[]): string {
 }
 
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  return withRun('noisy-bn', options, io, async ({ dir, run, progressMode, say }) => {
+  return withRun('noisy-bn', options, io, async ({ dir, run, progressMode, say, between }) => {
     const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
     const config = {
       command: ['pnpm example noisy-bn', ...argv].join(' '),
@@ -119,14 +119,14 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
       let shown: number | null = null;
       let accuracy: number | null = null;
       let sps = 0;
-      const result = trainVariant(variant, options, data, (row, rate) => {
+      const result = await trainVariant(variant, options, data, (row, rate) => {
         accuracy = row.testAccuracy;
         sps = rate;
         progress.evaluated({ step: row.step, loss: row.trainLoss, accuracy, stepsPerSecond: rate });
       }, (step, loss) => {
         shown = shown === null ? loss : 0.95 * shown + 0.05 * loss;
         progress.tick({ step, loss: shown, accuracy, stepsPerSecond: sps });
-      });
+      }, between(variant));
       progress.finish({ step: result.losses.length, loss: result.evals.at(-1)?.trainLoss ?? null, accuracy, stepsPerSecond: sps });
       if (result.divergedAt !== null) progress.message(`${variant}: the training loss is not finite at step ${result.divergedAt + 1}; stopped (try a smaller --lr)`);
       models[variant] = result.describe;

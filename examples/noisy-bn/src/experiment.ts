@@ -38,7 +38,11 @@ export interface RunResult {
   seconds: number;
 }
 
-export function trainVariant(variant: Variant, o: Options, data: MnistTensors, onEval?: (row: EvalRow, stepsPerSecond: number) => void, onStep?: (step: number, loss: number) => void): RunResult {
+/** One variant's training; `between` is awaited after every step (the CLI's turn of the event loop, where Ctrl-C stops the run). */
+export async function trainVariant(
+  variant: Variant, o: Options, data: MnistTensors, onEval?: (row: EvalRow, stepsPerSecond: number) => void, onStep?: (step: number, loss: number) => void,
+  between?: (step: number) => Promise<void>,
+): Promise<RunResult> {
   const started = performance.now();
   const net = buildMnistNet(o.model, variant, {
     seed: o.seed, width: o.width || undefined,
@@ -63,7 +67,8 @@ export function trainVariant(variant: Variant, o: Options, data: MnistTensors, o
     onEval?.(row, step / Math.max(1e-9, (performance.now() - started - evalTime) / 1000));
   };
   evalAt(0);
-  const { divergedAt } = trainSgd(net.model, data.trainX, data.trainY, { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed + 7 }, {
+  const { divergedAt } = await trainSgd(net.model, data.trainX, data.trainY, { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed + 7 }, {
+    between,
     after(step, loss) {
       losses.push(loss);
       windowSum += loss;

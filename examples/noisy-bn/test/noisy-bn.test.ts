@@ -72,3 +72,27 @@ describe('the CLI', () => {
     });
   }
 });
+
+describe('Ctrl-C', () => {
+  it('stops the variant under way after its step: status interrupted, exit 130, the variants finished before kept', async () => {
+    const dir = join(tmp, 'interrupted');
+    const c = captureIo();
+    // Ctrl-C as the bn variant's first evaluation line is printed.
+    const write = c.io.stdout.write;
+    let sent = false;
+    c.io.stdout.write = (s: string) => {
+      write(s);
+      if (!sent && s.startsWith('[bn] step 3/')) {
+        sent = true;
+        process.emit('SIGINT', 'SIGINT');
+      }
+    };
+    const code = await run(['--steps', '6', '--eval-every', '3', '--stats-every', '2', '--width', '8', '--out', dir, ...TINY], c.io);
+    expect(code).toBe(130);
+    expect(c.err()).toBe(`noisy-bn: interrupted in bn, after step 3; the runs finished before are in ${join(dir, 'metrics.jsonl')}; start again with --out ${dir} --force (this example keeps no checkpoints)\n`);
+    expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'))).toMatchObject({ state: 'interrupted', message: 'stopped in bn, after step 3' });
+    const records = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { variant: string });
+    expect(new Set(records.map((r) => r.variant))).toEqual(new Set(['standard']));
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+});

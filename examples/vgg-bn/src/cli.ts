@@ -27,7 +27,7 @@ export const run = defineCli({ name: 'vgg-bn', usage: USAGE, parse: parseArgs },
 async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
   // The data first: a missing CIFAR folder is reported before a run directory exists.
   const data = loadImages(options);
-  return withRun('vgg-bn', options, io, async ({ dir, run, progressMode, say }) => {
+  return withRun('vgg-bn', options, io, async ({ dir, run, progressMode, say, between }) => {
     const seeds = seedsOf(options);
     // Seeds innermost: a grid interrupted midway has every seed of the runs it finished.
     const runsToDo = grid(options.lrs, options.variants).flatMap(([lr, variant]) => seeds.map((seed) => ({ lr, variant, seed })));
@@ -62,7 +62,8 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
       let accuracy: number | null = null;
       let shown: number | null = null;
       let sps = 0;
-      const result = trainRun(variant, lr, seed, options, data, {
+      const result = await trainRun(variant, lr, seed, options, data, {
+        between: between(label),
         onEval(row, rate) {
           accuracy = row.testAccuracy;
           sps = rate;

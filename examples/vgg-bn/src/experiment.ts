@@ -97,10 +97,12 @@ export function buildVgg(variant: Variant, o: Pick<Options, 'depth' | 'width' | 
 export interface RunHooks {
   onEval?(row: EvalRow, stepsPerSecond: number): void;
   onStep?(step: number, loss: number): void;
+  /** Awaited after every step: the CLI's turn of the event loop, where Ctrl-C stops the run. */
+  between?(step: number): Promise<void>;
 }
 
 /** One run: `variant` at learning rate `lr` from `seed` (its init, batches, augmentation and noise). */
-export function trainRun(variant: Variant, lr: number, seed: number, o: Options, data: ImageData, hooks: RunHooks = {}): RunResult {
+export async function trainRun(variant: Variant, lr: number, seed: number, o: Options, data: ImageData, hooks: RunHooks = {}): Promise<RunResult> {
   const started = performance.now();
   const net = buildVgg(variant, { ...o, seed }, data.inputShape);
   const tracked = Object.fromEntries(o.layers.map((l) => [String(l), net.preActivations[l - 1]]));
@@ -124,9 +126,10 @@ export function trainRun(variant: Variant, lr: number, seed: number, o: Options,
     hooks.onEval?.(row, step / Math.max(1e-9, (performance.now() - started - evalTime) / 1000));
   };
   evalAt(0);
-  const { divergedAt } = trainSgd(net.model, data.trainX, data.trainY, {
+  const { divergedAt } = await trainSgd(net.model, data.trainX, data.trainY, {
     steps: o.steps, batchSize: o.batchSize, lr, seed: seed + 7, transform: data.augmentation?.(seed + 2_000_003),
   }, {
+    between: hooks.between,
     before(_step, _x, y) {
       labels = y;
     },
