@@ -37,7 +37,8 @@ flags:
   --debug                 print the stack trace of an error too
   --help                  print this and exit
 
-The sweep file (JSON, or a .js/.mjs module exporting it): see docs/runs.md.
+The sweep file (JSON, or a .js/.mjs module exporting it, or .ts/.mts on
+Node 23.6+): see docs/runs.md.
 `;
 
 /** The parsed flags of `pnpm sweep`. */
@@ -105,11 +106,18 @@ export function parseSweepArgs(argv: readonly string[], defaultJobs: number): Sw
   return o;
 }
 
-/** Reads and validates a sweep file: JSON, or a JavaScript module whose default export is the sweep. */
+/**
+ * Reads and validates a sweep file: JSON, or a JavaScript or TypeScript
+ * module whose default export is the sweep (TypeScript where Node strips
+ * types itself: Node 23.6 and later).
+ */
 export async function loadSweepFile(file: string): Promise<SweepSpec> {
   if (!existsSync(file)) throw new RunError(`${file}: no such sweep file`);
   let value: unknown;
-  if (/\.(m?js)$/.test(file)) {
+  if (/\.m?ts$/.test(file) && !(process.features as { typescript?: string }).typescript) {
+    throw new RunError(`${file}: a TypeScript sweep file needs Node 23.6 or later (this is Node ${process.versions.node}); write it as .json or .mjs`);
+  }
+  if (/\.m?[jt]s$/.test(file)) {
     value = ((await import(pathToFileURL(resolve(file)).href)) as { default?: unknown }).default;
   } else {
     try {

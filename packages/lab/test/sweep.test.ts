@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  RunError, aggregateSweep, describeProgress, reduceRun, expandSweep, flagArgs, meanCi, metricFigures, parseSweep, reportHtml, shellQuote, slurmScript, summaryMarkdown,
+  RunError, aggregateSweep, describeProgress, loadSweepFile, reduceRun, expandSweep, flagArgs, meanCi, metricFigures, parseSweep, reportHtml, shellQuote, slurmScript, summaryMarkdown,
   tQuantile975,
 } from '../src/index.js';
 
@@ -44,6 +47,20 @@ describe('sweep files', () => {
   ])('rejects %j naming the file and the field', (value, message) => {
     expect(() => parseSweep(value, 'sweeps/x.json')).toThrow(RunError);
     expect(() => parseSweep(value, 'sweeps/x.json')).toThrow(`sweeps/x.json: ${message}`);
+  });
+});
+
+describe('sweep files as modules', () => {
+  it('a .mjs default export is read; a .ts one where Node strips types, else one line saying which Node it needs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sweep-mod-'));
+    const sweep = { example: 'mnist-bn', grid: { lr: [0.1, 0.2] }, metrics: { y: ['testAccuracy'] } };
+    writeFileSync(join(dir, 'a.mjs'), `export default ${JSON.stringify(sweep)};`);
+    expect((await loadSweepFile(join(dir, 'a.mjs'))).grid).toEqual({ lr: [0.1, 0.2] });
+    writeFileSync(join(dir, 'b.ts'), `const lrs: number[] = [0.1, 0.2];\nexport default { ...${JSON.stringify(sweep)}, grid: { lr: lrs } };`);
+    if ((process.features as { typescript?: string }).typescript) expect((await loadSweepFile(join(dir, 'b.ts'))).grid).toEqual({ lr: [0.1, 0.2] });
+    else await expect(loadSweepFile(join(dir, 'b.ts'))).rejects.toThrow(`${join(dir, 'b.ts')}: a TypeScript sweep file needs Node 23.6 or later`);
+    await expect(loadSweepFile(join(dir, 'none.json'))).rejects.toThrow('no such sweep file');
+    rmSync(dir, { recursive: true });
   });
 });
 
