@@ -148,6 +148,8 @@ export interface CommonOptions extends HelpOption {
   progress: ProgressOption;
   /** --out names a folder that is not empty: move it aside and start a new run (else an error). */
   force: boolean;
+  /** Continue the run in this folder (null: a new run). */
+  resume: string | null;
   /** Print the stack trace of an error too. */
   debug: boolean;
 }
@@ -164,17 +166,19 @@ export function commonUsage(example: string, column: number): string {
   const line = (flag: string, text: string): string => `  ${flag.padEnd(column - 2)}${text}\n`;
   return line('--out DIR', `run directory (default runs/${example}/<timestamp> at the repository root)`)
     + line('--force', '--out names a run: move it aside (DIR.replaced-<time>) and start a new one')
+    + line('--resume DIR', 'continue the run in DIR: the runs it finished are kept, the others trained')
     + line('--progress MODE', 'auto|bar|plain|none (default auto: a bar on a TTY, plain lines otherwise)')
     + line('--debug', 'print the stack trace of an error too')
     + line('--help', 'print this and exit');
 }
 
-/** The flags every example has: --seed N, --out DIR, --force, --progress auto|bar|plain|none, --debug. */
+/** The flags every example has: --seed N, --out DIR, --force, --resume DIR, --progress auto|bar|plain|none, --debug. */
 export function commonFlags<O extends CommonOptions>(): Flags<O> {
   return {
     '--seed': { key: 'seed', kind: 'int' },
     '--out': { key: 'out', kind: 'string' },
     '--force': { key: 'force', kind: 'switch' },
+    '--resume': { key: 'resume', kind: 'string' },
     '--progress': { key: 'progress', kind: { oneOf: PROGRESS_MODES } },
     '--debug': { key: 'debug', kind: 'switch' },
   };

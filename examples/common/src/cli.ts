@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CodeVersion, RunDir, codeVersion, watchInterrupt } from '@normlab/lab';
 import { writePng } from '@normlab/plot';
-import { type HelpOption, type ProgressOption, RunError, UsageError } from './args.js';
+import { type HelpOption, type ProgressOption, RunError, UsageError, flagName } from './args.js';
 import { type ProgressMode, type Writer, resolveProgressMode } from './progress.js';
 
 export interface Io {
@@ -154,6 +154,8 @@ export interface RunContext {
    * it did, which `withRun` turns into status interrupted and exit code 130.
    */
   between: (label: string) => (step: number) => Promise<void>;
+  /** With --resume: the result of a run that finished before (identity: its variant, lr, seed), or null. */
+  restore: <R>(identity: Record<string, unknown>) => R | null;
 }
 
 /** Thrown by `RunContext.between` after Ctrl-C: the run under way stops after its step. */
@@ -161,22 +163,50 @@ export class RunInterrupted extends Error {
   override name = 'RunInterrupted';
 }
 
+/** Flags that may differ from the run's config.json when resuming. */
+const RESUMABLE = new Set(['resume', 'out', 'progress', 'debug', 'help']);
+
 /**
- * Runs an experiment in a new run folder of @normlab/lab: `--out DIR`
- * (default runs/<example>/<timestamp>) must not hold anything unless
- * `--force` (which moves it aside); status.json says running, then done,
- * or failed with the error, in which case a folder the run wrote no
- * record into is removed again.
+ * The options of this invocation: the flags as given, or with `--resume DIR`
+ * the run's own options from its config.json (only --progress and --debug
+ * may change; any other flag given is an error naming it).
+ */
+export function resumeOptions<O extends { resume: string | null; out: string | null; progress: ProgressOption; force: boolean; debug: boolean }>(
+  cli: O, given: ReadonlySet<keyof O>,
+): O {
+  if (cli.resume === null) return cli;
+  const fixed = [...given].filter((k) => !RESUMABLE.has(String(k)));
+  if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map((k) => flagName(String(k))).join(', ')}`);
+  const run = RunDir.open(cli.resume);
+  if (given.has('out') && resolve(cli.out!) !== run.dir) throw new UsageError('--out and --resume name different directories');
+  const saved = run.readConfig<{ options?: O }>();
+  if (!saved || typeof saved !== 'object' || !saved.options || typeof saved.options !== 'object') {
+    throw new RunError(`${join(run.dir, 'config.json')}: not a run's config (no options)`);
+  }
+  return { ...saved.options, help: false, resume: cli.resume, out: run.dir, progress: cli.progress, debug: cli.debug, force: false };
+}
+
+/**
+ * Runs an experiment in a run folder of @normlab/lab: a new one (`--out
+ * DIR`, default runs/<example>/<timestamp>, must not hold anything unless
+ * `--force`, which moves it aside), or with `--resume DIR` the run there,
+ * whose finished runs `restore` gives back. status.json says running, then
+ * done, failed with the error (a new folder the run wrote no record into is
+ * removed again), or interrupted after Ctrl-C (exit code 130).
  */
 export async function withRun(
-  example: string, options: { out: string | null; progress: ProgressOption; force: boolean }, io: Io, body: (ctx: RunContext) => Promise<number> | number,
+  example: string, options: { out: string | null; progress: ProgressOption; force: boolean; resume?: string | null }, io: Io,
+  body: (ctx: RunContext) => Promise<number> | number,
 ): Promise<number> {
   const progressMode = resolveProgressMode(options.progress, io.stdout);
   const say = (line: string): void => {
     if (progressMode !== 'none') io.stdout.write(`${line}\n`);
   };
-  const run = RunDir.create(options.out ?? join(REPO_ROOT, 'runs', example, runId()), { force: options.force });
+  const resuming = typeof options.resume === 'string';
+  const run = resuming ? RunDir.open(options.resume!) : RunDir.create(options.out ?? join(REPO_ROOT, 'runs', example, runId()), { force: options.force });
   if (run.movedAside) say(`${example}: the run that was in ${run.dir} is now in ${run.movedAside}`);
+  const earlier = resuming ? run.metrics.read().records : [];
+  const restore = <R>(identity: Record<string, unknown>): R | null => restoreResult<R>(earlier, identity);
   run.setStatus('running');
   const interrupt = watchInterrupt();
   const between = (label: string) => async (step: number): Promise<void> => {
@@ -184,14 +214,14 @@ export async function withRun(
     if (interrupt.requested) throw new RunInterrupted(`${label}, after step ${step + 1}`);
   };
   try {
-    const code = await body({ dir: run.dir, run, progressMode, say, between });
+    const code = await body({ dir: run.dir, run, progressMode, say, between, restore });
     run.setStatus(code === 0 ? 'done' : 'failed', code === 0 ? {} : { message: `exit code ${code}` });
     return code;
   } catch (e) {
     if (e instanceof RunInterrupted) {
-      // No checkpoints here: the runs finished before are in metrics.jsonl; the one under way is dropped.
+      // The runs finished before are in metrics.jsonl; the one under way is trained again on --resume.
       run.setStatus('interrupted', { message: `stopped in ${e.message}` });
-      io.stderr.write(`${example}: interrupted in ${e.message}; the runs finished before are in ${run.metrics.path}; start again with --out ${run.dir} --force (this example keeps no checkpoints)\n`);
+      io.stderr.write(`${example}: interrupted in ${e.message}; the runs finished before are in ${run.metrics.path}\ncontinue with: pnpm example ${example} --resume ${run.dir}\n`);
       return interrupt.exitCode;
     }
     if (!run.discardIfUnused()) run.setStatus('failed', { message: (e as Error).message });
@@ -199,6 +229,25 @@ export async function withRun(
   } finally {
     interrupt.dispose();
   }
+}
+
+/**
+ * A finished run's result as `logResult` logged it: the `{ kind: 'run' }`
+ * record whose identity fields (variant, lr, seed) equal `identity`, with
+ * each kind of row records of the same identity as an array under its kind;
+ * null when that run did not finish.
+ */
+export function restoreResult<R>(records: readonly Record<string, unknown>[], identity: Record<string, unknown>): R | null {
+  const mine = (r: Record<string, unknown>): boolean => Object.entries(identity).every(([k, v]) => r[k] === v);
+  const runRecord = [...records].reverse().find((r) => r.kind === 'run' && mine(r));
+  if (!runRecord) return null;
+  const { kind: _k, ...result } = runRecord;
+  for (const r of records) {
+    if (r.kind === 'run' || typeof r.kind !== 'string' || !mine(r)) continue;
+    const { kind, ...row } = r;
+    ((result[kind as string] ??= []) as unknown[]).push(row);
+  }
+  return result as R;
 }
 
 /**

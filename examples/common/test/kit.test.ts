@@ -7,8 +7,9 @@ import { zeros } from '@normlab/tensor';
 import {
   DeviceUnavailableError, MemoryTrace, deviceMemory, describeDevice, formatMemory, maxRowsPerArray, toDeviceChunks, useDevice,
   type Flags, UsageError, captureIo, flagName, formatDuration, formatTable, log10Format, logDomain, median, orList, parseFlags, percentileShift, quantile, runCli, toCsv,
-  logResult, runConfig, withRun,
+  logResult, restoreResult, resumeOptions, runConfig, withRun,
 } from '../src/index.js';
+import { RunDir } from '@normlab/lab';
 
 interface O {
   n: number;
@@ -180,9 +181,31 @@ describe('withRun and logResult', () => {
       return 0;
     });
     expect([code, steps]).toEqual([130, 5]);
-    expect(c.err()).toBe(`kit: interrupted in bn lr 0.1, after step 5; the runs finished before are in ${join(dir, 'metrics.jsonl')}; start again with --out ${dir} --force (this example keeps no checkpoints)\n`);
+    expect(c.err()).toBe(`kit: interrupted in bn lr 0.1, after step 5; the runs finished before are in ${join(dir, 'metrics.jsonl')}\ncontinue with: pnpm example kit --resume ${dir}\n`);
     expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'))).toMatchObject({ state: 'interrupted' });
     expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+
+  it('restoreResult gives back a finished run as logResult logged it, and null for one that did not finish', () => {
+    const records: Record<string, unknown>[] = [];
+    const run = { metrics: { append: (r: Record<string, unknown>) => void records.push(r) } } as unknown as Parameters<typeof logResult>[0];
+    const result = { variant: 'bn', lr: 0.1, losses: [2, 1], evals: [{ variant: 'bn', lr: 0.1, step: 0 }, { variant: 'bn', lr: 0.1, step: 10 }], probes: [], divergedAt: null };
+    logResult(run, result);
+    logResult(run, { ...result, variant: 'standard', evals: [{ variant: 'standard', lr: 0.1, step: 0 }] });
+    records.push({ kind: 'evals', variant: 'standard', lr: 0.5, step: 0 }); // a run that never finished
+    expect(restoreResult(records, { variant: 'bn', lr: 0.1 })).toEqual(result);
+    expect(restoreResult(records, { variant: 'standard', lr: 0.5 })).toBeNull();
+  });
+
+  it('resumeOptions: the saved options with --progress and --debug as given; any other flag is an error naming it', () => {
+    const dir = join(base, 'resumed');
+    const r = RunDir.create(dir);
+    const saved = { steps: 7, out: dir, progress: 'plain', force: false, resume: null, debug: false };
+    r.writeConfig({ options: saved });
+    const cli = { steps: 100, out: null, progress: 'none' as const, force: false, resume: dir, debug: true, help: false };
+    expect(resumeOptions(cli, new Set(['resume', 'progress', 'debug']))).toEqual({ ...saved, help: false, resume: dir, progress: 'none', debug: true });
+    expect(() => resumeOptions(cli, new Set(['resume', 'steps']))).toThrow("--resume keeps the run's settings; these flags cannot change: --steps");
+    expect(() => resumeOptions({ ...cli, resume: join(base, 'nothing') }, new Set(['resume']))).toThrow('no config.json there');
   });
 
   it('a body that throws before its first record leaves no folder; one that throws later leaves status failed with the error', async () => {

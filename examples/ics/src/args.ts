@@ -32,6 +32,7 @@ export const DEFAULTS: Options = {
   out: null,
   progress: 'auto',
   force: false,
+  resume: null,
   debug: false,
   help: false,
 };

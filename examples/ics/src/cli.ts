@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import {
-  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, formatTable, withRun, runConfig, logResult, standardVsBn, median, pathsWritten, toCsv, writeFigure, writeJson,
+  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, formatTable, withRun, resumeOptions, runConfig, logResult, standardVsBn, median, pathsWritten, toCsv, writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
 import { type IcsRow, type RunResult, makeData, trainRun } from './experiment.js';
@@ -73,8 +73,9 @@ export function claims(s: readonly RunSummary[], lrs: readonly number[], depth: 
   return lines.join('\n');
 }
 
-async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  return withRun('ics', options, io, async ({ dir, run, progressMode, say, between }) => {
+async function experiment(cli: Options, argv: readonly string[], io: Io, given: Set<keyof Options>): Promise<number> {
+  const options = resumeOptions(cli, given);
+  return withRun('ics', options, io, async ({ dir, run, progressMode, say, between, restore }) => {
     const config = {
       command: ['pnpm example ics', ...argv].join(' '),
       options: { ...options, out: dir, help: undefined },
@@ -99,6 +100,12 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
     };
     for (const [lr, variant] of grid(options.lrs, options.variants)) {
       const label = `${variant} lr ${lr}`;
+      const earlier = restore<RunResult>({ lr, variant });
+      if (earlier) {
+        say(`${label}: finished before (${run.metrics.path}), kept`);
+        runs.push(earlier);
+        continue;
+      }
       const progress = new Progress(io.stdout, progressMode, label, options.steps);
       const sps = rateMeter();
       const result = await trainRun(variant, lr, options, data, (step, loss, ics) => {

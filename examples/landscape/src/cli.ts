@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import {
-  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, fmtPercent, formatTable, withRun, runConfig, logResult, standardVsBn, loadMnistTensors, median, pathsWritten, toCsv,
+  type Io, Progress, grid, rateMeter, defineCli, formatDuration, fmtNumber, fmtPercent, formatTable, withRun, resumeOptions, runConfig, logResult, standardVsBn, loadMnistTensors, median, pathsWritten, toCsv,
   writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
@@ -74,8 +74,9 @@ export function claims(s: readonly RunSummary[], lrs: readonly number[]): string
   return lines.join('\n');
 }
 
-async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  return withRun('landscape', options, io, async ({ dir, run, progressMode, say, between }) => {
+async function experiment(cli: Options, argv: readonly string[], io: Io, given: Set<keyof Options>): Promise<number> {
+  const options = resumeOptions(cli, given);
+  return withRun('landscape', options, io, async ({ dir, run, progressMode, say, between, restore }) => {
     const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
     const config = {
       command: ['pnpm example landscape', ...argv].join(' '),
@@ -102,6 +103,12 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
     };
     for (const [lr, variant] of grid(options.lrs, options.variants)) {
       const label = `${variant} lr ${lr}`;
+      const earlier = restore<RunResult>({ lr, variant });
+      if (earlier) {
+        say(`${label}: finished before (${run.metrics.path}), kept`);
+        runs.push(earlier);
+        continue;
+      }
       const progress = new Progress(io.stdout, progressMode, label, options.steps);
       const sps = rateMeter();
       const result = await trainRun(variant, lr, options, data, (step, loss, probe) => {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import {
-  type Io, Progress, defineCli, describeNoise, percentileShift, formatDuration, fmtNumber, fmtPercent, formatTable, withRun, runConfig, logResult, loadMnistTensors, pathsWritten, toCsv,
+  type Io, Progress, defineCli, describeNoise, percentileShift, formatDuration, fmtNumber, fmtPercent, formatTable, withRun, resumeOptions, runConfig, logResult, loadMnistTensors, pathsWritten, toCsv,
   writeFigure, writeJson,
 } from '@normlab/example-kit';
 import { type Options, USAGE, type Variant, parseArgs } from './args.js';
@@ -88,8 +88,9 @@ export function claims(s: readonly VariantSummary[]): string {
   return lines.join('\n');
 }
 
-async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
-  return withRun('noisy-bn', options, io, async ({ dir, run, progressMode, say, between }) => {
+async function experiment(cli: Options, argv: readonly string[], io: Io, given: Set<keyof Options>): Promise<number> {
+  const options = resumeOptions(cli, given);
+  return withRun('noisy-bn', options, io, async ({ dir, run, progressMode, say, between, restore }) => {
     const data = loadMnistTensors(options.model, options.trainLimit, options.testLimit);
     const config = {
       command: ['pnpm example noisy-bn', ...argv].join(' '),
@@ -115,6 +116,13 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
       writeJson(run, 'metrics.json', { config, models, evals, activations: stats, losses: Object.fromEntries(runs.map((r) => [r.variant, r.losses])), summary });
     };
     for (const variant of options.variants) {
+      const earlier = restore<RunResult>({ variant });
+      if (earlier) {
+        say(`${variant}: finished before (${run.metrics.path}), kept`);
+        models[variant] = earlier.describe;
+        runs.push(earlier);
+        continue;
+      }
       const progress = new Progress(io.stdout, progressMode, variant, options.steps);
       let shown: number | null = null;
       let accuracy: number | null = null;

@@ -89,10 +89,22 @@ describe('Ctrl-C', () => {
     };
     const code = await run(['--steps', '6', '--eval-every', '3', '--stats-every', '2', '--width', '8', '--out', dir, ...TINY], c.io);
     expect(code).toBe(130);
-    expect(c.err()).toBe(`noisy-bn: interrupted in bn, after step 3; the runs finished before are in ${join(dir, 'metrics.jsonl')}; start again with --out ${dir} --force (this example keeps no checkpoints)\n`);
+    expect(c.err()).toBe(`noisy-bn: interrupted in bn, after step 3; the runs finished before are in ${join(dir, 'metrics.jsonl')}\ncontinue with: pnpm example noisy-bn --resume ${dir}\n`);
     expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'))).toMatchObject({ state: 'interrupted', message: 'stopped in bn, after step 3' });
     const records = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { variant: string });
     expect(new Set(records.map((r) => r.variant))).toEqual(new Set(['standard']));
     expect(process.listenerCount('SIGINT')).toBe(0);
+
+    // --resume keeps the finished variant and trains the others: the same files as a straight run.
+    const r = captureIo();
+    expect(await run(['--resume', dir, '--progress', 'plain'], r.io)).toBe(0);
+    expect(r.out()).toContain(`standard: finished before (${join(dir, 'metrics.jsonl')}), kept`);
+    const straight = join(tmp, 'straight');
+    expect(await run(['--steps', '6', '--eval-every', '3', '--stats-every', '2', '--width', '8', '--out', straight, ...TINY], captureIo().io)).toBe(0);
+    for (const f of ['metrics.csv', 'activations.csv']) expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(join(straight, f), 'utf8'));
+    expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')).state).toBe('done');
+    const bad = captureIo();
+    expect(await run(['--resume', dir, '--lr', '0.5'], bad.io)).toBe(2);
+    expect(bad.err()).toContain("--resume keeps the run's settings; these flags cannot change: --lr");
   });
 });

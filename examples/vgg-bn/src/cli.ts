@@ -3,7 +3,7 @@
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
 import { join } from 'node:path';
-import { type Io, Progress, defineCli, describeNoise, grid, withRun, runConfig, logResult, pathsWritten, toCsv, writeFigure, writeJson } from '@normlab/example-kit';
+import { type Io, Progress, defineCli, describeNoise, grid, withRun, resumeOptions, runConfig, logResult, pathsWritten, toCsv, writeFigure, writeJson } from '@normlab/example-kit';
 import { type Options, USAGE, parseArgs, seedsOf } from './args.js';
 import { loadImages } from './data.js';
 import { PERCENTILES, type RunResult, trainRun } from './experiment.js';
@@ -24,10 +24,11 @@ export function filesOf(lrs: readonly number[]): string[] {
 /** Runs the CLI on `argv`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
 export const run = defineCli({ name: 'vgg-bn', usage: USAGE, parse: parseArgs }, experiment);
 
-async function experiment(options: Options, argv: readonly string[], io: Io): Promise<number> {
+async function experiment(cli: Options, argv: readonly string[], io: Io, given: Set<keyof Options>): Promise<number> {
+  const options = resumeOptions(cli, given);
   // The data first: a missing CIFAR folder is reported before a run directory exists.
   const data = loadImages(options);
-  return withRun('vgg-bn', options, io, async ({ dir, run, progressMode, say, between }) => {
+  return withRun('vgg-bn', options, io, async ({ dir, run, progressMode, say, between, restore }) => {
     const seeds = seedsOf(options);
     // Seeds innermost: a grid interrupted midway has every seed of the runs it finished.
     const runsToDo = grid(options.lrs, options.variants).flatMap(([lr, variant]) => seeds.map((seed) => ({ lr, variant, seed })));
@@ -58,6 +59,13 @@ async function experiment(options: Options, argv: readonly string[], io: Io): Pr
     };
     for (const { lr, variant, seed } of runsToDo) {
       const label = `${variant} LR=${lr}${seeds.length > 1 ? ` seed ${seed}` : ''}`;
+      const earlier = restore<RunResult>({ lr, variant, seed });
+      if (earlier) {
+        say(`${label}: finished before (${run.metrics.path}), kept`);
+        models[variant] = earlier.describe;
+        runs.push(earlier);
+        continue;
+      }
       const progress = new Progress(io.stdout, progressMode, label, options.steps);
       let accuracy: number | null = null;
       let shown: number | null = null;
