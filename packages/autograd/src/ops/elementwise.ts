@@ -102,9 +102,10 @@ export const sin = (x: Tensor): Tensor => unary('sin', x, nd.sin, (g) => g.mul(x
 /** The cosine; gradient -g sin(x). */
 export const cos = (x: Tensor): Tensor => unary('cos', x, nd.cos, (g) => g.mul(x.sin()).neg());
 /** The hyperbolic tangent; gradient g (1 - tanh(x)^2). */
-export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(out.square().neg().add(1)));
+// 1 - y rather than (-y) + 1: the same value (negation is exact), one kernel instead of two.
+export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(sub(1, out.square())));
 /** 1 / (1 + e^-x); gradient g s (1 - s). */
-export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(out.neg().add(1)));
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(sub(1, out)));
 // The masks below are constants: their derivative is zero almost everywhere.
 /** max(x, 0); gradient g where x > 0, else 0. */
 export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mul(c(nd.step(x.data))));
