@@ -206,6 +206,7 @@ async function sweep(o: SweepCliOptions, argv: readonly string[], io: SweepIo, e
   };
   // The sweep's identity: another example or other fixed flags in the same folder would mix two sweeps.
   const recordPath = join(dir, 'sweep.json');
+  if (o.aggregateOnly && !existsSync(recordPath)) throw new RunError(`--aggregate-only: no sweep in ${dir} (no sweep.json); run the sweep first`);
   if (existsSync(recordPath)) {
     let before: { spec?: SweepSpec };
     try {

@@ -68,6 +68,8 @@ describe('pnpm sweep', () => {
     writeFileSync(file, '{ "example": ');
     const d = sweep([file]);
     expect([d.code, d.err]).toEqual([1, `sweep: ${file}: not valid JSON (${(() => { try { JSON.parse('{ "example": '); } catch (e) { return (e as Error).message; } return ''; })()})\n`]);
+    const none = sweep([SMOKE, '--out', join(tmp, 'nothing'), '--aggregate-only']);
+    expect([none.code, none.err]).toEqual([1, `sweep: --aggregate-only: no sweep in ${join(tmp, 'nothing')} (no sweep.json); run the sweep first\n`]);
     const u = sweep(['--jobs', '0', SMOKE]);
     expect(u.code).toBe(2);
     expect(u.err).toMatch(/^sweep: --jobs expects an integer >= 1, got '0'\n\nusage: pnpm sweep/);
