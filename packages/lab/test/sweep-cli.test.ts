@@ -6,7 +6,7 @@
  * NORMLAB_SLURM_REQUIRE=1 and NORMLAB_CHROMIUM_REQUIRE=1, so those parts
  * cannot skip there; elsewhere they run when the tools are there.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +73,33 @@ describe('pnpm sweep', () => {
     const u = sweep(['--jobs', '0', SMOKE]);
     expect(u.code).toBe(2);
     expect(u.err).toMatch(/^sweep: --jobs expects an integer >= 1, got '0'\n\nusage: pnpm sweep/);
+  }, 300_000);
+
+  it('Ctrl-C to the sweep starts no new run, lets the running one finish, exits 130; the same command continues', async () => {
+    const dir = join(tmp, 'ctrl-c');
+    const child = spawn(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--experimental-wasm')), join(ROOT, 'examples', 'sweep.mjs'), SMOKE, '--out', dir, '--jobs', '1', '--progress', 'plain'], { cwd: ROOT });
+    let out = '';
+    let err = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      // One SIGINT to the sweep process alone (a terminal's Ctrl-C would reach the runs too) after the first run.
+      if (!sent && out.includes('sweep: 1/12 done')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => void (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    const done = readdirSync(join(dir, 'runs')).filter((id) => JSON.parse(readFileSync(join(dir, 'runs', id, 'status.json'), 'utf8')).state === 'done');
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(done.length).toBeLessThanOrEqual(2);
+    expect(err).toBe(`sweep: interrupted; ${12 - done.length} runs not done; the same command continues\n`);
+    const again = sweep([SMOKE, '--out', dir, '--progress', 'plain']);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain(`sweep: 12/12 done (${done.length} skipped)`);
+    expect(aggregateOf(dir).series).toEqual(aggregateOf(local).series);
   }, 300_000);
 
   it.skipIf(!slurmUp)('runs the same grid through Slurm (one job array) to the same aggregate', () => {
