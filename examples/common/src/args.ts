@@ -154,6 +154,11 @@ export interface CommonOptions extends HelpOption {
   debug: boolean;
 }
 
+/** The defaults of the options `commonFlags` sets, but --seed (each example has its own default seed). */
+export const COMMON_DEFAULTS = {
+  out: null, progress: 'auto', force: false, resume: null, debug: false, help: false,
+} as const satisfies Omit<CommonOptions, 'seed'>;
+
 /** The data options of the MNIST examples (set by `dataFlags`); the limits are 0 for all the images. */
 export interface DataOptions {
   batchSize: number;

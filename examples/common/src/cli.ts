@@ -154,8 +154,11 @@ export interface RunContext {
    * it did, which `withRun` turns into status interrupted and exit code 130.
    */
   between: (label: string) => (step: number) => Promise<void>;
-  /** With --resume: the result of a run that finished before (identity: its variant, lr, seed), or null. */
-  restore: <R>(identity: Record<string, unknown>) => R | null;
+  /**
+   * With --resume: the result of the run `label` if it finished before
+   * (identity: its variant, lr, seed), saying that it is kept; else null.
+   */
+  restore: <R>(label: string, identity: Record<string, unknown>) => R | null;
 }
 
 /** Thrown by `RunContext.between` after Ctrl-C: the run under way stops after its step. */
@@ -206,7 +209,11 @@ export async function withRun(
   const run = resuming ? RunDir.open(options.resume!) : RunDir.create(options.out ?? join(REPO_ROOT, 'runs', example, runId()), { force: options.force });
   if (run.movedAside) say(`${example}: the run that was in ${run.dir} is now in ${run.movedAside}`);
   const earlier = resuming ? run.metrics.read().records : [];
-  const restore = <R>(identity: Record<string, unknown>): R | null => restoreResult<R>(earlier, identity);
+  const restore = <R>(label: string, identity: Record<string, unknown>): R | null => {
+    const result = restoreResult<R>(earlier, identity);
+    if (result !== null) say(`${label}: finished before (${run.metrics.path}), kept`);
+    return result;
+  };
   run.setStatus('running');
   const interrupt = watchInterrupt();
   const between = (label: string) => async (step: number): Promise<void> => {

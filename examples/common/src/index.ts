@@ -6,7 +6,7 @@
  * `--device gpu` (registering @normlab/gpu, data in device chunks, memory traces).
  */
 export {
-  UsageError, RunError, parseFlags, parseValue, flagName, orList, commonFlags, dataFlags, checkBatch, checkLearningRates, commonUsage, PROGRESS_MODES,
+  UsageError, RunError, COMMON_DEFAULTS, parseFlags, parseValue, flagName, orList, commonFlags, dataFlags, checkBatch, checkLearningRates, commonUsage, PROGRESS_MODES,
   type CommonOptions, type DataOptions, type FlagKind, type FlagSpec, type Flags, type HelpOption, type ProgressOption,
 } from './args.js';
 export { Progress, formatDuration, resolveProgressMode, rateMeter, grid, type ProgressInfo, type ProgressMode, type Writer } from './progress.js';

@@ -1,5 +1,5 @@
 /** Command-line flags of `pnpm example ics`: the flag table, validation and the usage text. */
-import { type CommonOptions, type Flags, UsageError, checkLearningRates, commonFlags, commonUsage, parseFlags } from '@normlab/example-kit';
+import { type CommonOptions, type Flags, COMMON_DEFAULTS, UsageError, checkLearningRates, commonFlags, commonUsage, parseFlags } from '@normlab/example-kit';
 
 export { UsageError };
 
@@ -29,12 +29,7 @@ export const DEFAULTS: Options = {
   seed: 0,
   variants: ['standard', 'bn'],
   layer: 13,
-  out: null,
-  progress: 'auto',
-  force: false,
-  resume: null,
-  debug: false,
-  help: false,
+  ...COMMON_DEFAULTS,
 };
 
 export const USAGE = `usage: pnpm example ics [flags]

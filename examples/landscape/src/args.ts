@@ -1,7 +1,7 @@
 /** Command-line flags of `pnpm example landscape`: the flag table, validation and the usage text. */
 import {
-  ARCHS, type Arch, type CommonOptions, type DataOptions, type Flags, UsageError, checkBatch, checkLearningRates, commonFlags, commonUsage, dataFlags,
-  parseFlags,
+  type Arch, type CommonOptions, type DataOptions, type Flags, COMMON_DEFAULTS, ARCHS, UsageError, checkBatch, checkLearningRates, commonFlags,
+  commonUsage, dataFlags, parseFlags,
 } from '@normlab/example-kit';
 
 export { UsageError };
@@ -33,12 +33,7 @@ export const DEFAULTS: Options = {
   variants: ['standard', 'bn'],
   trainLimit: 0,
   testLimit: 2_000,
-  out: null,
-  progress: 'auto',
-  force: false,
-  resume: null,
-  debug: false,
-  help: false,
+  ...COMMON_DEFAULTS,
 };
 
 export const USAGE = `usage: pnpm example landscape [flags]

@@ -103,9 +103,8 @@ async function experiment(cli: Options, argv: readonly string[], io: Io, given: 
     };
     for (const [lr, variant] of grid(options.lrs, options.variants)) {
       const label = `${variant} lr ${lr}`;
-      const earlier = restore<RunResult>({ lr, variant });
+      const earlier = restore<RunResult>(label, { lr, variant });
       if (earlier) {
-        say(`${label}: finished before (${run.metrics.path}), kept`);
         runs.push(earlier);
         continue;
       }

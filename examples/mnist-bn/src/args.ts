@@ -4,7 +4,7 @@
  * a bad flag throws `UsageError`, which the CLI turns into the message, the
  * usage and exit code 2.
  */
-import { type Flags, type ProgressOption, UsageError, checkBatch, commonFlags, dataFlags, parseFlags } from '@normlab/example-kit';
+import { type Flags, type ProgressOption, COMMON_DEFAULTS, UsageError, checkBatch, commonFlags, dataFlags, parseFlags } from '@normlab/example-kit';
 
 export { UsageError };
 
@@ -52,19 +52,14 @@ export const DEFAULTS: Options = {
   initStd: 0.05,
   device: 'cpu',
   variants: ['baseline', 'bn'],
-  out: null,
   evalEvery: 250,
   checkpointEvery: 2_500,
-  resume: null,
-  force: false,
   startOver: false,
-  debug: false,
   unit: 0,
   percentileImages: 1_000,
   trainLimit: 0,
   testLimit: 0,
-  progress: 'auto',
-  help: false,
+  ...COMMON_DEFAULTS,
 };
 
 export const USAGE = `usage: pnpm example mnist-bn [flags]
@@ -121,7 +116,6 @@ const FLAGS: Flags<Options> = {
   '--variants': { key: 'variants', kind: { listOf: VARIANTS, item: 'variant' } },
   '--eval-every': { key: 'evalEvery', kind: 'posint' },
   '--checkpoint-every': { key: 'checkpointEvery', kind: 'int' },
-  '--resume': { key: 'resume', kind: 'string' },
   '--start-over': { key: 'startOver', kind: 'switch' },
   '--unit': { key: 'unit', kind: 'int' },
   '--percentile-images': { key: 'percentileImages', kind: 'posint' },

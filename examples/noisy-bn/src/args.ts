@@ -1,7 +1,7 @@
 /** Command-line flags of `pnpm example noisy-bn`: the flag table, validation and the usage text. */
 import {
-  ARCHS, type Arch, type CommonOptions, type DataOptions, type Flags, MODEL_VARIANTS, type ModelVariant, NOISE_DEFAULTS, type NoiseFlagOptions, UsageError,
-  checkBatch, checkNoise, commonFlags, commonUsage, dataFlags, noiseFlags, noiseUsage, parseFlags,
+  type Arch, type CommonOptions, type DataOptions, type Flags, type ModelVariant, type NoiseFlagOptions, COMMON_DEFAULTS, ARCHS,
+  MODEL_VARIANTS, NOISE_DEFAULTS, UsageError, checkBatch, checkNoise, commonFlags, commonUsage, dataFlags, noiseFlags, noiseUsage, parseFlags,
 } from '@normlab/example-kit';
 
 export { UsageError };
@@ -39,12 +39,7 @@ export const DEFAULTS: Options = {
   ...NOISE_DEFAULTS,
   trainLimit: 0,
   testLimit: 0,
-  out: null,
-  progress: 'auto',
-  force: false,
-  resume: null,
-  debug: false,
-  help: false,
+  ...COMMON_DEFAULTS,
 };
 
 /** The hidden blocks of each model (Linear or conv layers followed by [BN] and ReLU). */

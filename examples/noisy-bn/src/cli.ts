@@ -116,9 +116,8 @@ async function experiment(cli: Options, argv: readonly string[], io: Io, given: 
       writeJson(run, 'metrics.json', { config, models, evals, activations: stats, losses: Object.fromEntries(runs.map((r) => [r.variant, r.losses])), summary });
     };
     for (const variant of options.variants) {
-      const earlier = restore<RunResult>({ variant });
+      const earlier = restore<RunResult>(variant, { variant });
       if (earlier) {
-        say(`${variant}: finished before (${run.metrics.path}), kept`);
         models[variant] = earlier.describe;
         runs.push(earlier);
         continue;

@@ -1,7 +1,7 @@
 /** Command-line flags of `pnpm example vgg-bn`: the flag table, validation and the usage text. */
 import {
-  type CommonOptions, type DataOptions, type Flags, MODEL_VARIANTS, type ModelVariant, NOISE_DEFAULTS, type NoiseFlagOptions, UsageError, checkBatch,
-  checkLearningRates, checkNoise, commonFlags, commonUsage, dataFlags, noiseFlags, noiseUsage, parseFlags,
+  type CommonOptions, type DataOptions, type Flags, type ModelVariant, type NoiseFlagOptions, COMMON_DEFAULTS, MODEL_VARIANTS, NOISE_DEFAULTS,
+  UsageError, checkBatch, checkLearningRates, checkNoise, commonFlags, commonUsage, dataFlags, noiseFlags, noiseUsage, parseFlags,
 } from '@normlab/example-kit';
 import { VGG_CONFIGS } from '@normlab/models';
 
@@ -61,12 +61,7 @@ export const DEFAULTS: Options = {
   ...NOISE_DEFAULTS,
   trainLimit: 0,
   testLimit: 2_000,
-  out: null,
-  progress: 'auto',
-  force: false,
-  resume: null,
-  debug: false,
-  help: false,
+  ...COMMON_DEFAULTS,
 };
 
 /** The seeds of the runs: --seeds, or the one --seed. */

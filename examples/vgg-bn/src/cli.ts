@@ -59,9 +59,8 @@ async function experiment(cli: Options, argv: readonly string[], io: Io, given: 
     };
     for (const { lr, variant, seed } of runsToDo) {
       const label = `${variant} LR=${lr}${seeds.length > 1 ? ` seed ${seed}` : ''}`;
-      const earlier = restore<RunResult>({ lr, variant, seed });
+      const earlier = restore<RunResult>(label, { lr, variant, seed });
       if (earlier) {
-        say(`${label}: finished before (${run.metrics.path}), kept`);
         models[variant] = earlier.describe;
         runs.push(earlier);
         continue;
