@@ -82,11 +82,11 @@ export interface ExecResult {
   seconds: Map<string, number>;
 }
 
-function progressOf(layout: SweepLayout, todo: number, started: number, finished: number[], running: number, failed: number): SweepProgress {
+/** The progress of this invocation: `todo` runs were not done at its start, `doneHere` of them are now. */
+function progressOf(layout: SweepLayout, todo: number, started: number, doneHere: number, running: number, failed: number): SweepProgress {
   const total = layout.runs.length;
   const skipped = total - todo;
   const elapsed = (performance.now() - started) / 1000;
-  const doneHere = finished.length;
   const left = todo - doneHere - failed;
   const eta = doneHere === 0 ? null : left <= 0 ? 0 : (elapsed / doneHere) * left;
   return { total, done: skipped + doneHere, running, failed, skipped, elapsed, eta };
@@ -99,7 +99,7 @@ export async function runLocal(layout: SweepLayout, options: LocalOptions): Prom
   mkdirSync(join(layout.dir, 'runs'), { recursive: true });
   const todo = layout.runs.filter((r) => runState(layout, r) !== 'done');
   const started = performance.now();
-  const finished: number[] = [];
+  let finished = 0;
   const seconds = new Map<string, number>();
   let failed = 0;
   let running = 0;
@@ -119,7 +119,7 @@ export async function runLocal(layout: SweepLayout, options: LocalOptions): Prom
     });
     closeSync(log);
     seconds.set(run.id, (performance.now() - t0) / 1000);
-    if (code === 0 && runState(layout, run) === 'done') finished.push(code);
+    if (code === 0 && runState(layout, run) === 'done') finished++;
     else failed++;
   };
   await Promise.all(Array.from({ length: Math.min(options.jobs, todo.length) }, async () => {
@@ -225,7 +225,7 @@ export async function runSlurm(layout: SweepLayout, name: string, options: Slurm
       const finished = states.filter((s) => s === 'done').length;
       const failed = queued.length === 0 ? states.filter((s) => s !== 'done').length : states.filter((s) => s === 'failed').length;
       const runningNow = queued.filter((l) => / RUNNING$/.test(l)).length;
-      options.onProgress?.(progressOf(layout, todoAtStart, started, Array(finished + (todoAtStart - todo.length)).fill(0), runningNow, failed));
+      options.onProgress?.(progressOf(layout, todoAtStart, started, finished + (todoAtStart - todo.length), runningNow, failed));
       if (queued.length === 0) break;
       await sleep(options.pollSeconds);
     }
