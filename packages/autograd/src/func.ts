@@ -1,24 +1,33 @@
 /**
- * Function transforms in the spirit of torch.func, on reverse mode: `vjp`,
- * `jacrev`, `hessian` and `hvp` take a function of tensors and return
- * derivatives as tensors, without touching any `.grad`. They compose (a
- * Hessian is `jacrev` of a `jacrev`, every product is built with
- * `createGraph` so it can be differentiated again) and work with
- * `functionalCall` of @normlab/nn for a model's parameters, and with `vmap`
- * (vmap.ts). (Forward mode, `jvp`, is not here yet.)
+ * Function transforms in the spirit of torch.func: `vjp`, `jacrev`,
+ * `hessian` and `hvp` by reverse mode, `jvp` and `jacfwd` by forward mode
+ * (forward-ad.ts). Each takes a function of tensors and returns derivatives
+ * as tensors, without touching any `.grad`. They compose (a Hessian is
+ * `jacrev` of a `jacrev` or `jacfwd` of one, every product is built with
+ * `createGraph` so it can be differentiated again, `jvp` of a gradient is a
+ * Hessian-vector product) and work with `functionalCall` of @normlab/nn for
+ * a model's parameters, and with `vmap` (vmap.ts).
  */
-import { fromTyped, zeros } from '@normlab/tensor';
+import { fromTyped, shapesEqual, zeros } from '@normlab/tensor';
 import { grad } from './engine.js';
+import { type DualLevel, setTangent, shareTangents, tangentAt, withDualLevel } from './forward-ad.js';
+import { record } from './function.js';
 import { enableGrad } from './grad-mode.js';
 import { stack } from './ops/join.js';
 import { Tensor } from './tensor.js';
 
-/** Fresh leaves requiring grad with the primals' values, so that each transform differentiates its own copy. */
+/**
+ * Fresh leaves requiring grad with the primals' values, so that each
+ * transform differentiates its own copy; inside `jvp` they keep the primals'
+ * tangents (the same values in forward mode).
+ */
 function leaves(op: string, primals: readonly Tensor[]): Tensor[] {
   if (primals.length === 0) throw new RangeError(`${op}: expected at least one input tensor`);
   return primals.map((p, i) => {
     if (!(p instanceof Tensor)) throw new TypeError(`${op}: input ${i} is not a Tensor`);
-    return p.detach().requiresGrad_();
+    const leaf = p.detach().requiresGrad_();
+    shareTangents(p, leaf);
+    return leaf;
   });
 }
 
@@ -117,4 +126,79 @@ export function hvp(f: (...xs: Tensor[]) => Tensor, primals: readonly Tensor[], 
   if (!dot.requiresGrad) return [y, xs.map((x) => orZeros(null, x))];
   const hv = grad([dot], xs, { createGraph: true, allowUnused: true }).map((g, i) => orZeros(g, xs[i]));
   return [y, hv];
+}
+
+/**
+ * A fresh tensor with `primal`'s values (in the graph of `primal`, so
+ * reverse mode differentiates through it) carrying `tangent` at `level`.
+ */
+function makeDual(op: string, level: DualLevel, primal: Tensor, tangent: Tensor, i: number): Tensor {
+  if (!(primal instanceof Tensor)) throw new TypeError(`${op}: primal ${i} is not a Tensor`);
+  if (!(tangent instanceof Tensor)) throw new TypeError(`${op}: tangent ${i} is not a Tensor`);
+  if (!shapesEqual(primal.shape, tangent.shape) || primal.dtype !== tangent.dtype || primal.device !== tangent.device) {
+    throw new RangeError(`${op}: tangent ${i} must match primal ${i} (shape [${primal.shape.join(',')}], ${primal.dtype}, ${primal.device}), `
+      + `got [${tangent.shape.join(',')}], ${tangent.dtype}, ${tangent.device}`);
+  }
+  if (primal.dtype !== 'float32' && primal.dtype !== 'float64') throw new TypeError(`${op}: primal ${i} must be floating point, got ${primal.dtype}`);
+  const dual = record('makeDual', primal.data, [primal], (g) => [g], ([t]) => t as Tensor);
+  setTangent(level, dual, tangent);
+  return dual;
+}
+
+/** The output's tangent at `level`: zeros where it does not depend on the primals. */
+function outputTangent(level: DualLevel, y: Tensor): Tensor {
+  return tangentAt(level, y) ?? orZeros(null, y);
+}
+
+/**
+ * f(...primals) and its Jacobian-vector product J v in one forward pass, by
+ * forward mode, as torch.func.jvp: `tangents` holds one v per primal (same
+ * shape, dtype and device); the result is [f(primals), sum_i J_i v_i].
+ * Every op carries the tangents with its forward-mode rule; an op without
+ * one is an error naming it. Differentiable again by either mode.
+ *
+ * @example
+ * const [y, dy] = jvp((x) => x.sin(), [x], [v]); // dy = cos(x) * v
+ */
+export function jvp(f: (...xs: Tensor[]) => Tensor, primals: readonly Tensor[], tangents: readonly Tensor[]): [Tensor, Tensor] {
+  if (!Array.isArray(primals) || !Array.isArray(tangents)) throw new TypeError('jvp: primals and tangents must be arrays of Tensors, as jvp(f, [x], [v])');
+  if (primals.length === 0) throw new RangeError('jvp: expected at least one primal');
+  if (tangents.length !== primals.length) throw new RangeError(`jvp: ${tangents.length} tangents for ${primals.length} primals`);
+  return withDualLevel((level) => {
+    const xs = primals.map((p, i) => makeDual('jvp', level, p, tangents[i], i));
+    const y = output('jvp', f(...xs));
+    return [y, outputTangent(level, y)];
+  });
+}
+
+/**
+ * The Jacobian of f with respect to its argument `argnum` (0), by forward
+ * mode, as torch.func.jacfwd: a function of the same arguments returning
+ * d f / d x of shape [...output shape, ...input shape], one forward pass per
+ * input element (cheaper than `jacrev` when the input is the smaller side).
+ */
+export function jacfwd(f: (...xs: Tensor[]) => Tensor, argnum = 0): (...xs: Tensor[]) => Tensor {
+  return (...primals: Tensor[]) => {
+    if (!(Number.isInteger(argnum) && argnum >= 0 && argnum < primals.length)) {
+      throw new RangeError(`jacfwd: argnum ${argnum} out of range for ${primals.length} input(s)`);
+    }
+    const x = primals[argnum];
+    if (!(x instanceof Tensor)) throw new TypeError(`jacfwd: input ${argnum} is not a Tensor`);
+    const withX = (xi: Tensor): Tensor => f(...primals.map((p, i) => (i === argnum ? xi : p)));
+    if (x.size === 0) {
+      const y = output('jacfwd', withX(x));
+      return new Tensor(zeros([...y.shape, ...x.shape], { dtype: y.dtype, device: y.device }));
+    }
+    const columns: Tensor[] = [];
+    let outShape: readonly number[] = [];
+    for (let j = 0; j < x.size; j++) {
+      const e = new Float64Array(x.size);
+      e[j] = 1;
+      const onehot = new Tensor(fromTyped(e, x.shape).astype(x.dtype).to(x.device));
+      const [y, column] = jvp(withX, [x], [onehot]);
+      outShape = y.shape;
+      columns.push(column);
+    }
+    return stack(columns, outShape.length).reshape([...outShape, ...x.shape]);
+  };
 }

@@ -1,5 +1,6 @@
-import type { NDArray } from '@normlab/tensor';
+import { type NDArray, zeros } from '@normlab/tensor';
 import { forwardStack, isAnomalyEnabled } from './anomaly.js';
+import { type ForwardFn, isForwardADActive, propagateTangents } from './forward-ad.js';
 import { isGradEnabled } from './grad-mode.js';
 import { type BackwardFn, Node } from './node.js';
 import { Tensor } from './tensor.js';
@@ -11,13 +12,39 @@ import { Tensor } from './tensor.js';
  * output's shape or any shape that broadcasts to the input's: the engine sums
  * it back to the input's shape. Rules are written with Tensor ops, so that a
  * backward run with `createGraph` is itself differentiable.
+ *
+ * `forward` is the op's forward-mode rule (forward-ad.ts): inside `jvp` it
+ * gives the output's tangent from the inputs' tangents, whatever the grad
+ * mode; an op recorded without one cannot be differentiated in forward mode.
  */
-export function record(name: string, out: NDArray, inputs: readonly (Tensor | null)[], backward: BackwardFn): Tensor {
+export function record(name: string, out: NDArray, inputs: readonly (Tensor | null)[], backward: BackwardFn, forward?: ForwardFn): Tensor {
   const needsGrad = isGradEnabled() && inputs.some((t) => t !== null && t.requiresGrad);
-  if (!needsGrad) return new Tensor(out);
-  const node = new Node(name, inputs, backward, out.shape);
-  if (isAnomalyEnabled()) node.forwardStack = forwardStack();
-  return Tensor.fromNode(out, node);
+  let result: Tensor;
+  if (!needsGrad) result = new Tensor(out);
+  else {
+    const node = new Node(name, inputs, backward, out.shape);
+    if (isAnomalyEnabled()) node.forwardStack = forwardStack();
+    result = Tensor.fromNode(out, node);
+  }
+  if (isForwardADActive()) propagateTangents(name, result, inputs, forward);
+  return result;
+}
+
+/** The tangents of an op's inputs with the nulls replaced by zeros of each input's shape: for rules that need every one. */
+export function tangentsOrZeros(tangents: readonly (Tensor | null)[], inputs: readonly (Tensor | null)[]): Tensor[] {
+  return tangents.map((t, i) => {
+    const x = inputs[i];
+    if (t) return t;
+    if (!x) throw new Error('tangentsOrZeros: no input to take a shape from');
+    return new Tensor(zeros(x.shape, { dtype: x.dtype, device: x.device }));
+  });
+}
+
+/** The sum of the non-null terms of a forward rule (at least one is non-null). */
+export function sumTangents(...terms: readonly (Tensor | null)[]): Tensor {
+  const present = terms.filter((t): t is Tensor => t !== null);
+  if (present.length === 0) throw new Error('sumTangents: no term');
+  return present.reduce((a, b) => a.add(b));
 }
 
 /** A number operand becomes a constant (no grad) 0-D tensor. */

@@ -1,5 +1,6 @@
 import { type NDArray, fmtShape, fromTyped } from '@normlab/tensor';
 import { grad } from './engine.js';
+import { setTangent, tangentAt, withDualLevel } from './forward-ad.js';
 import { Tensor } from './tensor.js';
 
 /** Step and tolerances of `gradcheck` and `gradgradcheck` (torch.autograd.gradcheck's). */
@@ -12,6 +13,12 @@ export interface GradcheckOptions {
   rtol?: number;
   /** Throw on failure with a report (default true); otherwise return false. */
   raiseException?: boolean;
+  /**
+   * Also check forward mode: the Jacobian built column by column from
+   * tangents (one forward per input element) against the same finite
+   * differences (default false, as PyTorch's `check_forward_ad`).
+   */
+  checkForwardAD?: boolean;
 }
 
 /**
@@ -34,23 +41,55 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor | Tensor[], inputs: re
   }
   const asList = (r: Tensor | Tensor[]): Tensor[] => (Array.isArray(r) ? r : [r]);
   const outputs = asList(fn(...inputs));
+  const forward = options.checkForwardAD ? forwardJacobians(fn, inputs, diffInputs, outputs) : null;
   for (const [oi, out] of outputs.entries()) {
     const analytic = analyticJacobian(out, diffInputs);
     // Not under noGrad: fn may itself differentiate (gradgradcheck).
     const numeric = numericJacobian(() => asList(fn(...inputs))[oi].data, diffInputs, eps);
-    for (let k = 0; k < diffInputs.length; k++) {
-      const a = analytic[k];
-      const n = numeric[k];
-      for (let j = 0; j < a.length; j++) {
-        if (!(Math.abs(a[j] - n[j]) <= atol + rtol * Math.abs(n[j]))) {
-          const msg = `gradcheck: Jacobian mismatch for output ${oi} with respect to input ${inputs.indexOf(diffInputs[k])} (shape ${fmtShape(diffInputs[k].shape)}) at flat entry ${j}: analytic ${a[j]}, numeric ${n[j]}`;
-          if (options.raiseException ?? true) throw new Error(msg);
-          return false;
+    const modes: [string, Float64Array[]][] = [['analytic', analytic]];
+    if (forward) modes.push(['forward-mode', forward[oi]]);
+    for (const [mode, jacobian] of modes) {
+      for (let k = 0; k < diffInputs.length; k++) {
+        const a = jacobian[k];
+        const n = numeric[k];
+        for (let j = 0; j < a.length; j++) {
+          if (!(Math.abs(a[j] - n[j]) <= atol + rtol * Math.abs(n[j]))) {
+            const msg = `gradcheck: ${mode === 'analytic' ? '' : 'forward-mode '}Jacobian mismatch for output ${oi} with respect to input ${inputs.indexOf(diffInputs[k])} (shape ${fmtShape(diffInputs[k].shape)}) at flat entry ${j}: ${mode} ${a[j]}, numeric ${n[j]}`;
+            if (options.raiseException ?? true) throw new Error(msg);
+            return false;
+          }
         }
       }
     }
   }
   return true;
+}
+
+/**
+ * The Jacobians by forward mode, one forward per input element with a
+ * one-hot tangent on that input: result[output][input][o * nIn + i]. The
+ * tangent goes on the input tensor itself (for the level's lifetime), so
+ * that a function reading it from its closure sees it, as the numeric side does.
+ */
+function forwardJacobians(fn: (...xs: Tensor[]) => Tensor | Tensor[], inputs: readonly Tensor[], diffInputs: readonly Tensor[], outputs: readonly Tensor[]): Float64Array[][] {
+  const jac = outputs.map((out) => diffInputs.map((x) => new Float64Array(out.size * x.size)));
+  diffInputs.forEach((x, k) => {
+    for (let i = 0; i < x.size; i++) {
+      withDualLevel((level) => {
+        const e = new Float64Array(x.size);
+        e[i] = 1;
+        setTangent(level, x, new Tensor(fromTyped(e, x.shape, x.device)));
+        const result = fn(...inputs);
+        (Array.isArray(result) ? result : [result]).forEach((out, oi) => {
+          const t = tangentAt(level, out);
+          if (!t) return;
+          const v = t.toTypedArray();
+          for (let o = 0; o < v.length; o++) jac[oi][k][o * x.size + i] = Number(v[o]);
+        });
+      });
+    }
+  });
+  return jac;
 }
 
 /** Jacobian rows by one backward per output element: result[k][o * nIn + i]. */

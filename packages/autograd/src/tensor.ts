@@ -2,6 +2,7 @@ import {
   type DType, type Device, NDArray, type NestedArray, type Shape, TIDY_CHILDREN, type TypedArray, fmtShape, isFloat, noteHolderWrite,
 } from '@normlab/tensor';
 import { backward as runBackward, type BackwardOptions } from './engine.js';
+import { isForwardADActive, visibleTangents } from './forward-ad.js';
 import type { GradHook, Node } from './node.js';
 import * as ew from './ops/elementwise.js';
 import * as ix from './ops/indexing.js';
@@ -69,9 +70,9 @@ export class Tensor {
     noteHolderWrite(this, this._data.storage, old !== null && old !== value?._data.storage ? old : null);
   }
 
-  /** @internal What `tidy` visits: the values and the gradient. */
+  /** @internal What `tidy` visits: the values, the gradient, and inside `jvp` the tangents. */
   [TIDY_CHILDREN](): unknown[] {
-    return [this._data, this._grad];
+    return isForwardADActive() ? [this._data, this._grad, ...visibleTangents(this)] : [this._data, this._grad];
   }
 
   /**

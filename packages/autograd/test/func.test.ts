@@ -1,11 +1,14 @@
 /**
- * vjp, jacrev, hessian and hvp (torch.func's, by reverse mode): against
- * closed forms, finite differences and each other (hvp = H v, the Hessian
- * symmetric), over random shapes; nothing written to the inputs' .grad.
+ * vjp, jacrev, hessian and hvp (torch.func's, by reverse mode), jvp and
+ * jacfwd (by forward mode): against closed forms, finite differences and
+ * each other (hvp = H v, the Hessian symmetric, <u, J v> = <J^T u, v>,
+ * jacfwd = jacrev, every nesting of the two modes), over random shapes;
+ * nothing written to the inputs' .grad.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Tensor, hessian, hvp, jacrev, tensor, vjp } from '../src/index.js';
+import { Tensor, grad, hessian, hvp, jacfwd, jacrev, jvp, record, stack, tensor, tidy, vjp } from '../src/index.js';
+import * as nd from '@normlab/tensor';
 import { expectClose, randT, seedArb, vals } from './helpers.js';
 
 /** A smooth scalar function of x with a dense, non-trivial Hessian: logsumexp of W tanh(x) plus a cubic. */
@@ -100,5 +103,111 @@ describe('hessian and hvp', () => {
     expectClose(vals(hb), expectB, 1e-12, 1e-12);
     expect(() => hvp(f, [a, b], [va])).toThrow(/hvp: 1 tangents for 2 primals/);
     expect(() => hessian((t) => t.square())(a)).toThrow(/hessian: the function must return a single value, got shape \[2\]/);
+  });
+});
+
+/** A vector function of two inputs mixing broadcasting, views, reductions, matmul and joins. */
+const vectorFn = (W: Tensor) => (x: Tensor, b: Tensor): Tensor => {
+  const h = W.matmul(x.tanh()).add(b).sigmoid();
+  const z = stack([h.mul(x.sum()), h.exp().div(h.square().add(1))], 0);
+  return z.transpose(0, 1).reshape([-1]).softmax(0).log1p().mul(x.amax());
+};
+
+const dotOf = (p: Tensor, q: Tensor): number => vals(p.mul(q).sum())[0];
+
+describe('jvp (forward mode)', () => {
+  it('gives f(x) and J v in one pass: cos(x) v for sin, finite differences, and <u, J v> = <J^T u, v> with vjp', () => {
+    const x = randT([2, 3], 1);
+    const v = randT([2, 3], 2, { requiresGrad: false });
+    const [y, dy] = jvp((t) => t.sin(), [x], [v]);
+    expectClose(vals(y), vals(x.sin()), 0, 0);
+    expectClose(vals(dy), vals(x.cos().mul(v)), 1e-15, 0);
+    expect(x.grad).toBeNull();
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), seedArb, (n, m, seed) => {
+      const f = vectorFn(randT([m, n], seed, { requiresGrad: false }));
+      const [a, b] = [randT([n], seed + 1), randT([m], seed + 2)];
+      const [va, vb] = [randT([n], seed + 3, { requiresGrad: false }), randT([m], seed + 4, { requiresGrad: false })];
+      const [out, tangent] = jvp(f, [a, b], [va, vb]);
+      expectClose(vals(out), vals(f(a, b)), 0, 0);
+      // Central differences along (va, vb).
+      const eps = 1e-6;
+      const at = (s: number): number[] => vals(f(a.detach().add(va.mul(s)), b.detach().add(vb.mul(s))));
+      const [plus, minus] = [at(eps), at(-eps)];
+      expectClose(vals(tangent), plus.map((p, i) => (p - minus[i]) / (2 * eps)), 1e-7, 1e-6);
+      // The transpose identity against reverse mode.
+      const u = randT(out.shape, seed + 5, { requiresGrad: false });
+      const [ga, gb] = vjp(f, a, b)[1](u);
+      expectClose([dotOf(u, tangent)], [dotOf(ga, va) + dotOf(gb, vb)], 1e-12, 1e-10);
+    }), { numRuns: 20 });
+  });
+
+  it('gives zeros for an output that does not depend on the primals, and keeps the tangent alive out of tidy', () => {
+    const x = randT([3], 3);
+    const c = randT([3], 4, { requiresGrad: false });
+    const [, dz] = jvp(() => c.exp(), [x], [randT([3], 5, { requiresGrad: false })]);
+    expect(vals(dz)).toEqual([0, 0, 0]);
+    const v = randT([3], 6, { requiresGrad: false });
+    const [y, dy] = tidy(() => jvp((t) => tidy(() => t.square().mul(2)), [x], [v]));
+    expect(y.isDisposed || dy.isDisposed).toBe(false);
+    expectClose(vals(dy), vals(x.mul(4).mul(v)), 1e-15, 0);
+  });
+
+  it('composes with reverse mode both ways and with itself: each second derivative is H v', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), seedArb, (n, m, seed) => {
+      const f = scalarFn(randT([m, n], seed, { requiresGrad: false }));
+      const x = randT([n], seed + 1);
+      const [v, w] = [randT([n], seed + 2, { requiresGrad: false }), randT([n], seed + 3, { requiresGrad: false })];
+      const [, [hv]] = hvp(f, [x], [v]);
+      // Forward over reverse: the directional derivative of the gradient.
+      const gradient = (t: Tensor): Tensor => grad(f(t), [t], { createGraph: true })[0]!;
+      expectClose(vals(jvp(gradient, [x], [v])[1]), vals(hv), 1e-12, 1e-10);
+      // The same with a backward that builds no graph (the fused rules must carry the tangent too).
+      const plainGradient = (t: Tensor): Tensor => grad(f(t), [t])[0]!;
+      expectClose(vals(jvp(plainGradient, [x], [v])[1]), vals(hv), 1e-12, 1e-10);
+      // Reverse over forward: the gradient of the directional derivative.
+      const directional = (t: Tensor): Tensor => jvp(f, [t], [v])[1];
+      expectClose(vals(vjp(directional, x)[1](tensor(1, { dtype: 'float64' }))[0]), vals(hv), 1e-12, 1e-10);
+      // Forward over forward: w^T H v, with each level's tangents kept apart.
+      const wHv = jvp((t) => jvp(f, [t], [v])[1], [x], [w])[1];
+      expectClose(vals(wHv), [dotOf(w, hv)], 1e-12, 1e-10);
+    }), { numRuns: 20 });
+  });
+
+  it('rejects tangents that do not match the primals, and an op without a forward-mode rule, naming them', () => {
+    const x = randT([2], 7);
+    const v = randT([2], 8, { requiresGrad: false });
+    expect(() => jvp((t) => t, [x], [randT([3], 9)])).toThrow(/jvp: tangent 0 must match primal 0 \(shape \[2\], float64, cpu\), got \[3\], float64, cpu/);
+    expect(() => jvp((t) => t, [x], [v.astype('float32')])).toThrow(/jvp: tangent 0 must match primal 0/);
+    expect(() => jvp((t) => t, [x], [])).toThrow(/jvp: 0 tangents for 1 primals/);
+    expect(() => jvp((t) => t, x as unknown as Tensor[], [v])).toThrow(/jvp: primals and tangents must be arrays of Tensors/);
+    const ints = new Tensor(nd.zeros([2], { dtype: 'int32' }));
+    expect(() => jvp((t) => t, [ints], [ints])).toThrow(/jvp: primal 0 must be floating point, got int32/);
+    const opaque = (t: Tensor): Tensor => record('opaque', nd.exp(t.data), [t], (g) => [g.mul(t.exp())]);
+    expect(() => jvp(opaque, [x], [v])).toThrow(/jvp: 'opaque' has no forward-mode rule; .* use vjp or jacrev/);
+    // Reverse mode still works through it.
+    expectClose(vals(vjp(opaque, x)[1](v)[0]), vals(v.mul(x.exp())), 1e-15, 0);
+  });
+});
+
+describe('jacfwd', () => {
+  it('equals jacrev and finite differences, for the chosen argument; jacfwd(jacrev(f)) is the Hessian', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), seedArb, (n, m, seed) => {
+      const f = vectorFn(randT([m, n], seed, { requiresGrad: false }));
+      const [a, b] = [randT([n], seed + 1), randT([m], seed + 2)];
+      for (const argnum of [0, 1]) {
+        const Jf = jacfwd(f, argnum)(a, b);
+        const Jr = jacrev(f, argnum)(a, b);
+        expect(Jf.shape).toEqual(Jr.shape);
+        expectClose(vals(Jf), vals(Jr), 1e-13, 1e-10);
+      }
+      expectClose(vals(jacfwd(f)(a, b)), numericJacobian((t) => f(t, b), a), 1e-7, 1e-6);
+      const g = scalarFn(randT([m, n], seed + 3, { requiresGrad: false }));
+      const x = randT([n], seed + 4);
+      expectClose(vals(jacfwd(jacrev(g))(x)), vals(hessian(g)(x)), 1e-12, 1e-10);
+    }), { numRuns: 15 });
+    const x = randT([2, 2], 11);
+    expect(jacfwd((t) => t.sum())(x).shape).toEqual([2, 2]);
+    expect(jacfwd((t) => t.square())(x).shape).toEqual([2, 2, 2, 2]);
+    expect(() => jacfwd((t) => t, 1)(x)).toThrow(/jacfwd: argnum 1 out of range for 1 input/);
   });
 });

@@ -4,8 +4,17 @@ import * as nd from '@normlab/tensor';
 import { Tensor, gradcheck, gradgradcheck, record } from '../src/index.js';
 import { GRADGRAD_TOL, GRAD_TOL, RUNS, checkGrad, checkGradGrad, randT, seedArb, shapeArb } from './helpers.js';
 
+// The faulty ops below have a correct forward-mode rule (except badForward), so that the helpers' forward-mode
+// check passes on them and the backward's fault is what is caught.
+
 /** x^2 with a backward that is off by a factor 2 (4x instead of 2x). */
-const badSquare = (x: Tensor): Tensor => record('badSquare', nd.square(x.data), [x], (g) => [g.mul(x).mul(4)]);
+const badSquare = (x: Tensor): Tensor => record('badSquare', nd.square(x.data), [x], (g) => [g.mul(x).mul(4)], ([t]) => (t as Tensor).mul(x).mul(2));
+
+/** x^2 with a right backward and a forward-mode rule off by a factor 2. */
+const badForward = (x: Tensor): Tensor => record('badForward', nd.square(x.data), [x], (g) => [g.mul(x).mul(2)], ([t]) => (t as Tensor).mul(x).mul(4));
+
+/** x^2 with a right backward and no forward-mode rule. */
+const noForward = (x: Tensor): Tensor => record('noForward', nd.square(x.data), [x], (g) => [g.mul(x).mul(2)]);
 
 /** x exp(x) whose backward forgets the product rule's x exp(x) term. */
 const missingTerm = (x: Tensor): Tensor => record('missingTerm', nd.mul(x.data, nd.exp(x.data)), [x], (g) => [g.mul(x.exp())]);
@@ -14,13 +23,14 @@ const missingTerm = (x: Tensor): Tensor => record('missingTerm', nd.mul(x.data, 
 const badMul = (a: Tensor, b: Tensor): Tensor => record('badMul', nd.mul(a.data, b.data), [a, b], (g) => [g.mul(b.square()), g.mul(a)]);
 
 /** sin(x) whose gradient is off by 0.1 %. */
-const slightlyOff = (x: Tensor): Tensor => record('slightlyOff', nd.sin(x.data), [x], (g) => [g.mul(x.cos()).mul(1.001)]);
+const slightlyOff = (x: Tensor): Tensor => record('slightlyOff', nd.sin(x.data), [x], (g) => [g.mul(x.cos()).mul(1.001)], ([t]) => (t as Tensor).mul(x.cos()));
 
 /**
  * x^3 whose backward has the right value, 3 x^2 g, but computes 3 x^2 from
  * the raw data: a constant for the graph, so its own derivative in x is lost.
  */
-const detachedCube = (x: Tensor): Tensor => record('detachedCube', nd.pow(x.data, 3), [x], (g) => [g.mul(new Tensor(nd.mul(nd.square(x.data), 3)))]);
+const detachedCube = (x: Tensor): Tensor =>
+  record('detachedCube', nd.pow(x.data, 3), [x], (g) => [g.mul(new Tensor(nd.mul(nd.square(x.data), 3)))], ([t]) => (t as Tensor).mul(x.square().mul(3)));
 
 /** x^3 done right: the backward is written with Tensor ops. */
 const goodCube = (x: Tensor): Tensor => record('goodCube', nd.pow(x.data, 3), [x], (g) => [g.mul(x.square().mul(3))]);
@@ -57,6 +67,17 @@ describe('gradcheck', () => {
     fc.assert(fc.property(shapeArb({ minRank: 1 }), seedArb, (shape, seed) => {
       const x = randT(shape, seed, { lo: -1, hi: 1 });
       expect(() => checkGrad(slightlyOff, [x])).toThrow(/mismatch/);
+    }), { numRuns: RUNS });
+  });
+
+  it('with checkForwardAD, compares the forward-mode Jacobian too: a wrong rule is named, a missing one is an error', () => {
+    fc.assert(fc.property(shapeArb({ minRank: 1 }), seedArb, (shape, seed) => {
+      const x = randT(shape, seed, { avoid: [0], margin: 0.1 });
+      expect(gradcheck(badForward, [x], GRAD_TOL)).toBe(true);
+      expect(() => gradcheck(badForward, [x], { ...GRAD_TOL, checkForwardAD: true })).toThrow(/forward-mode Jacobian mismatch for output 0 with respect to input 0 .*: forward-mode -?\d/);
+      expect(gradcheck(badForward, [x], { ...GRAD_TOL, checkForwardAD: true, raiseException: false })).toBe(false);
+      expect(gradcheck(noForward, [x], GRAD_TOL)).toBe(true);
+      expect(() => checkGrad(noForward, [x])).toThrow(/jvp: 'noForward' has no forward-mode rule/);
     }), { numRuns: RUNS });
   });
 

@@ -155,12 +155,12 @@ export const GRADGRAD_TOL = { eps: 1e-6, atol: 1e-5, rtol: 1e-4 } as const;
  * Throws a descriptive error on mismatch.
  */
 export function checkGrad(fn: (...xs: Tensor[]) => Tensor | Tensor[], inputs: readonly Tensor[], tol: { eps?: number; atol?: number; rtol?: number } = {}): void {
-  gradcheck(fn, inputs, { ...GRAD_TOL, ...tol, raiseException: true });
+  gradcheck(fn, inputs, { ...GRAD_TOL, ...tol, raiseException: true, checkForwardAD: true });
 }
 
 /** Second-derivative check with a random upstream gradient (seeded). */
 export function checkGradGrad(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], seed = 1, tol: { eps?: number; atol?: number; rtol?: number } = {}): void {
-  gradgradcheck(fn, inputs, { ...GRADGRAD_TOL, ...tol, seed, raiseException: true });
+  gradgradcheck(fn, inputs, { ...GRADGRAD_TOL, ...tol, seed, raiseException: true, checkForwardAD: true });
 }
 
 /**

@@ -18,9 +18,9 @@ import {
 // sources (imported by a relative path), whose Tensor class is not this one.
 import { GRADGRAD_TOL, GRAD_TOL, RUNS, RUNS_SLOW, randValues, seedArb, vals } from '../../autograd/test/helpers.js';
 
-const checkGrad = (fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): boolean => gradcheck(fn, inputs, { ...GRAD_TOL, raiseException: true });
+const checkGrad = (fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): boolean => gradcheck(fn, inputs, { ...GRAD_TOL, raiseException: true, checkForwardAD: true });
 const checkGradGrad = (fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], seed: number): boolean =>
-  gradgradcheck(fn, inputs, { ...GRADGRAD_TOL, seed, raiseException: true });
+  gradgradcheck(fn, inputs, { ...GRADGRAD_TOL, seed, raiseException: true, checkForwardAD: true });
 
 // ---- helpers ---------------------------------------------------------------------
 

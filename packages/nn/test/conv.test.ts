@@ -24,7 +24,7 @@ function randT(shape: Shape, seed: number, options: { requiresGrad?: boolean } =
 
 /** Full-Jacobian gradcheck; float64 central differences err ~1e-9, so atol 1e-6 / rtol 1e-5 still catch a wrong term. */
 const checkGrad = (fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[]): boolean =>
-  gradcheck(fn, inputs, { eps: 1e-6, atol: 1e-6, rtol: 1e-5, raiseException: true });
+  gradcheck(fn, inputs, { eps: 1e-6, atol: 1e-6, rtol: 1e-5, raiseException: true, checkForwardAD: true });
 
 function expectClose(actual: readonly number[], expected: readonly number[], atol: number, rtol: number): void {
   expect(actual.length).toBe(expected.length);

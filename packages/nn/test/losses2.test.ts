@@ -22,7 +22,7 @@ const f64 = (data: NestedArray, requiresGrad = false): Tensor => tensor(data, { 
 const i32 = (data: number[] | number): Tensor => tensor(data, { dtype: 'int32' });
 const fromArr = (v: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor => new Tensor(fromTyped(Float64Array.from(v), shape), { requiresGrad });
 const checkGrad = (fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[]): boolean =>
-  gradcheck(fn, inputs, { eps: 1e-6, atol: 1e-6, rtol: 1e-5, raiseException: true });
+  gradcheck(fn, inputs, { eps: 1e-6, atol: 1e-6, rtol: 1e-5, raiseException: true, checkForwardAD: true });
 
 function expectClose(actual: readonly number[], expected: readonly number[], tol = 1e-12): void {
   expect(actual.length).toBe(expected.length);

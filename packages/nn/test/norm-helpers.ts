@@ -38,12 +38,12 @@ export const GRADGRAD_TOL = { eps: 1e-6, atol: 1e-5, rtol: 1e-4 } as const;
 
 /** Full-Jacobian gradient check (every one-hot upstream gradient); throws on mismatch. */
 export function checkGrad(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[]): void {
-  gradcheck(fn, inputs, { ...GRAD_TOL, raiseException: true });
+  gradcheck(fn, inputs, { ...GRAD_TOL, raiseException: true, checkForwardAD: true });
 }
 
 /** Second derivatives, with a seeded random upstream gradient. */
 export function checkGradGrad(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], seed = 1): void {
-  gradgradcheck(fn, inputs, { ...GRADGRAD_TOL, seed, raiseException: true });
+  gradgradcheck(fn, inputs, { ...GRADGRAD_TOL, seed, raiseException: true, checkForwardAD: true });
 }
 
 /** Elementwise closeness of two number arrays (throws with the first mismatch). */

@@ -35,7 +35,7 @@ function distinctT(shape: Shape, seed: number): Tensor {
   return f64(order.map((k) => (k - n / 2) * 0.1), shape, true);
 }
 
-const checkGrad = (fn: (x: Tensor) => Tensor, x: Tensor): boolean => gradcheck(fn, [x], { eps: 1e-6, atol: 1e-6, rtol: 1e-5, raiseException: true });
+const checkGrad = (fn: (x: Tensor) => Tensor, x: Tensor): boolean => gradcheck(fn, [x], { eps: 1e-6, atol: 1e-6, rtol: 1e-5, raiseException: true, checkForwardAD: true });
 
 type Pair = number | [number, number];
 

@@ -1,5 +1,5 @@
 import * as nd from '@normlab/tensor';
-import { record } from '../function.js';
+import { record, sumTangents } from '../function.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -18,7 +18,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
     x.requiresGrad ? conv2dInputGrad(g, weight, x.shape, options) : null,
     weight.requiresGrad ? conv2dWeightGrad(g, x, weight.shape, options) : null,
     bias?.requiresGrad ? g.sum(batched ? [0, 2, 3] : [1, 2]) : null,
-  ]);
+  ], ([tx, tw, tb]) => sumTangents(
+    tx ? conv2d(tx, weight, null, options) : null,
+    tw ? conv2d(x, tw, null, options) : null,
+    tb ? tb.reshape([tb.shape[0], 1, 1]) : null,
+  ));
 }
 
 /** d conv2d / d x applied to g; linear in g and in weight. */
@@ -27,7 +31,7 @@ function conv2dInputGrad(g: Tensor, weight: Tensor, inputShape: nd.Shape, option
   return record('conv2dBackwardInput', out, [g, weight], (u) => [
     g.requiresGrad ? conv2d(u, weight, null, options) : null,
     weight.requiresGrad ? conv2dWeightGrad(g, u, weight.shape, options) : null,
-  ]);
+  ], ([tg, tw]) => sumTangents(tg ? conv2dInputGrad(tg, weight, inputShape, options) : null, tw ? conv2dInputGrad(g, tw, inputShape, options) : null));
 }
 
 /** d conv2d / d weight applied to g; linear in g and in x. */
@@ -36,5 +40,5 @@ function conv2dWeightGrad(g: Tensor, x: Tensor, weightShape: nd.Shape, options: 
   return record('conv2dBackwardWeight', out, [g, x], (u) => [
     g.requiresGrad ? conv2d(x, u, null, options) : null,
     x.requiresGrad ? conv2dInputGrad(g, u, x.shape, options) : null,
-  ]);
+  ], ([tg, tx]) => sumTangents(tg ? conv2dWeightGrad(tg, x, weightShape, options) : null, tx ? conv2dWeightGrad(g, tx, weightShape, options) : null));
 }

@@ -1,9 +1,12 @@
 import * as nd from '@normlab/tensor';
-import { type TensorLike, constantOf, record } from '../function.js';
+import { type TensorLike, constantOf, record, sumTangents } from '../function.js';
 import { Tensor } from '../tensor.js';
 
 // Gradient rules of the elementwise ops, written with Tensor ops so that they
-// are differentiable again. Broadcasting is undone by the engine.
+// are differentiable again. Broadcasting is undone by the engine. A unary
+// op's Jacobian is diagonal, so its backward rule applied to a tangent is its
+// forward-mode rule too; the binary ops state theirs (ta, tb: the operands'
+// tangents, null where an operand has none).
 
 const arr = (v: TensorLike): nd.NDArray | number => (v instanceof Tensor ? v.data : v);
 
@@ -11,18 +14,20 @@ function checkOperand(op: string, v: TensorLike): void {
   if (!(v instanceof Tensor) && typeof v !== 'number') throw new TypeError(`${op}: expected a Tensor or a number, got ${typeof v}`);
 }
 
+type Tangent = Tensor | null;
+
 function binary(op: string, a: TensorLike, b: TensorLike, forward: (x: nd.NDArray | number, y: nd.NDArray | number) => nd.NDArray,
-  rule: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+  rule: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null], jvpRule: (ta: Tangent, tb: Tangent, out: Tensor) => Tensor): Tensor {
   checkOperand(op, a);
   checkOperand(op, b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor`);
-  const out: Tensor = record(op, forward(arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => rule(g, out));
+  const out: Tensor = record(op, forward(arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => rule(g, out), ([ta, tb], o) => jvpRule(ta, tb, o));
   return out;
 }
 
-function unary(op: string, x: Tensor, forward: (x: nd.NDArray) => nd.NDArray, rule: (g: Tensor, out: Tensor) => Tensor | null): Tensor {
+function unary(op: string, x: Tensor, forward: (x: nd.NDArray) => nd.NDArray, rule: (g: Tensor, out: Tensor) => Tensor): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
-  const out: Tensor = record(op, forward(x.data), [x], (g) => [rule(g, out)]);
+  const out: Tensor = record(op, forward(x.data), [x], (g) => [rule(g, out)], ([tx], o) => rule(tx as Tensor, o));
   return out;
 }
 
@@ -36,15 +41,17 @@ const t = (v: TensorLike, other: TensorLike): Tensor =>
 const needs = (v: TensorLike): boolean => v instanceof Tensor && v.requiresGrad;
 
 /** a + b (broadcast); plain numbers are constants. */
-export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, nd.add, (g) => [g, g]);
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, nd.add, (g) => [g, g], (ta, tb) => sumTangents(ta, tb));
 /** a - b (broadcast); plain numbers are constants. */
-export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b, nd.sub, (g) => [g, needs(b) ? g.neg() : null]);
+export const sub = (a: TensorLike, b: TensorLike): Tensor =>
+  binary('sub', a, b, nd.sub, (g) => [g, needs(b) ? g.neg() : null], (ta, tb) => (ta && tb ? ta.sub(tb) : ta ?? (tb as Tensor).neg()));
 /** a * b (broadcast); plain numbers are constants. */
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
-  binary('mul', a, b, nd.mul, (g) => [needs(a) ? g.mul(b) : null, needs(b) ? g.mul(a) : null]);
+  binary('mul', a, b, nd.mul, (g) => [needs(a) ? g.mul(b) : null, needs(b) ? g.mul(a) : null], (ta, tb) => sumTangents(ta?.mul(b) ?? null, tb?.mul(a) ?? null));
 /** a / b (broadcast); plain numbers are constants. */
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
-  binary('div', a, b, nd.div, (g) => [needs(a) ? g.div(b) : null, needs(b) ? g.mul(a).div(t(b, a).square()).neg() : null]);
+  binary('div', a, b, nd.div, (g) => [needs(a) ? g.div(b) : null, needs(b) ? g.mul(a).div(t(b, a).square()).neg() : null],
+    (ta, tb) => sumTangents(ta?.div(b) ?? null, tb ? tb.mul(a).div(t(b, a).square()).neg() : null));
 
 /** a ** b; d/da = b a^(b-1), d/db = a^b log(a). */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
@@ -53,10 +60,10 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   }
   // As PyTorch: at b = 0 the gradient for a is 0 (not 0 * inf), and at a = 0
   // with b >= 0 the gradient for b is 0 (not 0 * log 0).
-  return binary('pow', a, b, (x, y) => nd.pow(x, y), (g, out) => [
-    needs(a) ? where(t(b, a).eq(0), 0, g.mul(t(b, a)).mul(t(a, b).pow(t(b, a).sub(1)))) : null,
-    needs(b) ? where(c(nd.logicalAnd(nd.eq(t(a, b).data, 0), nd.ge(t(b, a).data, 0))), 0, g.mul(out).mul(t(a, b).log())) : null,
-  ]);
+  const da = (g: Tensor): Tensor => where(t(b, a).eq(0), 0, g.mul(t(b, a)).mul(t(a, b).pow(t(b, a).sub(1))));
+  const db = (g: Tensor, out: Tensor): Tensor => where(c(nd.logicalAnd(nd.eq(t(a, b).data, 0), nd.ge(t(b, a).data, 0))), 0, g.mul(out).mul(t(a, b).log()));
+  return binary('pow', a, b, (x, y) => nd.pow(x, y), (g, out) => [needs(a) ? da(g) : null, needs(b) ? db(g, out) : null],
+    (ta, tb, out) => sumTangents(ta ? da(ta) : null, tb ? db(tb, out) : null));
 }
 
 /** Ties split the gradient evenly, as in PyTorch. */
@@ -72,11 +79,17 @@ function tieSplit(a: TensorLike, b: TensorLike, pick: 'gt' | 'lt'): [Tensor, Ten
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b, nd.maximum, (g) => {
   const [wa, wb] = tieSplit(a, b, 'gt');
   return [g.mul(wa), g.mul(wb)];
+}, (ta, tb) => {
+  const [wa, wb] = tieSplit(a, b, 'gt');
+  return sumTangents(ta?.mul(wa) ?? null, tb?.mul(wb) ?? null);
 });
 /** The smaller of a and b, elementwise; on ties the gradient is split equally, as PyTorch. */
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b, nd.minimum, (g) => {
   const [wa, wb] = tieSplit(a, b, 'lt');
   return [g.mul(wa), g.mul(wb)];
+}, (ta, tb) => {
+  const [wa, wb] = tieSplit(a, b, 'lt');
+  return sumTangents(ta?.mul(wa) ?? null, tb?.mul(wb) ?? null);
 });
 
 /** -x; gradient -g. */
@@ -164,7 +177,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   return record('where', nd.where(cd, arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => [
     a instanceof Tensor ? where(cond, g, 0) : null,
     b instanceof Tensor ? where(cond, 0, g) : null,
-  ]);
+  ], ([ta, tb]) => where(cond, ta ?? 0, tb ?? 0));
 }
 
 // Comparisons are not differentiable: they return bool tensors without a graph.

@@ -1,5 +1,5 @@
 import * as nd from '@normlab/tensor';
-import { record } from '../function.js';
+import { record, tangentsOrZeros } from '../function.js';
 import { Tensor } from '../tensor.js';
 
 function checkList(op: string, xs: readonly Tensor[]): void {
@@ -21,7 +21,8 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
     // PyTorch skips legacy 1-D empty tensors in cat; they get an empty gradient.
     s += x.ndim === out.ndim ? x.shape[d] : 0;
   }
-  return record('cat', out, xs, (g) => xs.map((x, i) => (x.requiresGrad && x.ndim === out.ndim ? g.narrow(d, starts[i], x.shape[d]) : null)));
+  return record('cat', out, xs, (g) => xs.map((x, i) => (x.requiresGrad && x.ndim === out.ndim ? g.narrow(d, starts[i], x.shape[d]) : null)),
+    (ts) => cat(tangentsOrZeros(ts, xs), dim));
 }
 
 /** Stacks equal-shaped tensors along a new dim `dim`. */
@@ -29,7 +30,7 @@ export function stack(xs: readonly Tensor[], dim = 0): Tensor {
   checkList('stack', xs);
   const out = nd.stack(xs.map((x) => x.data), dim);
   const d = nd.normalizeDim('stack', dim, out.ndim);
-  return record('stack', out, xs, (g) => xs.map((x, i) => (x.requiresGrad ? g.select(d, i) : null)));
+  return record('stack', out, xs, (g) => xs.map((x, i) => (x.requiresGrad ? g.select(d, i) : null)), (ts) => stack(tangentsOrZeros(ts, xs), dim));
 }
 
 /** Views of consecutive pieces along `dim`: equal pieces of `size` (the last may be smaller) or the listed sizes. */

@@ -28,7 +28,8 @@ function restoreDims(g: Tensor, dims: readonly number[], keepdim: boolean): Tens
 export function sum(x: Tensor, dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   const dims = nd.normalizeDims('sum', dim, x.ndim);
   const keepdim = options.keepdim ?? false;
-  return record('sum', nd.sum(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape)]);
+  return record('sum', nd.sum(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape)],
+    ([tx]) => sum(tx as Tensor, dims, { keepdim }));
 }
 
 /** Mean over `dim` (all dims when absent); the gradient is g / count. */
@@ -36,7 +37,8 @@ export function mean(x: Tensor, dim?: number | readonly number[], options: Reduc
   const dims = nd.normalizeDims('mean', dim, x.ndim);
   const keepdim = options.keepdim ?? false;
   const count = nd.sizeOf(dims.map((d) => x.shape[d]));
-  return record('mean', nd.mean(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape).div(count)]);
+  return record('mean', nd.mean(x.data, dims, { keepdim }), [x], (g) => [restoreDims(g, dims, keepdim).expand(x.shape).div(count)],
+    ([tx]) => mean(tx as Tensor, dims, { keepdim }));
 }
 
 /** Two-pass variance, composed so that every order of derivative comes for free. */
@@ -56,9 +58,8 @@ export function variance(x: Tensor, dim?: number | readonly number[], options: V
  */
 export function std(x: Tensor, dim?: number | readonly number[], options: VarOptions = {}): Tensor {
   const v = variance(x, dim, options);
-  const out: Tensor = record('std', nd.sqrt(v.data), [v], (g) => [
-    where(new Tensor(nd.eq(out.data, 0)), 0, g.div(out.mul(2))),
-  ]);
+  const rule = (g: Tensor, y: Tensor): Tensor => where(new Tensor(nd.eq(y.data, 0)), 0, g.div(y.mul(2)));
+  const out: Tensor = record('std', nd.sqrt(v.data), [v], (g) => [rule(g, out)], ([tv], y) => rule(tv as Tensor, y));
   return out;
 }
 
@@ -68,12 +69,13 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: number | readonly number[
   const keepdim = options.keepdim ?? false;
   const kept = (op === 'amax' ? nd.amax : nd.amin)(x.data, dims, { keepdim: true });
   const out = keepdim ? kept : kept.reshape(x.shape.filter((_, i) => !dims.includes(i)));
-  return record(op, out, [x], (g) => {
+  const share = (): Tensor => {
     const mask = nd.eq(x.data, kept);
     // In x's dtype: a bool / int32 division would be float32 and round shares like 1/3.
-    const share = nd.div(mask.astype(x.dtype), nd.sum(mask, dims, { keepdim: true }));
-    return [restoreDims(g, dims, keepdim).mul(new Tensor(share.astype(x.dtype)))];
-  });
+    return new Tensor(nd.div(mask.astype(x.dtype), nd.sum(mask, dims, { keepdim: true })).astype(x.dtype));
+  };
+  // Forward mode: the tied extrema's tangents averaged, the same shares.
+  return record(op, out, [x], (g) => [restoreDims(g, dims, keepdim).mul(share())], ([tx]) => sum((tx as Tensor).mul(share()), dims, { keepdim }));
 }
 
 /** Largest value over `dim`; the gradient is shared equally by the tied maxima, as PyTorch. */

@@ -1,4 +1,5 @@
 import { type DType, type Device, type Shape, arange, fmtShape, normalizeDim, sum as ndSum, zeros } from '@normlab/tensor';
+import { isForwardADActive } from '../forward-ad.js';
 import { record } from '../function.js';
 import { Tensor } from '../tensor.js';
 import { indexAdd } from './indexing.js';
@@ -8,17 +9,21 @@ import { indexAdd } from './indexing.js';
 
 /** x with a new shape (a view when the strides allow, as PyTorch); the gradient is reshaped back. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
-  return record('reshape', x.data.reshape(shape), [x], (g) => [g.reshape(x.shape)]);
+  const out = x.data.reshape(shape);
+  return record('reshape', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
 }
 
 /** x with a new shape, sharing storage (throws where the strides cannot express it). */
 export function view(x: Tensor, shape: Shape): Tensor {
-  return record('view', x.data.view(shape), [x], (g) => [g.reshape(x.shape)]);
+  const out = x.data.view(shape);
+  // The tangent need not have x's strides (an expanded zero, say): reshaped, not viewed.
+  return record('view', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
 }
 
 /** Dims startDim..endDim merged into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
-  return record('flatten', x.data.flatten(startDim, endDim), [x], (g) => [g.reshape(x.shape)]);
+  const out = x.data.flatten(startDim, endDim);
+  return record('flatten', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
 }
 
 /** The dims reordered (a view); the gradient is permuted back. */
@@ -27,39 +32,41 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const order = dims.map((d) => normalizeDim('permute', d, x.ndim));
   const inverse = new Array<number>(order.length);
   order.forEach((d, i) => (inverse[d] = i));
-  return record('permute', out, [x], (g) => [g.permute(inverse)]);
+  return record('permute', out, [x], (g) => [g.permute(inverse)], ([tx]) => (tx as Tensor).permute(order));
 }
 
 /** Dims dim0 and dim1 swapped (a view). */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
-  return record('transpose', x.data.transpose(dim0, dim1), [x], (g) => [g.transpose(dim0, dim1)]);
+  return record('transpose', x.data.transpose(dim0, dim1), [x], (g) => [g.transpose(dim0, dim1)], ([tx]) => (tx as Tensor).transpose(dim0, dim1));
 }
 
 /** Size-1 dims stretched to `shape` (a stride-0 view); the engine sums the gradient back. */
 export function expand(x: Tensor, shape: Shape): Tensor {
   // The engine sums the gradient back over the expanded dims.
-  return record('expand', x.data.expand([...shape]), [x], (g) => [g]);
+  return record('expand', x.data.expand([...shape]), [x], (g) => [g], ([tx]) => (tx as Tensor).expand(shape));
 }
 
 /** x broadcast to `shape` (a view), NumPy's rules; the engine sums the gradient back. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
-  return record('broadcastTo', x.data.broadcastTo(shape), [x], (g) => [g]);
+  return record('broadcastTo', x.data.broadcastTo(shape), [x], (g) => [g], ([tx]) => (tx as Tensor).broadcastTo(shape));
 }
 
 /** Size-1 dims removed (`dim`, or all of them). */
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
-  return record('squeeze', x.data.squeeze(dim), [x], (g) => [g.reshape(x.shape)]);
+  const out = x.data.squeeze(dim);
+  return record('squeeze', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
 }
 
 /** A size-1 dim inserted at `dim`. */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
-  return record('unsqueeze', x.data.unsqueeze(dim), [x], (g) => [g.reshape(x.shape)]);
+  const out = x.data.unsqueeze(dim);
+  return record('unsqueeze', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
 }
 
 /** x[start:end:step] along `dim`; its gradient is scattered back into zeros of x's shape. */
 export function slice(x: Tensor, dim: number, start?: number, end?: number, step?: number): Tensor {
   const out = x.data.slice(dim, start, end, step);
-  if (!x.requiresGrad) return new Tensor(out);
+  if (!x.requiresGrad && !isForwardADActive()) return new Tensor(out);
   const d = normalizeDim('slice', dim, x.ndim);
   const n = x.shape[d];
   const s0 = start ?? 0;
@@ -67,7 +74,8 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   const by = step ?? 1;
   const positions = arange(first, first + out.shape[d] * by, by, { dtype: 'int32', device: x.device });
   // The gradient is the adjoint of selecting those positions: adding g at them into zeros.
-  return record('slice', out, [x], (g) => [indexAdd(new Tensor(zeros(x.shape, { dtype: g.dtype, device: g.device })), d, new Tensor(positions), g)]);
+  return record('slice', out, [x], (g) => [indexAdd(new Tensor(zeros(x.shape, { dtype: g.dtype, device: g.device })), d, new Tensor(positions), g)],
+    ([tx]) => (tx as Tensor).slice(dim, start, end, step));
 }
 
 /** `length` elements of `dim` from `start` (a view). */
@@ -90,19 +98,19 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 export function toDevice(x: Tensor, device: Device): Tensor {
   if (device === x.device) return x;
   const from = x.device;
-  return record('to', x.data.to(device), [x], (g) => [g.to(from)]);
+  return record('to', x.data.to(device), [x], (g) => [g.to(from)], ([tx]) => (tx as Tensor).to(device));
 }
 
 /** x converted to `dtype` (x itself when already of it); the gradient is converted back. */
 export function astype(x: Tensor, dtype: DType): Tensor {
   if (dtype === x.dtype) return x;
   const from = x.dtype;
-  return record('astype', x.data.astype(dtype), [x], (g) => [g.astype(from)]);
+  return record('astype', x.data.astype(dtype), [x], (g) => [g.astype(from)], ([tx]) => (tx as Tensor).astype(dtype));
 }
 
 /** A copy of x in new storage, still in the graph. */
 export function clone(x: Tensor): Tensor {
-  return record('clone', x.data.clone(), [x], (g) => [g]);
+  return record('clone', x.data.clone(), [x], (g) => [g], ([tx]) => (tx as Tensor).clone());
 }
 
 /**
@@ -121,6 +129,6 @@ export function sumToShape(g: Tensor, shape: Shape, what: string): Tensor {
     }
   }
   if (dims.length === 0) return g.reshape(shape);
-  const summed = record('sumToShape', ndSum(g.data, dims, { keepdim: true }), [g], (gg) => [gg.expand(g.shape)]);
+  const summed = record('sumToShape', ndSum(g.data, dims, { keepdim: true }), [g], (gg) => [gg.expand(g.shape)], ([tg]) => (tg as Tensor).sum(dims, { keepdim: true }));
   return summed.reshape(shape);
 }

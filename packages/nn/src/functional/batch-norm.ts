@@ -1,6 +1,6 @@
-import { Tensor, isGradEnabled, isVmapping, noGrad, record } from '@normlab/autograd';
+import { Tensor, isForwardADActive, isGradEnabled, isVmapping, noGrad, record, sumTangents } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
-import { channelShape, composedNormalizeBackward } from './normalize.js';
+import { channelShape, composedNormalizeBackward, normalizeTangent } from './normalize.js';
 
 /** Options of the functional `batchNorm`. */
 export interface BatchNormFunctionalOptions {
@@ -101,15 +101,25 @@ export function normalizeWithBatchStats(
 ): Tensor {
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [y, xhat] = nd.normalizeForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
+  const view = [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1])];
+  const C = [1, x.shape[1], 1];
   return record(name, y, [x, weight, bias], (g) => {
-    // Rules run with grad mode on only under createGraph: then differentiate the composed form.
-    if (isGradEnabled()) {
-      const view = [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1])];
+    // Rules run with grad mode on only under createGraph (or inside jvp): then differentiate the composed form.
+    if (isGradEnabled() || isForwardADActive()) {
       const [dx, dw, db] = composedNormalizeBackward(g.reshape(view), x.reshape(view), weight, eps);
       return [dx.reshape(x.shape), dw, bias ? db : null];
     }
     const [dx, dw, db] = nd.normalizeBackward(g.data, xhat, invstd, weight?.data ?? null);
     return [new Tensor(dx), weight ? new Tensor(dw) : null, bias ? new Tensor(db) : null];
+  }, ([tx, tw, tb]) => {
+    // d(w xhat + b) = w dxhat + dw xhat + db, per channel.
+    const x3 = x.reshape(view);
+    const [dxhat, xhatT] = normalizeTangent(tx?.reshape(view) ?? null, x3, eps, true);
+    return sumTangents(
+      dxhat && (weight ? dxhat.mul(weight.reshape(C)) : dxhat),
+      tw ? xhatT.mul(tw.reshape(C)) : null,
+      tb ? tb.reshape(C) : null,
+    ).broadcastTo(view).reshape(x.shape);
   });
 }
 

@@ -12,7 +12,7 @@
  * fused backward), so every layer gets them through `normalizeGroups`.
  * The affine maps differ (per G, per B, per channel) and stay with the layers.
  */
-import { Tensor, isGradEnabled, record } from '@normlab/autograd';
+import { Tensor, isForwardADActive, isGradEnabled, record, sumTangents } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 
 /** A number or an options object: `eps` may be passed positionally, as PyTorch's `F.layer_norm`. */
@@ -89,10 +89,10 @@ export function normalizeGroups(name: string, x: Tensor, view: readonly [number,
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [, xhat] = nd.normalizeForward(x3, mean, invstd);
   return record(name, xhat.reshape(x.shape), [x], (g) => {
-    if (isGradEnabled()) return [composedNormalizeBackward(g.reshape([...view]), x.reshape([...view]), null, eps)[0].reshape(x.shape)];
+    if (isGradEnabled() || isForwardADActive()) return [composedNormalizeBackward(g.reshape([...view]), x.reshape([...view]), null, eps)[0].reshape(x.shape)];
     const [dx] = nd.normalizeBackward(g.data.reshape([...view]), xhat, invstd);
     return [new Tensor(dx.reshape(x.shape))];
-  });
+  }, ([tx]) => (normalizeTangent((tx as Tensor).reshape([...view]), x.reshape([...view]), eps, true)[0] as Tensor).reshape(x.shape));
 }
 
 /**
@@ -154,7 +154,7 @@ export function normalizeGroupsAffine(
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [y, xhat] = nd.normalizeAffineForward(x3, mean, invstd, w, b, layout);
   return record(name, y.reshape(x.shape), [x, weight, bias], (g) => {
-    if (isGradEnabled()) {
+    if (isGradEnabled() || isForwardADActive()) {
       const four = [G / P, P, B / Q, Q];
       const g4 = g.reshape(four);
       const gw = (weight ? g4.mul(weight.reshape([1, P, B / Q, 1])) : g4).reshape([...view]);
@@ -171,7 +171,33 @@ export function normalizeGroupsAffine(
     }
     const [dx, dw, db] = nd.normalizeAffineBackward(g.data.reshape([...view]), xhat, invstd, w, layout, { centered });
     return [new Tensor(dx.reshape(x.shape)), weight ? new Tensor(dw.reshape(weight.shape)) : null, bias ? new Tensor(db.reshape(bias.shape)) : null];
+  }, ([tx, tw, tb]) => {
+    // d(w xhat + b) = w dxhat + dw xhat + db, each placed by the layout.
+    const [dxhat, xhatT] = normalizeTangent(tx?.reshape([...view]) ?? null, x.reshape([...view]), eps, centered);
+    const terms = [
+      dxhat && affineComposed(dxhat, view, weight, null, layout),
+      tw ? affineComposed(xhatT, view, tw, null, layout) : null,
+    ].filter((t): t is Tensor => t !== null);
+    const withBias = tb ? affineComposed(terms.length > 0 ? sumTangents(...terms) : xhatT.mul(0), view, null, tb, layout) : sumTangents(...terms);
+    return withBias.reshape(x.shape);
   });
+}
+
+/**
+ * @internal The forward-mode rule of xhat for x [A, G, B] with statistics per
+ * G: [d xhat (null without a tangent tx), xhat], both composed from x so
+ * that they are differentiable again. Centered (mean and variance):
+ * d xhat = invstd (tx - mean(tx) - xhat mean(xhat tx)); RMS (not centered):
+ * d xhat = r (tx - xhat mean(xhat tx)) with r = 1 / sqrt(mean(x^2) + eps).
+ */
+export function normalizeTangent(tx: Tensor | null, x: Tensor, eps: number, centered: boolean): [Tensor | null, Tensor] {
+  const dims = [0, 2];
+  const c = centered ? x.sub(x.mean(dims, { keepdim: true })) : x;
+  const scale = c.square().mean(dims, { keepdim: true }).add(eps).rsqrt();
+  const xhat = c.mul(scale);
+  if (!tx) return [null, xhat];
+  const tc = centered ? tx.sub(tx.mean(dims, { keepdim: true })) : tx;
+  return [scale.mul(tc.sub(xhat.mul(xhat.mul(tx).mean(dims, { keepdim: true })))), xhat];
 }
 
 /** 1 / sqrt(mean(x^2) + eps) per group of x [1, G, B] ([1, G, 1]), in differentiable ops. */
