@@ -2,7 +2,7 @@ import * as nd from '@normlab/tensor';
 import { fmtShape, isFloat, isProfiling, ones, recordFunction, shapesEqual } from '@normlab/tensor';
 import { isAnomalyEnabled } from './anomaly.js';
 import { withGradMode } from './grad-mode.js';
-import type { Node } from './node.js';
+import { Node } from './node.js';
 import { Tensor } from './tensor.js';
 import { sumToShape } from './ops/views.js';
 
@@ -87,9 +87,8 @@ function run(
   }
   while (stack.length) {
     const node = stack.pop()!;
-    for (const input of node.inputs) {
-      const next = input?.gradFn;
-      if (!next) continue;
+    for (const next of node.edges) {
+      if (!(next instanceof Node)) continue;
       const seen = pending.has(next);
       pending.set(next, (pending.get(next) ?? 0) + 1);
       if (!seen) stack.push(next);
@@ -136,14 +135,14 @@ function run(
       const inputGrads = buffered ? applyNode(node, buffered) : [];
       if (isAnomalyEnabled()) checkFinite(node, inputGrads);
       if (!retainGraph) node.release();
-      node.inputs.forEach((input, i) => {
-        if (!input || !input.requiresGrad) return;
+      node.edges.forEach((edge, i) => {
+        if (!edge) return;
         const gi = inputGrads[i];
-        const next = input.gradFn;
+        const next = edge instanceof Node ? edge : null;
         if (gi) {
-          const fitted = fitGrad(node, i, gi, input);
+          const fitted = fitGrad(node, i, gi, node.inputs[i] as Tensor);
           if (next) addTo(buffers, next, fitted);
-          else if (!wanted || wanted.has(input)) addTo(leafGrads, input, fitted);
+          else if (!wanted || wanted.has(edge as Tensor)) addTo(leafGrads, edge as Tensor, fitted);
         }
         if (next) {
           const left = pending.get(next)! - 1;

@@ -75,6 +75,19 @@ export function shareTangents(from: Tensor, to: Tensor): void {
   }
 }
 
+/**
+ * @internal Moves `from`'s tangents to `to` at the visible levels (removing
+ * `to`'s own where `from` has none): an in-place op's result becomes the
+ * tensor it wrote.
+ */
+export function moveTangents(from: Tensor, to: Tensor): void {
+  for (let k = 0; k < visible; k++) {
+    const tangent = levels[k].tangents.get(from);
+    if (tangent) levels[k].tangents.set(to, tangent);
+    else levels[k].tangents.delete(to);
+  }
+}
+
 /** @internal The tangents `t` carries at the visible levels (what `tidy` must keep with it). */
 export function visibleTangents(t: Tensor): Tensor[] {
   const out: Tensor[] = [];

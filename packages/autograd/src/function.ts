@@ -1,4 +1,4 @@
-import { type NDArray, zeros } from '@normlab/tensor';
+import { NDArray, zeros } from '@normlab/tensor';
 import { forwardStack, isAnomalyEnabled } from './anomaly.js';
 import { type ForwardFn, isForwardADActive, propagateTangents } from './forward-ad.js';
 import { isGradEnabled } from './grad-mode.js';
@@ -28,6 +28,22 @@ export function record(name: string, out: NDArray, inputs: readonly (Tensor | nu
   }
   if (isForwardADActive()) propagateTangents(name, result, inputs, forward);
   return result;
+}
+
+/**
+ * Declares the values the backward rule of `out`'s op reads (its saved
+ * tensors), each with a label such as 'input 0' or 'output': a write in
+ * place to one of them before the backward makes the backward an error
+ * (PyTorch's version counter). Nothing happens when no graph was recorded.
+ */
+export function saveForBackward(out: Tensor, values: Readonly<Record<string, Tensor | NDArray | number | null | undefined>>): Tensor {
+  const node = out.gradFn;
+  if (!node) return out;
+  for (const [which, v] of Object.entries(values)) {
+    if (v instanceof Tensor) node.save(which, v.data);
+    else if (v instanceof NDArray) node.save(which, v);
+  }
+  return out;
 }
 
 /** The tangents of an op's inputs with the nulls replaced by zeros of each input's shape: for rules that need every one. */

@@ -1,4 +1,14 @@
+import { type NDArray, type Storage, fmtShape, storageVersion } from '@normlab/tensor';
 import type { Tensor } from './tensor.js';
+
+/** A value a rule reads at backward, with its storage's version when the op ran. */
+interface SavedValue {
+  readonly storage: Storage;
+  readonly version: number;
+  /** 'input 0', 'output', ...: which of the op's values it is. */
+  readonly which: string;
+  readonly description: string;
+}
 
 /** Computes the gradients of an op's inputs from the gradient of its output. */
 export type BackwardFn = (gradOutput: Tensor) => readonly (Tensor | null)[];
@@ -20,6 +30,14 @@ export class Node {
   /** Where the forward was called, recorded inside `detectAnomaly` (null otherwise). */
   forwardStack: string | null = null;
   private rule: BackwardFn | null;
+  private saved: SavedValue[] | null = null;
+  /**
+   * Where each input's gradient goes, fixed when the op ran: the op that
+   * produced it, the leaf itself, or nowhere (null: it did not require
+   * grad). An in-place op may later make the input tensor the output of
+   * another op; this op's gradient still goes where it went then.
+   */
+  readonly edges: readonly (Node | Tensor | null)[];
 
   constructor(
     readonly name: string,
@@ -29,10 +47,20 @@ export class Node {
     readonly outputShape: readonly number[],
   ) {
     this.rule = rule;
+    this.edges = inputs.map((t) => (t === null || !t.requiresGrad ? null : t.gradFn ?? t));
   }
 
   get released(): boolean {
     return this.rule === null;
+  }
+
+  /**
+   * Declares a value the rule reads (a saved tensor, in PyTorch's terms):
+   * its storage's version now is remembered, and `apply` refuses to run
+   * if the storage was written in place since.
+   */
+  save(which: string, value: NDArray): void {
+    (this.saved ??= []).push({ storage: value.storage, version: storageVersion(value.storage), which, description: `${value.dtype} ${fmtShape(value.shape)}` });
   }
 
   apply(gradOutput: Tensor): readonly (Tensor | null)[] {
@@ -40,6 +68,16 @@ export class Node {
       throw new Error(
         `backward: trying to backward through the graph a second time (the saved tensors of '${this.name}' were freed); pass { retainGraph: true } to the first backward() or grad() to keep them`,
       );
+    }
+    if (this.saved) {
+      for (const s of this.saved) {
+        const now = storageVersion(s.storage);
+        if (now !== s.version) {
+          throw new Error(`backward: one of the variables needed for gradient computation has been modified by an inplace operation: [${s.description}], `
+            + `saved by '${this.name}' (its ${s.which}), is at version ${now}; expected version ${s.version} instead. `
+            + 'Hint: the op that wrote it ran after this one; run it on a clone(), or inside detectAnomaly() to see where this op was called');
+        }
+      }
     }
     return this.rule(gradOutput);
   }

@@ -1,10 +1,11 @@
 import {
-  type DType, type Device, NDArray, type NestedArray, type Shape, TIDY_CHILDREN, type TypedArray, fmtShape, isFloat, noteHolderWrite,
+  type DType, type Device, NDArray, type NestedArray, type Shape, TIDY_CHILDREN, type TypedArray, fmtShape, isFloat, noteHolderWrite, storageVersion,
 } from '@normlab/tensor';
 import { backward as runBackward, type BackwardOptions } from './engine.js';
 import { isForwardADActive, visibleTangents } from './forward-ad.js';
 import type { GradHook, Node } from './node.js';
 import * as ew from './ops/elementwise.js';
+import * as ip from './ops/in-place.js';
 import * as ix from './ops/indexing.js';
 import * as jn from './ops/join.js';
 import * as lin from './ops/linalg.js';
@@ -89,6 +90,23 @@ export class Tensor {
   /** True once the values' storage was disposed. */
   get isDisposed(): boolean {
     return this._data.isDisposed;
+  }
+
+  /**
+   * @internal Makes this tensor the output of `result`'s op (its values were
+   * just written into this tensor's storage): an in-place op's graph.
+   */
+  rebase_(result: Tensor): void {
+    this._gradFn = result._gradFn;
+    this._requiresGrad = result._requiresGrad;
+  }
+
+  /**
+   * How many times the values' storage was written in place (PyTorch's
+   * `_version`); views and `detach()`ed tensors share it.
+   */
+  get version(): number {
+    return storageVersion(this._data.storage);
   }
 
   /** @internal Creates the output of a recorded op. */
@@ -369,6 +387,29 @@ export class Tensor {
   le(other: TensorLike): Tensor { return ew.le(this, other); }
   gt(other: TensorLike): Tensor { return ew.gt(this, other); }
   ge(other: TensorLike): Tensor { return ew.ge(this, other); }
+
+  // ---- in place (PyTorch's trailing-underscore methods; see ops/in-place.ts) ----
+
+  /** this += alpha * other, in place; returns this. */
+  add_(other: TensorLike, options?: ip.AlphaOptions): this { ip.add_(this, other, options); return this; }
+  /** this -= alpha * other, in place; returns this. */
+  sub_(other: TensorLike, options?: ip.AlphaOptions): this { ip.sub_(this, other, options); return this; }
+  /** this *= other, in place; returns this. */
+  mul_(other: TensorLike): this { ip.mul_(this, other); return this; }
+  /** this /= other, in place; returns this. */
+  div_(other: TensorLike): this { ip.div_(this, other); return this; }
+  /** Clamped to [min, max] in place; returns this. */
+  clamp_(min?: number, max?: number): this { ip.clamp_(this, min, max); return this; }
+  /** Every element set to `value`, in place; returns this. */
+  fill_(value: number | Tensor): this { ip.fill_(this, value); return this; }
+  /** Every element set to 0, in place; returns this. */
+  zero_(): this { ip.zero_(this); return this; }
+  /** src's values (broadcast, converted to this dtype and device) written in place; returns this. */
+  copy_(src: Tensor): this { ip.copy_(this, src); return this; }
+  /** Values drawn from N(mean, std^2) in place; returns this. */
+  normal_(mean?: number, std?: number, options?: ip.InPlaceRandomOptions): this { ip.normal_(this, mean, std, options); return this; }
+  /** Values drawn uniformly from [from, to) in place; returns this. */
+  uniform_(from?: number, to?: number, options?: ip.InPlaceRandomOptions): this { ip.uniform_(this, from, to, options); return this; }
 
   // ---- reductions --------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 import {
   type AffineLayout, type Backend, type BinaryOp, type Conv2dGeometry, type DType, NDArray, type Pool2dGeometry, type ReduceOp, type Shape, type Storage,
-  type TypedArray, type UnaryOp, contiguousStrides, cpuBackend, fmtShape, sizeOf,
+  type TypedArray, type UnaryOp, contiguousStrides, cpuBackend, fmtShape, sizeOf, writeStrided,
 } from '@normlab/tensor';
 import {
   DEVICE_BINARY, DEVICE_UNARY, MAX_ELEMENTS, type NCS, type View, argReduceKernel, binaryKernel, bnAffineKernel, bnBackwardDxKernel,
@@ -94,6 +94,19 @@ export class GpuBackend implements Backend {
     if (isDense(x)) return { arg: this.id(x, op), done: () => {} };
     const c = this.copy(x, x.dtype);
     return { arg: this.id(c, op), done: () => (c.storage as GpuStorage).dispose() };
+  }
+
+  write(dst: NDArray, src: NDArray): void {
+    const s = this.storageOf(dst, 'write');
+    if (isDense(dst)) {
+      // The whole buffer: a device copy of src becomes its contents.
+      s.adopt(this.storageOf(this.copy(src, dst.dtype), 'write'));
+      return;
+    }
+    // A strided part of it: patched on the host (one read and one upload of the buffer), then adopted.
+    const whole = this.read(new NDArray(s, [s.length], [1], 0));
+    writeStrided(whole, dst.shape, dst.strides, dst.offset, this.read(src));
+    s.adopt(this.storageOf(new NDArray(this.upload(whole), [s.length], [1], 0), 'write'));
   }
 
   upload(data: TypedArray): Storage {

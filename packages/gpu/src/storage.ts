@@ -26,6 +26,7 @@ export class GpuStorage implements Storage {
   readonly device = 'gpu';
   private disposedFlag = false;
   private bufferId: number;
+  private constantValue: number | undefined;
 
   constructor(
     /** Buffer id on the device worker; 0 for an empty storage (no buffer) or a constant one not yet materialized. */
@@ -34,10 +35,16 @@ export class GpuStorage implements Storage {
     readonly dtype: DType,
     readonly client: DeviceClient,
     /** The value of every element of a constant storage (already rounded to its dtype). */
-    readonly constant?: number,
+    constant?: number,
   ) {
     this.bufferId = id;
+    this.constantValue = constant;
     if (id !== 0) registry.register(this, { id, client }, this);
+  }
+
+  /** The value of every element of a constant storage (already rounded to its dtype); undefined for others. */
+  get constant(): number | undefined {
+    return this.constantValue;
   }
 
   /** The device buffer's id (a constant storage gets its buffer, filled on the device, on first use). */
@@ -57,6 +64,27 @@ export class GpuStorage implements Storage {
 
   get disposed(): boolean {
     return this.disposedFlag;
+  }
+
+  /**
+   * Takes over `other`'s contents (its buffer, or its constant value) in
+   * place of this storage's own, which are freed; `other` ends disposed
+   * without freeing them. A write in place uses it, so that every view of
+   * this storage sees the new values.
+   */
+  adopt(other: GpuStorage): void {
+    if (other.length !== this.length || other.client !== this.client || other.dtype !== this.dtype || other.disposedFlag || this.disposedFlag) {
+      throw new Error(`gpu: adopt: expected a live storage of ${this.length} ${this.dtype} values on the same device`);
+    }
+    if (other.bufferId !== 0) registry.unregister(other);
+    other.disposedFlag = true;
+    if (this.bufferId !== 0) {
+      registry.unregister(this);
+      this.client.free(this.bufferId);
+    }
+    this.bufferId = other.bufferId;
+    this.constantValue = other.constantValue;
+    if (this.bufferId !== 0) registry.register(this, { id: this.bufferId, client: this.client }, this);
   }
 
   /** Frees the device buffer now (idempotent). Every view of it becomes unusable. */

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { backendFor, fromArray, fromTyped, full, matmul, mul, randn, relu, sub, sum } from '@normlab/tensor';
+import { backendFor, fromArray, fromTyped, full, matmul, mul, randn, relu, storageVersion, sub, sum, writeInto } from '@normlab/tensor';
 import { type GpuBackend, GpuStorage, gpu, registerGpuBackend } from '../src/index.js';
 import { modeAvailable, useMode } from './helpers.js';
 
@@ -159,6 +159,38 @@ describe('constants', () => {
     expect(relu(z).toArray()).toEqual(full([2, 3], 1.5).toArray());
     expect(matmul(full([2, 2], 2, { device: 'gpu' }), x.slice(0, 0, 2).slice(1, 0, 2)).toArray()).toEqual(matmul(full([2, 2], 2), c.slice(0, 0, 2).slice(1, 0, 2)).toArray());
   });
+});
+
+describe('writes in place', () => {
+  for (const mode of ['webgpu', 'webasm'] as const) {
+    const available = modeAvailable(mode);
+    it.skipIf(!available.ok)(`${mode}: the whole buffer or a strided view, seen through every view, the buffers freed, the version bumped${available.ok ? '' : ` [skipped: ${available.reason}]`}`, () => {
+      useMode(mode);
+      const c = randn([3, 4]);
+      const x = c.to('gpu');
+      const t = x.transpose(0, 1);
+      const doubled = mul(x, 2);
+      const before = gpu.memory().buffers;
+      // The whole buffer: a device copy of the source becomes its contents (the old buffer is freed).
+      writeInto('copy_', x, doubled);
+      expect(gpu.memory().buffers).toBe(before);
+      expect(x.toArray()).toEqual(mul(c, 2).toArray());
+      expect(t.toArray()).toEqual(mul(c, 2).transpose(0, 1).toArray());
+      // A constant: no buffer until a kernel needs one, the values right.
+      writeInto('fill_', x, 0.5);
+      expect(gpu.memory().buffers).toBe(before - 1);
+      expect(relu(x).toArray()).toEqual(full([3, 4], 0.5).toArray());
+      // A strided column: patched on the host.
+      writeInto('copy_', t.select(0, 1), fromArray([1, 2, 3]).to('gpu'));
+      const expected = full([3, 4], 0.5);
+      writeInto('copy_', expected.transpose(0, 1).select(0, 1), fromArray([1, 2, 3]));
+      expect(x.toArray()).toEqual(expected.toArray());
+      expect(storageVersion(x.storage)).toBe(3);
+      const i = fromArray([1, 2, 3], { dtype: 'int32' }).to('gpu');
+      writeInto('fill_', i.slice(0, 1), 7);
+      expect(i.toArray()).toEqual([1, 7, 7]);
+    });
+  }
 });
 
 describe('process lifetime', () => {

@@ -59,6 +59,12 @@ export interface Pool2dGeometry extends Conv2dGeometry {
  */
 export interface Backend {
   readonly device: Device;
+  /**
+   * Writes src into the elements of dst in dst's own storage (dst may be a
+   * strided view; src has dst's shape and dtype, may be any view, and may
+   * share dst's storage). The one kernel that mutates: in-place ops use it.
+   */
+  write(dst: NDArray, src: NDArray): void;
   /** Takes ownership of host data as device storage. */
   upload(data: TypedArray): Storage;
   /** Reads a (possibly strided) array into a new contiguous host array. */

@@ -28,3 +28,5 @@ export * from './ops/join.js';
 export * from './ops/indexing.js';
 export * from './ops/normalize.js';
 export * from './ops/normalize-affine.js';
+export * from './ops/write.js';
+export { writeStrided } from './strided-write.js';

@@ -115,6 +115,9 @@ function makeSimBackend(): Backend {
       sim.reads++;
       return cpuBackend.read(toCpu('read', x));
     },
+    write(dst: NDArray, src: NDArray): void {
+      cpuBackend.write(toCpu('write', dst), toCpu('write', src));
+    },
     readAsync(x: NDArray): Promise<TypedArray> {
       sim.asyncReads++;
       const data = cpuBackend.read(toCpu('readAsync', x));

@@ -1,5 +1,5 @@
 import * as nd from '@normlab/tensor';
-import { type TensorLike, constantOf, record, sumTangents } from '../function.js';
+import { type TensorLike, constantOf, record, saveForBackward, sumTangents } from '../function.js';
 import { Tensor } from '../tensor.js';
 
 // Gradient rules of the elementwise ops, written with Tensor ops so that they
@@ -22,12 +22,20 @@ function binary(op: string, a: TensorLike, b: TensorLike, forward: (x: nd.NDArra
   checkOperand(op, b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor`);
   const out: Tensor = record(op, forward(arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => rule(g, out), ([ta, tb], o) => jvpRule(ta, tb, o));
+  // add and sub read no value; the others read both operands (pow its output too).
+  if (op !== 'add' && op !== 'sub') saveForBackward(out, { 'input 0': a, 'input 1': b, ...(op === 'pow' ? { output: out } : {}) });
   return out;
 }
 
-function unary(op: string, x: Tensor, forward: (x: nd.NDArray) => nd.NDArray, rule: (g: Tensor, out: Tensor) => Tensor): Tensor {
+/**
+ * A unary op; `saves` says which value its rule reads (its saved tensor: a
+ * write in place to it before the backward is an error), as PyTorch's.
+ */
+function unary(op: string, x: Tensor, forward: (x: nd.NDArray) => nd.NDArray, rule: (g: Tensor, out: Tensor) => Tensor,
+  saves: 'input' | 'output' | 'none' = 'input'): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
   const out: Tensor = record(op, forward(x.data), [x], (g) => [rule(g, out)], ([tx], o) => rule(tx as Tensor, o));
+  if (saves !== 'none') saveForBackward(out, saves === 'input' ? { 'input 0': x } : { output: out });
   return out;
 }
 
@@ -93,37 +101,38 @@ export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum
 });
 
 /** -x; gradient -g. */
-export const neg = (x: Tensor): Tensor => unary('neg', x, nd.neg, (g) => g.neg());
+export const neg = (x: Tensor): Tensor => unary('neg', x, nd.neg, (g) => g.neg(), 'none');
 /** |x|; gradient g * sign(x) (0 at 0). */
 export const abs = (x: Tensor): Tensor => unary('abs', x, nd.abs, (g) => g.mul(c(nd.sign(x.data))));
 /** e^x; gradient g * e^x. */
-export const exp = (x: Tensor): Tensor => unary('exp', x, nd.exp, (g, out) => g.mul(out));
+export const exp = (x: Tensor): Tensor => unary('exp', x, nd.exp, (g, out) => g.mul(out), 'output');
 /** The natural logarithm; gradient g / x. */
 export const log = (x: Tensor): Tensor => unary('log', x, nd.log, (g) => g.div(x));
 /** log(1 + x); gradient g / (1 + x). */
 export const log1p = (x: Tensor): Tensor => unary('log1p', x, nd.log1p, (g) => g.div(x.add(1)));
 /** The square root; gradient g / (2 sqrt(x)). */
-export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, nd.sqrt, (g, out) => g.div(out.mul(2)));
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, nd.sqrt, (g, out) => g.div(out.mul(2)), 'output');
 /** 1 / sqrt(x); gradient -g / (2 x^(3/2)). */
-export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x, nd.rsqrt, (g, out) => g.mul(out.pow(3)).mul(-0.5));
+export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x, nd.rsqrt, (g, out) => g.mul(out.pow(3)).mul(-0.5), 'output');
 /** x^2; gradient 2 x g. */
 export const square = (x: Tensor): Tensor => unary('square', x, nd.square, (g) => g.mul(x).mul(2));
 /** 1 / x; gradient -g / x^2. */
-export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, nd.reciprocal, (g, out) => g.mul(out.square()).neg());
+export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, nd.reciprocal, (g, out) => g.mul(out.square()).neg(), 'output');
 /** The sine; gradient g cos(x). */
 export const sin = (x: Tensor): Tensor => unary('sin', x, nd.sin, (g) => g.mul(x.cos()));
 /** The cosine; gradient -g sin(x). */
 export const cos = (x: Tensor): Tensor => unary('cos', x, nd.cos, (g) => g.mul(x.sin()).neg());
 /** The hyperbolic tangent; gradient g (1 - tanh(x)^2). */
 // 1 - y rather than (-y) + 1: the same value (negation is exact), one kernel instead of two.
-export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(sub(1, out.square())));
+export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(sub(1, out.square())), 'output');
 /** 1 / (1 + e^-x); gradient g s (1 - s). */
-export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(sub(1, out)));
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(sub(1, out)), 'output');
 // The masks below are constants: their derivative is zero almost everywhere.
 /** max(x, 0); gradient g where x > 0, else 0. */
-export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g) => g.mul(c(nd.step(x.data))));
+// From the output, as PyTorch (relu(x) > 0 exactly where x > 0): x itself may be overwritten.
+export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g, out) => g.mul(c(nd.step(out.data))), 'output');
 /** -1, 0 or 1; its gradient is 0. */
-export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0));
+export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0), 'none');
 
 /** x for x > 0, negativeSlope * x otherwise (torch.nn.functional.leaky_relu). */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
@@ -174,10 +183,11 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
 /** `a` where `cond` else `b`; cond is a constant bool tensor. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const cd = cond.data;
-  return record('where', nd.where(cd, arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => [
+  const out = record('where', nd.where(cd, arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => [
     a instanceof Tensor ? where(cond, g, 0) : null,
     b instanceof Tensor ? where(cond, 0, g) : null,
   ], ([ta, tb]) => where(cond, ta ?? 0, tb ?? 0));
+  return saveForBackward(out, { condition: cond });
 }
 
 // Comparisons are not differentiable: they return bool tensors without a graph.

@@ -1,5 +1,5 @@
 import * as nd from '@normlab/tensor';
-import { record, tangentsOrZeros } from '../function.js';
+import { record, saveForBackward, tangentsOrZeros } from '../function.js';
 import { Tensor } from '../tensor.js';
 
 // Index ops come in adjoint pairs: gather/scatterAdd and indexSelect/indexAdd.
@@ -15,7 +15,8 @@ const zerosOf = (shape: nd.Shape, like: Tensor): Tensor => new Tensor(nd.zeros(s
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndexTensor('gather', index);
   const out = nd.gather(x.data, dim, index.data);
-  return record('gather', out, [x], (g) => [scatterAdd(zerosOf(x.shape, g), dim, index, g)], ([tx]) => gather(tx as Tensor, dim, index));
+  const y = record('gather', out, [x], (g) => [scatterAdd(zerosOf(x.shape, g), dim, index, g)], ([tx]) => gather(tx as Tensor, dim, index));
+  return saveForBackward(y, { index });
 }
 
 /**
@@ -28,17 +29,19 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   if (src.requiresGrad && !nd.shapesEqual(index.shape, src.shape)) {
     throw new RangeError(`scatterAdd: the gradient with respect to src needs index ${nd.fmtShape(index.shape)} and src ${nd.fmtShape(src.shape)} of the same shape`);
   }
-  return record('scatterAdd', out, [x, src], (g) => [g, src.requiresGrad ? gather(g, dim, index) : null], (ts) => {
+  const y = record('scatterAdd', out, [x, src], (g) => [g, src.requiresGrad ? gather(g, dim, index) : null], (ts) => {
     const [tx, tsrc] = tangentsOrZeros(ts, [x, src]);
     return scatterAdd(tx, dim, index, tsrc);
   });
+  return saveForBackward(y, { index });
 }
 
 /** The slices index[0], index[1], ... of x along `dim` (index: 1-D int32). */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndexTensor('indexSelect', index);
   const out = nd.indexSelect(x.data, dim, index.data);
-  return record('indexSelect', out, [x], (g) => [indexAdd(zerosOf(x.shape, g), dim, index, g)], ([tx]) => indexSelect(tx as Tensor, dim, index));
+  const y = record('indexSelect', out, [x], (g) => [indexAdd(zerosOf(x.shape, g), dim, index, g)], ([tx]) => indexSelect(tx as Tensor, dim, index));
+  return saveForBackward(y, { index });
 }
 
 /** x with alpha * src's slice k added at slice index[k] along `dim` (out of place). */
@@ -46,10 +49,11 @@ export function indexAdd(x: Tensor, dim: number, index: Tensor, src: Tensor, opt
   checkIndexTensor('indexAdd', index);
   const alpha = options.alpha ?? 1;
   const out = nd.indexAdd(x.data, dim, index.data, src.data, { alpha });
-  return record('indexAdd', out, [x, src], (g) => [g, src.requiresGrad ? indexSelect(g, dim, index).mul(alpha) : null], (ts) => {
+  const y = record('indexAdd', out, [x, src], (g) => [g, src.requiresGrad ? indexSelect(g, dim, index).mul(alpha) : null], (ts) => {
     const [tx, tsrc] = tangentsOrZeros(ts, [x, src]);
     return indexAdd(tx, dim, index, tsrc, { alpha });
   });
+  return saveForBackward(y, { index });
 }
 
 /** One-hot int32 encoding of int32 class indices (not differentiable). */

@@ -1,5 +1,5 @@
 import { matmul as ndMatmul } from '@normlab/tensor';
-import { record, sumTangents } from '../function.js';
+import { record, saveForBackward, sumTangents } from '../function.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -19,6 +19,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     a2.requiresGrad ? (isTransposed(a2) && g.ndim === 2 ? b2.matmul(g.mT).mT : g.matmul(b2.mT)) : null,
     b2.requiresGrad ? (isTransposed(b2) && g.ndim === 2 ? g.mT.matmul(a2).mT : a2.mT.matmul(g)) : null,
   ], ([ta, tb]) => sumTangents(ta?.matmul(b2) ?? null, tb ? a2.matmul(tb) : null));
+  saveForBackward(out, { 'input 0': a2, 'input 1': b2 });
   if (a.ndim === 1) out = out.squeeze(-2);
   if (b.ndim === 1) out = out.squeeze(-1);
   return out;

@@ -1,5 +1,5 @@
 import * as nd from '@normlab/tensor';
-import { record } from '../function.js';
+import { record, saveForBackward } from '../function.js';
 import { Tensor } from '../tensor.js';
 import { gather } from './indexing.js';
 
@@ -17,13 +17,16 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: Omit<nd.MaxPool2
 export function maxPool2dWithIndices(x: Tensor, kernelSize: Pair, options: Omit<nd.MaxPool2dOptions, 'returnIndices'> = {}): { values: Tensor; indices: Tensor } {
   const { values, indices } = nd.maxPool2d(x.data, kernelSize, { ...options, returnIndices: true });
   const out = record('maxPool2d', values, [x], (g) => [maxUnpool(g, indices, x.shape)], ([tx]) => readAtIndices(tx as Tensor, indices).reshape(values.shape));
+  // The indices returned share their storage with the ones the backward reads.
+  saveForBackward(out, { indices });
   return { values: out, indices: new Tensor(indices) };
 }
 
 function maxUnpool(g: Tensor, indices: nd.NDArray, inputShape: nd.Shape): Tensor {
   const out = nd.maxPool2dBackward(g.data, indices, inputShape);
   // Its adjoint reads the gradient at the max positions.
-  return record('maxPool2dBackward', out, [g], (u) => [readAtIndices(u, indices).reshape(g.shape)], ([tg]) => maxUnpool(tg as Tensor, indices, inputShape));
+  const y = record('maxPool2dBackward', out, [g], (u) => [readAtIndices(u, indices).reshape(g.shape)], ([tg]) => maxUnpool(tg as Tensor, indices, inputShape));
+  return saveForBackward(y, { indices });
 }
 
 /**

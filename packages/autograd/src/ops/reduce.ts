@@ -1,5 +1,5 @@
 import * as nd from '@normlab/tensor';
-import { record } from '../function.js';
+import { record, saveForBackward } from '../function.js';
 import { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
 import { gather } from './indexing.js';
@@ -60,7 +60,7 @@ export function std(x: Tensor, dim?: number | readonly number[], options: VarOpt
   const v = variance(x, dim, options);
   const rule = (g: Tensor, y: Tensor): Tensor => where(new Tensor(nd.eq(y.data, 0)), 0, g.div(y.mul(2)));
   const out: Tensor = record('std', nd.sqrt(v.data), [v], (g) => [rule(g, out)], ([tv], y) => rule(tv as Tensor, y));
-  return out;
+  return saveForBackward(out, { output: out });
 }
 
 /** max/min over dims: the gradient is shared evenly among tied extrema, as in PyTorch's amax. */
@@ -75,7 +75,8 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: number | readonly number[
     return new Tensor(nd.div(mask.astype(x.dtype), nd.sum(mask, dims, { keepdim: true })).astype(x.dtype));
   };
   // Forward mode: the tied extrema's tangents averaged, the same shares.
-  return record(op, out, [x], (g) => [restoreDims(g, dims, keepdim).mul(share())], ([tx]) => sum((tx as Tensor).mul(share()), dims, { keepdim }));
+  const y = record(op, out, [x], (g) => [restoreDims(g, dims, keepdim).mul(share())], ([tx]) => sum((tx as Tensor).mul(share()), dims, { keepdim }));
+  return saveForBackward(y, { 'input 0': x });
 }
 
 /** Largest value over `dim`; the gradient is shared equally by the tied maxima, as PyTorch. */

@@ -2,28 +2,35 @@ import { type DType, type Device, type Shape, arange, fmtShape, normalizeDim, su
 import { isForwardADActive } from '../forward-ad.js';
 import { record } from '../function.js';
 import { Tensor } from '../tensor.js';
+import { noteGraphView } from './in-place.js';
 import { indexAdd } from './indexing.js';
 
 // Views share storage with their input; their gradients reshape, permute or
 // re-embed the incoming gradient, so they are differentiable to any order.
 
+/** A recorded view of x, noted so that an in-place write to x (or to it) while recording is refused. */
+function viewOf(x: Tensor, out: Tensor): Tensor {
+  noteGraphView(x, out);
+  return out;
+}
+
 /** x with a new shape (a view when the strides allow, as PyTorch); the gradient is reshaped back. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const out = x.data.reshape(shape);
-  return record('reshape', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
+  return viewOf(x, record('reshape', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape)));
 }
 
 /** x with a new shape, sharing storage (throws where the strides cannot express it). */
 export function view(x: Tensor, shape: Shape): Tensor {
   const out = x.data.view(shape);
   // The tangent need not have x's strides (an expanded zero, say): reshaped, not viewed.
-  return record('view', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
+  return viewOf(x, record('view', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape)));
 }
 
 /** Dims startDim..endDim merged into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const out = x.data.flatten(startDim, endDim);
-  return record('flatten', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
+  return viewOf(x, record('flatten', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape)));
 }
 
 /** The dims reordered (a view); the gradient is permuted back. */
@@ -32,35 +39,35 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const order = dims.map((d) => normalizeDim('permute', d, x.ndim));
   const inverse = new Array<number>(order.length);
   order.forEach((d, i) => (inverse[d] = i));
-  return record('permute', out, [x], (g) => [g.permute(inverse)], ([tx]) => (tx as Tensor).permute(order));
+  return viewOf(x, record('permute', out, [x], (g) => [g.permute(inverse)], ([tx]) => (tx as Tensor).permute(order)));
 }
 
 /** Dims dim0 and dim1 swapped (a view). */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
-  return record('transpose', x.data.transpose(dim0, dim1), [x], (g) => [g.transpose(dim0, dim1)], ([tx]) => (tx as Tensor).transpose(dim0, dim1));
+  return viewOf(x, record('transpose', x.data.transpose(dim0, dim1), [x], (g) => [g.transpose(dim0, dim1)], ([tx]) => (tx as Tensor).transpose(dim0, dim1)));
 }
 
 /** Size-1 dims stretched to `shape` (a stride-0 view); the engine sums the gradient back. */
 export function expand(x: Tensor, shape: Shape): Tensor {
   // The engine sums the gradient back over the expanded dims.
-  return record('expand', x.data.expand([...shape]), [x], (g) => [g], ([tx]) => (tx as Tensor).expand(shape));
+  return viewOf(x, record('expand', x.data.expand([...shape]), [x], (g) => [g], ([tx]) => (tx as Tensor).expand(shape)));
 }
 
 /** x broadcast to `shape` (a view), NumPy's rules; the engine sums the gradient back. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
-  return record('broadcastTo', x.data.broadcastTo(shape), [x], (g) => [g], ([tx]) => (tx as Tensor).broadcastTo(shape));
+  return viewOf(x, record('broadcastTo', x.data.broadcastTo(shape), [x], (g) => [g], ([tx]) => (tx as Tensor).broadcastTo(shape)));
 }
 
 /** Size-1 dims removed (`dim`, or all of them). */
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
   const out = x.data.squeeze(dim);
-  return record('squeeze', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
+  return viewOf(x, record('squeeze', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape)));
 }
 
 /** A size-1 dim inserted at `dim`. */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const out = x.data.unsqueeze(dim);
-  return record('unsqueeze', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape));
+  return viewOf(x, record('unsqueeze', out, [x], (g) => [g.reshape(x.shape)], ([tx]) => (tx as Tensor).reshape(out.shape)));
 }
 
 /** x[start:end:step] along `dim`; its gradient is scattered back into zeros of x's shape. */
@@ -74,8 +81,8 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   const by = step ?? 1;
   const positions = arange(first, first + out.shape[d] * by, by, { dtype: 'int32', device: x.device });
   // The gradient is the adjoint of selecting those positions: adding g at them into zeros.
-  return record('slice', out, [x], (g) => [indexAdd(new Tensor(zeros(x.shape, { dtype: g.dtype, device: g.device })), d, new Tensor(positions), g)],
-    ([tx]) => (tx as Tensor).slice(dim, start, end, step));
+  return viewOf(x, record('slice', out, [x], (g) => [indexAdd(new Tensor(zeros(x.shape, { dtype: g.dtype, device: g.device })), d, new Tensor(positions), g)],
+    ([tx]) => (tx as Tensor).slice(dim, start, end, step)));
 }
 
 /** `length` elements of `dim` from `start` (a view). */

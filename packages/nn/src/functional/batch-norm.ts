@@ -1,4 +1,4 @@
-import { Tensor, isForwardADActive, isGradEnabled, isVmapping, noGrad, record, sumTangents } from '@normlab/autograd';
+import { Tensor, isForwardADActive, isGradEnabled, isVmapping, noGrad, record, saveForBackward, sumTangents } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 import { channelShape, composedNormalizeBackward, normalizeTangent } from './normalize.js';
 
@@ -103,7 +103,7 @@ export function normalizeWithBatchStats(
   const [y, xhat] = nd.normalizeForward(x.data, mean, invstd, weight?.data ?? null, bias?.data ?? null);
   const view = [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1])];
   const C = [1, x.shape[1], 1];
-  return record(name, y, [x, weight, bias], (g) => {
+  const out = record(name, y, [x, weight, bias], (g) => {
     // Rules run with grad mode on only under createGraph (or inside jvp): then differentiate the composed form.
     if (isGradEnabled() || isForwardADActive()) {
       const [dx, dw, db] = composedNormalizeBackward(g.reshape(view), x.reshape(view), weight, eps);
@@ -121,6 +121,8 @@ export function normalizeWithBatchStats(
       tb ? tb.reshape(C) : null,
     ).broadcastTo(view).reshape(x.shape);
   });
+  // Without an affine map xhat is the output itself.
+  return saveForBackward(out, { 'input 0': x, 'input 1': weight, [xhat.storage === y.storage ? 'output' : 'normalized input']: xhat });
 }
 
 /**

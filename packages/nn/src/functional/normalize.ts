@@ -12,7 +12,7 @@
  * fused backward), so every layer gets them through `normalizeGroups`.
  * The affine maps differ (per G, per B, per channel) and stay with the layers.
  */
-import { Tensor, isForwardADActive, isGradEnabled, record, sumTangents } from '@normlab/autograd';
+import { Tensor, isForwardADActive, isGradEnabled, record, saveForBackward, sumTangents } from '@normlab/autograd';
 import * as nd from '@normlab/tensor';
 
 /** A number or an options object: `eps` may be passed positionally, as PyTorch's `F.layer_norm`. */
@@ -88,11 +88,12 @@ export function normalizeGroups(name: string, x: Tensor, view: readonly [number,
   const [mean, variance] = nd.normalizeMoments(x3);
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [, xhat] = nd.normalizeForward(x3, mean, invstd);
-  return record(name, xhat.reshape(x.shape), [x], (g) => {
+  const out = record(name, xhat.reshape(x.shape), [x], (g) => {
     if (isGradEnabled() || isForwardADActive()) return [composedNormalizeBackward(g.reshape([...view]), x.reshape([...view]), null, eps)[0].reshape(x.shape)];
     const [dx] = nd.normalizeBackward(g.data.reshape([...view]), xhat, invstd);
     return [new Tensor(dx.reshape(x.shape))];
   }, ([tx]) => (normalizeTangent((tx as Tensor).reshape([...view]), x.reshape([...view]), eps, true)[0] as Tensor).reshape(x.shape));
+  return saveForBackward(out, { 'input 0': x, output: out });
 }
 
 /**
@@ -153,7 +154,7 @@ export function normalizeGroupsAffine(
   }
   const invstd = nd.rsqrt(nd.add(variance, eps));
   const [y, xhat] = nd.normalizeAffineForward(x3, mean, invstd, w, b, layout);
-  return record(name, y.reshape(x.shape), [x, weight, bias], (g) => {
+  const out = record(name, y.reshape(x.shape), [x, weight, bias], (g) => {
     if (isGradEnabled() || isForwardADActive()) {
       const four = [G / P, P, B / Q, Q];
       const g4 = g.reshape(four);
@@ -181,6 +182,7 @@ export function normalizeGroupsAffine(
     const withBias = tb ? affineComposed(terms.length > 0 ? sumTangents(...terms) : xhatT.mul(0), view, null, tb, layout) : sumTangents(...terms);
     return withBias.reshape(x.shape);
   });
+  return saveForBackward(out, { 'input 0': x, 'input 1': weight, [xhat.storage === y.storage ? 'output' : 'normalized input']: xhat });
 }
 
 /**

@@ -3,6 +3,7 @@ import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from '../dtype.
 import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
+import { writeStrided } from '../strided-write.js';
 import { allocUninit } from './alloc.js';
 import { normalizeBackward, normalizeForward, normalizeMoments } from './normalize.js';
 import { normalizeAffineBackward, normalizeAffineForward } from './normalize-affine.js';
@@ -90,6 +91,15 @@ export class CpuBackend implements Backend {
     if (dtype === 'bool') mapStrided('(x ? 1 : 0)', ['x'], out, x.shape, [operand(x)]);
     else mapStrided('x', ['x'], out, x.shape, [operand(x)]);
     return wrap(out, x.shape);
+  }
+
+  write(dst: NDArray, src: NDArray): void {
+    const out = cpuData(dst);
+    // A private contiguous copy of src first: src may overlap dst.
+    const values = this.copy(src, dst.dtype);
+    const v = cpuData(values).subarray(0, dst.size);
+    if (dst.isContiguous()) out.set(v, dst.offset);
+    else writeStrided(out, dst.shape, dst.strides, dst.offset, v);
   }
 
   fill(shape: Shape, dtype: DType, value: number): NDArray {
