@@ -39,7 +39,8 @@ export function record(name: string, out: NDArray, inputs: readonly (Tensor | nu
 export function saveForBackward(out: Tensor, values: Readonly<Record<string, Tensor | NDArray | number | null | undefined>>): Tensor {
   const node = out.gradFn;
   if (!node) return out;
-  for (const [which, v] of Object.entries(values)) {
+  for (const which in values) {
+    const v = values[which];
     if (v instanceof Tensor) node.save(which, v.data);
     else if (v instanceof NDArray) node.save(which, v);
   }

@@ -1,13 +1,12 @@
-import { type NDArray, type Storage, fmtShape, storageVersion } from '@normlab/tensor';
+import { type NDArray, fmtShape, storageVersion } from '@normlab/tensor';
 import type { Tensor } from './tensor.js';
 
 /** A value a rule reads at backward, with its storage's version when the op ran. */
 interface SavedValue {
-  readonly storage: Storage;
+  readonly value: NDArray;
   readonly version: number;
   /** 'input 0', 'output', ...: which of the op's values it is. */
   readonly which: string;
-  readonly description: string;
 }
 
 /** Computes the gradients of an op's inputs from the gradient of its output. */
@@ -60,7 +59,7 @@ export class Node {
    * if the storage was written in place since.
    */
   save(which: string, value: NDArray): void {
-    (this.saved ??= []).push({ storage: value.storage, version: storageVersion(value.storage), which, description: `${value.dtype} ${fmtShape(value.shape)}` });
+    (this.saved ??= []).push({ value, version: storageVersion(value.storage), which });
   }
 
   apply(gradOutput: Tensor): readonly (Tensor | null)[] {
@@ -71,9 +70,9 @@ export class Node {
     }
     if (this.saved) {
       for (const s of this.saved) {
-        const now = storageVersion(s.storage);
+        const now = storageVersion(s.value.storage);
         if (now !== s.version) {
-          throw new Error(`backward: one of the variables needed for gradient computation has been modified by an inplace operation: [${s.description}], `
+          throw new Error(`backward: one of the variables needed for gradient computation has been modified by an inplace operation: [${s.value.dtype} ${fmtShape(s.value.shape)}], `
             + `saved by '${this.name}' (its ${s.which}), is at version ${now}; expected version ${s.version} instead. `
             + 'Hint: the op that wrote it ran after this one; run it on a clone(), or inside detectAnomaly() to see where this op was called');
         }

@@ -13,10 +13,12 @@ import { broadcastShapes, fmtShape, shapesEqual } from '../shape.js';
 import { checkNotDisposed } from '../tidy.js';
 
 const versions = new WeakMap<Storage, number>();
+/** Until the first write every version is 0: autograd asks for one per saved value, so skip the lookup until then. */
+let anyWrite = false;
 
 /** How many times the storage was written in place (0 for a fresh one). Views share it. */
 export function storageVersion(storage: Storage): number {
-  return versions.get(storage) ?? 0;
+  return anyWrite ? versions.get(storage) ?? 0 : 0;
 }
 
 /** Throws unless `value` is exactly representable in `dtype` (an int32 integer, 0 or 1 for bool; any number for floats). */
@@ -60,4 +62,5 @@ export function writeInto(op: string, dst: NDArray, src: NDArray | number): void
   }
   if (dst.size > 0) backendFor(dst.device).write(dst, values);
   versions.set(dst.storage, storageVersion(dst.storage) + 1);
+  anyWrite = true;
 }
