@@ -1,11 +1,13 @@
 /**
  * End to end: the same BatchNorm MLP trained with SGD for 20 steps from the
- * same seed on 'cpu' and on 'gpu' gives the same loss at every step; and a
- * small BN conv net trained with Adam runs entirely on the device.
+ * same seed on 'cpu' and on 'gpu' gives the same loss at every step; a
+ * small BN conv net trained with Adam runs entirely on the device; and the
+ * forward mode (jvp through the conv net) and in-place ops with their
+ * version counter work on the device as on the CPU.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor } from '@normlab/autograd';
-import { BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy, optim } from '@normlab/nn';
+import { Tensor, jvp } from '@normlab/autograd';
+import { BatchNorm1d, BatchNorm2d, Conv2d, Flatten, GroupNorm, Linear, MaxPool2d, ReLU, Sequential, crossEntropy, functionalCall, optim } from '@normlab/nn';
 import { argmax, manualSeed, matmul, randn, tidy } from '@normlab/tensor';
 import { gpu } from '../src/index.js';
 import { modeAvailable, useMode } from './helpers.js';
@@ -84,6 +86,44 @@ for (const mode of ['webgpu', 'webasm'] as const) {
       expect(dev.fallbacks).toEqual([]);
       for (let s = 0; s < 8; s++) expect(Math.abs(dev.losses[s] - cpu.losses[s])).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpu.losses[s])));
       expect(cpu.losses[7]).toBeLessThan(cpu.losses[0]);
+    });
+  });
+}
+
+for (const mode of ['webgpu', 'webasm'] as const) {
+  describe(`forward mode and in-place ops, cpu vs gpu (${mode})`, () => {
+    const avail = modeAvailable(mode);
+    it.skipIf(!avail.ok)(`jvp through a BN/GroupNorm conv net agrees; add_ and mul_ write through views and bump the version${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+      useMode(mode);
+      const directional = (device: 'cpu' | 'gpu'): [number, number] => {
+        manualSeed(7);
+        const model = new Sequential(new Conv2d(2, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new GroupNorm(2, 4), new MaxPool2d(2), new Flatten(), new Linear(4 * 4 * 4, 3));
+        const x = randn([4, 2, 8, 8]);
+        const y = argmax(randn([4, 3]), 1);
+        const names = [...model.namedParameters()].map(([k]) => k);
+        const tangents = [...model.parameters()].map((p) => new Tensor(randn([...p.shape]).to(device)));
+        model.to(device);
+        const loss = (...ps: Tensor[]): Tensor =>
+          crossEntropy(functionalCall<Tensor>(model, { params: Object.fromEntries(names.map((k, i) => [k, ps[i]])) }, [new Tensor(x.to(device))]), new Tensor(y.to(device)));
+        const [value, slope] = jvp(loss, [...model.parameters()].map((p) => p.detach()), tangents);
+        return [value.item(), slope.item()];
+      };
+      const [cpuLoss, cpuSlope] = directional('cpu');
+      const [devLoss, devSlope] = directional('gpu');
+      expect(Math.abs(devLoss - cpuLoss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpuLoss)));
+      expect(Math.abs(devSlope - cpuSlope)).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpuSlope)));
+      const a = new Tensor(randn([2, 3]).to('gpu'));
+      const row = a.select(0, 1);
+      const before = a.toArray() as number[][];
+      row.add_(1);
+      a.mul_(2);
+      expect(a.version).toBe(2);
+      const after = a.toArray() as number[][];
+      before.forEach((r, i) => r.forEach((v, j) => expect(after[i][j]).toBeCloseTo(2 * (v + i), 5)));
+      const w = new Tensor(randn([3]).to('gpu'), { requiresGrad: true });
+      const s = w.sigmoid();
+      s.mul_(2);
+      expect(() => s.sum().backward()).toThrow(/saved by 'sigmoid' \(its output\), is at version 1; expected version 0/);
     });
   });
 }
