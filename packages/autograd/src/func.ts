@@ -13,6 +13,7 @@ import { grad } from './engine.js';
 import { type DualLevel, setTangent, shareTangents, tangentAt, withDualLevel } from './forward-ad.js';
 import { record } from './function.js';
 import { enableGrad } from './grad-mode.js';
+import { noteGraphView } from './ops/in-place.js';
 import { stack } from './ops/join.js';
 import { Tensor } from './tensor.js';
 
@@ -140,7 +141,9 @@ function makeDual(op: string, level: DualLevel, primal: Tensor, tangent: Tensor,
       + `got [${tangent.shape.join(',')}], ${tangent.dtype}, ${tangent.device}`);
   }
   if (primal.dtype !== 'float32' && primal.dtype !== 'float64') throw new TypeError(`${op}: primal ${i} must be floating point, got ${primal.dtype}`);
+  // It shares primal's storage: a view, for the in-place ops' check.
   const dual = record('makeDual', primal.data, [primal], (g) => [g], ([t]) => t as Tensor);
+  noteGraphView(primal, dual);
   setTangent(level, dual, tangent);
   return dual;
 }
