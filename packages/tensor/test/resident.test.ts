@@ -132,10 +132,41 @@ describe.skipIf(getKernels() === null)('resident arrays', () => {
     expect(o64[0].dtype).toBe('float64');
     expect(o32[0].dtype).toBe('int32');
     expect(cpuMemory().residentBytes).toBe(before);
-    const edge = exp(fromTyped(floats(1024, 2), [1024]));
+    const edgeInput = fromTyped(floats(1024, 2), [1024]);
+    const edge = exp(edgeInput);
     expect(isResident(edge)).toBe(true);
-    expect(cpuMemory().residentBytes).toBe(before + 1024 * 4);
+    // The input moved into wasm memory at the kernel that read it, the output was made there.
+    expect(isResident(edgeInput)).toBe(true);
+    expect(cpuMemory().residentBytes).toBe(before + 2 * 1024 * 4);
     edge.dispose();
+    edgeInput.dispose();
+  });
+
+  it('a host float32 input (fromTyped) moves into wasm memory at the first kernel that reads it, values kept, and stays there', () => {
+    const host = floats(N_EW, 9);
+    const x = fromTyped(host, [N_EW]);
+    const view = x.narrow(0, 3, 1000);
+    expect(isResident(x)).toBe(false);
+    const y1 = exp(x);
+    expect(isResident(x)).toBe(true);
+    const at = addressOf(x);
+    // Views share the moved storage; the values are the host array's.
+    expect(residentAddress(cpuData(view))).toBe(at);
+    expect(Array.from(f32(x).subarray(0, 5))).toEqual(Array.from(host.subarray(0, 5)));
+    expect(Array.from(f32(exp(x)))).toEqual(Array.from(f32(y1)));
+    expect(addressOf(x)).toBe(at);
+    // A float32 input below the resident size, and inputs past the cap, stay where they are.
+    const small = fromTyped(floats(100, 1), [100]);
+    exp(small);
+    expect(isResident(small)).toBe(false);
+    const prevCap = setResidentCapBytes(0);
+    const capped = fromTyped(floats(N_EW, 3), [N_EW]);
+    const y2 = exp(capped);
+    expect(isResident(capped)).toBe(false);
+    setResidentCapBytes(prevCap);
+    expect(f32(y2)[7]).toBeCloseTo(Math.exp(f32(capped)[7]), 5);
+    x.dispose();
+    expect(x.isDisposed && view.isDisposed).toBe(true);
   });
 
   it('dispose() frees the block now, and the next output of that size reuses its address', () => {
@@ -553,7 +584,9 @@ describe('cpuMemory', () => {
     expect(cpuMemory().residentCapBytes).toBe(k ? 123 << 20 : 0);
     setResidentCapBytes(prevCap);
     expect(cpuMemory().residentCapBytes).toBe(k ? prevCap : 0);
-    const x = exp(fromTyped(new Float32Array(1 << 18), [1 << 18]));
+    const input = fromTyped(new Float32Array(1 << 18), [1 << 18]);
+    const x = exp(input);
+    input.dispose();
     const held = cpuMemory().residentBytes;
     if (k) expect(held - m0.residentBytes).toBe(1 << 20);
     for (let i = 0; i < 5; i++) {

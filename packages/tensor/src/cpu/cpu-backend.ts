@@ -15,7 +15,7 @@ import { MARK } from '../tidy.js';
 import { type Operand, mapStrided, reduceStrided } from './strided.js';
 import { broadcastRows, innerSums, leadingSums } from './broadcast-reduce.js';
 import { hasBroadcastKernel } from './wasm/broadcast.js';
-import { claimResident, releaseResident } from './wasm/resident.js';
+import { claimResident, noteMovable, releaseResident } from './wasm/resident.js';
 import { WASM_ELEMENTWISE_MIN, hasWasmBinary, hasWasmUnary, wasmBinaryF32, wasmUnaryF32 } from './wasm/elementwise.js';
 
 /** Host memory: a typed array. */
@@ -28,9 +28,16 @@ export class CpuStorage implements Storage {
   [MARK]: unknown = undefined;
   constructor(data: TypedArray) {
     claimResident(data);
+    noteMovable(data, this);
     this._data = data;
     this.dtype = dtypeOfTyped(data);
     this.length = data.length;
+  }
+
+  /** @internal Takes a resident copy of its float32 values in place of the host array (see `noteMovable`). */
+  adoptResident(resident: Float32Array): void {
+    claimResident(resident);
+    this._data = resident;
   }
 
   /** The typed array; throws once the storage was disposed. */

@@ -5,6 +5,10 @@
  * pages (a new 16 MB ArrayBuffer costs thousands of page faults; a reused
  * block none).
  *
+ * A host float32 array that a storage wraps (`fromTyped`) moves into wasm
+ * memory at the first kernel that reads it (`noteMovable`), so that an op
+ * runs at the same speed whatever made its input.
+ *
  * Ownership: the typed array returned by `allocResident` is the handle. Its
  * one CpuStorage frees the block on dispose (`releaseResident`); otherwise a
  * FinalizationRegistry frees it once the array is collected. So nothing may
@@ -98,7 +102,8 @@ export interface CpuMemoryInfo {
 /**
  * The CPU backend's wasm memory, as `gpu.memory()` reports the device's:
  * in a loop of `tidy(step)` `residentBytes` stays flat. Arrays in ordinary
- * JS memory (small ones, float64, `fromTyped` inputs) are not counted.
+ * JS memory (small ones, float64, `fromTyped` inputs no kernel has read
+ * yet) are not counted.
  */
 export function cpuMemory(): CpuMemoryInfo {
   const k = getKernels();
@@ -149,6 +154,41 @@ export function setTemporaryBytesLimit(bytes: number): number {
   return prev;
 }
 
+/** What holds a host float32 array that may move into wasm memory: the CPU storage that wraps it. */
+export interface MovableHolder {
+  /** Takes `resident` (a copy of the held array, in wasm memory) in its place, as its own. */
+  adoptResident(resident: Float32Array): void;
+}
+
+/** Host float32 arrays (not resident) wrapped by a storage, with that storage. */
+const movable = new WeakMap<Float32Array, MovableHolder>();
+
+/** Smallest array that moves into wasm memory at its first use by a kernel (the size from which outputs are resident). */
+const MOVABLE_MIN_BYTES = 1 << 12;
+
+/**
+ * Records that `holder` wraps the host array `data` (a `fromTyped` input, an
+ * output made while the cap was reached): the first kernel that reads it
+ * through `withAddresses` moves it into wasm memory for good, instead of
+ * copying it in at every call (the speed of an op no longer depends on
+ * where its input came from).
+ */
+export function noteMovable(data: unknown, holder: MovableHolder): void {
+  if (data instanceof Float32Array && data.length * 4 >= MOVABLE_MIN_BYTES && !addresses.has(data)) movable.set(data, holder);
+}
+
+/** Moves `data` into wasm memory for its holder, if it has one and the cap allows; its address, or -1. */
+function moveIn(data: Float32Array): number {
+  const holder = movable.get(data);
+  if (!holder) return -1;
+  const resident = allocResident(data.length);
+  if (!resident) return -1;
+  resident.set(data);
+  movable.delete(data);
+  holder.adoptResident(resident);
+  return addresses.get(resident)!;
+}
+
 /** A float32 range an in-place kernel reads: `length` elements of `data` from `offset`. */
 export interface InputRange {
   data: Float32Array;
@@ -176,7 +216,7 @@ export function withAddresses<T>(k: Kernels, inputs: readonly InputRange[], outp
   try {
     const ins: number[] = [];
     for (const { data, offset, length } of inputs) {
-      const at = residentAddress(data);
+      const at = residentAddress(data) >= 0 ? residentAddress(data) : moveIn(data);
       if (at >= 0) {
         ins.push(at + offset * 4);
         continue;
