@@ -170,6 +170,25 @@ export class RunInterrupted extends Error {
 const RESUMABLE = new Set(['resume', 'out', 'progress', 'debug', 'help']);
 
 /**
+ * The run folder of `--resume DIR` (`cli.resume`) and its config.json,
+ * checked: besides --resume, --out (naming the same folder), --progress,
+ * --debug and --help, only the flags in `resumable` may be given (any other
+ * is an error naming it), and `isConfig` must accept the file (else an
+ * error saying it is not `what`).
+ */
+export function openRunToResume<O extends { resume: string | null; out: string | null }, C>(
+  cli: O, given: ReadonlySet<keyof O>, check: { resumable?: ReadonlySet<keyof O>; isConfig: (config: unknown) => config is C; what: string },
+): { run: RunDir; saved: C } {
+  const fixed = [...given].filter((k) => !RESUMABLE.has(String(k)) && !check.resumable?.has(k));
+  if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map((k) => flagName(String(k))).join(', ')}`);
+  const run = RunDir.open(cli.resume!);
+  if (given.has('out') && resolve(cli.out!) !== run.dir) throw new UsageError('--out and --resume name different directories');
+  const saved = run.readConfig<unknown>();
+  if (!check.isConfig(saved)) throw new RunError(`${join(run.dir, 'config.json')}: not ${check.what}`);
+  return { run, saved };
+}
+
+/**
  * The options of this invocation: the flags as given, or with `--resume DIR`
  * the run's own options from its config.json (only --progress and --debug
  * may change; any other flag given is an error naming it).
@@ -178,14 +197,10 @@ export function resumeOptions<O extends { resume: string | null; out: string | n
   cli: O, given: ReadonlySet<keyof O>,
 ): O {
   if (cli.resume === null) return cli;
-  const fixed = [...given].filter((k) => !RESUMABLE.has(String(k)));
-  if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map((k) => flagName(String(k))).join(', ')}`);
-  const run = RunDir.open(cli.resume);
-  if (given.has('out') && resolve(cli.out!) !== run.dir) throw new UsageError('--out and --resume name different directories');
-  const saved = run.readConfig<{ options?: O }>();
-  if (!saved || typeof saved !== 'object' || !saved.options || typeof saved.options !== 'object') {
-    throw new RunError(`${join(run.dir, 'config.json')}: not a run's config (no options)`);
-  }
+  const { run, saved } = openRunToResume(cli, given, {
+    isConfig: (c): c is { options: O } => typeof c === 'object' && c !== null && typeof (c as { options?: unknown }).options === 'object' && (c as { options?: unknown }).options !== null,
+    what: "a run's config (no options)",
+  });
   return { ...saved.options, help: false, resume: cli.resume, out: run.dir, progress: cli.progress, debug: cli.debug, force: false };
 }
 

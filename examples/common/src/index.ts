@@ -11,7 +11,7 @@ export {
 } from './args.js';
 export { Progress, formatDuration, resolveProgressMode, rateMeter, grid, type ProgressInfo, type ProgressMode, type Writer } from './progress.js';
 export {
-  runCli, defineCli, main, runId, captureIo, withRun, resumeOptions, restoreResult, runConfig, logResult, RunInterrupted, usageBehaviour, writeJson, toCsv, writeFigure, formatTable, pathsWritten, defaultIo, REPO_ROOT,
+  runCli, defineCli, main, runId, captureIo, withRun, resumeOptions, openRunToResume, restoreResult, runConfig, logResult, RunInterrupted, usageBehaviour, writeJson, toCsv, writeFigure, formatTable, pathsWritten, defaultIo, REPO_ROOT,
   type Io, type CliSpec, type Cell, type RunContext,
 } from './cli.js';
 export { logDomain, log10Format, median, quantile, fmtNumber, fmtPercent, standardVsBn, percentileShift } from './stats.js';

@@ -3,13 +3,13 @@
  * returns the exit code instead of exiting, so tests can call it in-process.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
-  type DeviceInfo, DeviceUnavailableError, type Io, REPO_ROOT, defaultIo, describeDevice, flagName, formatDuration, formatMemory, formatTable,
-  pathsWritten, resolveProgressMode, runCli, runId, useDevice, writeFigure,
+  type DeviceInfo, DeviceUnavailableError, type Io, REPO_ROOT, defaultIo, describeDevice, formatDuration, formatMemory, formatTable,
+  openRunToResume, pathsWritten, resolveProgressMode, runCli, runId, useDevice, writeFigure,
 } from '@normlab/example-kit';
 import { RunDir, RunError, codeVersion, watchInterrupt } from '@normlab/lab';
-import { type Options, USAGE, UsageError, type Variant, parseArgs } from './args.js';
+import { type Options, USAGE, type Variant, parseArgs } from './args.js';
 import { checkpointPattern } from './checkpoint.js';
 import { figure1a, figure1bc } from './figures.js';
 import { Interrupted, type MetricsRow, type VariantSummary, loadData, materializeRows, trainVariant, writeMetrics } from './train.js';
@@ -37,14 +37,11 @@ interface SavedConfig {
 
 /** The run to continue and what it was made with; a RunError when --steps asks for less than it has done. */
 function openForResume(cli: Options, given: Set<keyof Options>): { run: RunDir; saved: SavedConfig; previousRows: MetricsRow[]; torn: string | null } {
-  const run = RunDir.open(cli.resume!);
-  const fixed = [...given].filter((k) => !RESUMABLE.has(k) && k !== 'out');
-  if (fixed.length > 0) throw new UsageError(`--resume keeps the run's settings; these flags cannot change: ${fixed.map(flagName).join(', ')}`);
-  if (given.has('out') && resolve(cli.out!) !== run.dir) throw new UsageError('--out and --resume name different directories');
-  const saved = run.readConfig<SavedConfig>();
-  if (!saved || typeof saved !== 'object' || !saved.options || !Array.isArray(saved.options.variants)) {
-    throw new RunError(`${join(run.dir, 'config.json')}: not a mnist-bn config (no options.variants)`);
-  }
+  const { run, saved } = openRunToResume(cli, given, {
+    resumable: RESUMABLE,
+    isConfig: (c): c is SavedConfig => typeof c === 'object' && c !== null && Array.isArray((c as Partial<SavedConfig>).options?.variants),
+    what: 'a mnist-bn config (no options.variants)',
+  });
   const steps = given.has('steps') ? cli.steps : saved.options.steps;
   for (const variant of saved.options.variants) {
     const newest = run.checkpoints.list(checkpointPattern(variant))[0];
