@@ -1,4 +1,4 @@
-import { NDArray, zeros } from '@normlab/tensor';
+import { NDArray, zerosLike } from '@normlab/tensor';
 import { forwardStack, isAnomalyEnabled } from './anomaly.js';
 import { type ForwardFn, isForwardADActive, propagateTangents } from './forward-ad.js';
 import { isGradEnabled } from './grad-mode.js';
@@ -53,7 +53,7 @@ export function tangentsOrZeros(tangents: readonly (Tensor | null)[], inputs: re
     const x = inputs[i];
     if (t) return t;
     if (!x) throw new Error('tangentsOrZeros: no input to take a shape from');
-    return new Tensor(zeros(x.shape, { dtype: x.dtype, device: x.device }));
+    return new Tensor(zerosLike(x.data));
   });
 }
 

@@ -62,6 +62,12 @@ describe('writeInto', () => {
     writeInto('test', m, m.transpose(0, 1));
     expect(m.toArray()).toEqual([[0, 3, 6], [1, 4, 7], [2, 5, 8]]);
     expect(storageVersion(m.storage)).toBe(1);
+    // Contiguous ranges of one storage that overlap, both ways.
+    const r = arange(0, 8, 1, { dtype: 'float64' });
+    writeInto('test', r.narrow(0, 0, 5), r.narrow(0, 2, 5));
+    expect(Array.from(r.toTypedArray())).toEqual([2, 3, 4, 5, 6, 5, 6, 7]);
+    writeInto('test', r.narrow(0, 3, 5), r.narrow(0, 0, 5));
+    expect(Array.from(r.toTypedArray())).toEqual([2, 3, 4, 2, 3, 4, 5, 6]);
   });
 
   it('refuses an expanded destination, another dtype or device, a number the dtype cannot hold, and a disposed array', () => {

@@ -16,14 +16,15 @@ function checkOperand(op: string, v: TensorLike): void {
 
 type Tangent = Tensor | null;
 
+/** A binary op; `saves` says which values its rule reads (none for add and sub; pow its output too), as `unary`'s. */
 function binary(op: string, a: TensorLike, b: TensorLike, forward: (x: nd.NDArray | number, y: nd.NDArray | number) => nd.NDArray,
-  rule: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null], jvpRule: (ta: Tangent, tb: Tangent, out: Tensor) => Tensor): Tensor {
+  rule: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null], jvpRule: (ta: Tangent, tb: Tangent, out: Tensor) => Tensor,
+  saves: 'operands' | 'operands and output' | 'none' = 'operands'): Tensor {
   checkOperand(op, a);
   checkOperand(op, b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor`);
   const out: Tensor = record(op, forward(arr(a), arr(b)), [constantOf(a), constantOf(b)], (g) => rule(g, out), ([ta, tb], o) => jvpRule(ta, tb, o));
-  // add and sub read no value; the others read both operands (pow its output too).
-  if (op !== 'add' && op !== 'sub') saveForBackward(out, { 'input 0': a, 'input 1': b, ...(op === 'pow' ? { output: out } : {}) });
+  if (saves !== 'none') saveForBackward(out, { 'input 0': a, 'input 1': b, ...(saves === 'operands and output' ? { output: out } : {}) });
   return out;
 }
 
@@ -49,10 +50,10 @@ const t = (v: TensorLike, other: TensorLike): Tensor =>
 const needs = (v: TensorLike): boolean => v instanceof Tensor && v.requiresGrad;
 
 /** a + b (broadcast); plain numbers are constants. */
-export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, nd.add, (g) => [g, g], (ta, tb) => sumTangents(ta, tb));
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b, nd.add, (g) => [g, g], (ta, tb) => sumTangents(ta, tb), 'none');
 /** a - b (broadcast); plain numbers are constants. */
 export const sub = (a: TensorLike, b: TensorLike): Tensor =>
-  binary('sub', a, b, nd.sub, (g) => [g, needs(b) ? g.neg() : null], (ta, tb) => (ta && tb ? ta.sub(tb) : ta ?? (tb as Tensor).neg()));
+  binary('sub', a, b, nd.sub, (g) => [g, needs(b) ? g.neg() : null], (ta, tb) => (ta && tb ? ta.sub(tb) : ta ?? (tb as Tensor).neg()), 'none');
 /** a * b (broadcast); plain numbers are constants. */
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary('mul', a, b, nd.mul, (g) => [needs(a) ? g.mul(b) : null, needs(b) ? g.mul(a) : null], (ta, tb) => sumTangents(ta?.mul(b) ?? null, tb?.mul(a) ?? null));
@@ -71,7 +72,7 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   const da = (g: Tensor): Tensor => where(t(b, a).eq(0), 0, g.mul(t(b, a)).mul(t(a, b).pow(t(b, a).sub(1))));
   const db = (g: Tensor, out: Tensor): Tensor => where(c(nd.logicalAnd(nd.eq(t(a, b).data, 0), nd.ge(t(b, a).data, 0))), 0, g.mul(out).mul(t(a, b).log()));
   return binary('pow', a, b, (x, y) => nd.pow(x, y), (g, out) => [needs(a) ? da(g) : null, needs(b) ? db(g, out) : null],
-    (ta, tb, out) => sumTangents(ta ? da(ta) : null, tb ? db(tb, out) : null));
+    (ta, tb, out) => sumTangents(ta ? da(ta) : null, tb ? db(tb, out) : null), 'operands and output');
 }
 
 /** Ties split the gradient evenly, as in PyTorch. */

@@ -17,6 +17,7 @@ import * as nd from '@normlab/tensor';
 import { isForwardADActive, moveTangents, shareTangents, visibleTangents } from '../forward-ad.js';
 import { type TensorLike, record } from '../function.js';
 import { isGradEnabled } from '../grad-mode.js';
+import { zerosLike } from '../creation.js';
 import { Tensor } from '../tensor.js';
 
 /** Storages that a view recorded in the graph shares: a write to them would leave the view's graph stale. */
@@ -77,8 +78,7 @@ function write(op: string, x: Tensor, result: Tensor): Tensor {
  * fill_/copy_ backward.
  */
 function overwrite(op: string, old: Tensor, values: Tensor): Tensor {
-  const zerosOf = (t: Tensor): Tensor => new Tensor(nd.zeros(t.shape, { dtype: t.dtype, device: t.device }));
-  return record(op, values.data, [old, values], (g) => [zerosOf(old), g], ([, tv]) => tv ?? zerosOf(values));
+  return record(op, values.data, [old, values], (g) => [zerosLike(old), g], ([, tv]) => tv ?? zerosLike(values));
 }
 
 function checkOperand(op: string, v: unknown): void {
@@ -140,7 +140,7 @@ export function fill_(x: Tensor, value: number | Tensor): Tensor {
 
 /** Every element set to 0, in place. */
 export function zero_(x: Tensor): Tensor {
-  return inPlace('zero_', x, [], (old) => overwrite('zero_', old, new Tensor(nd.zeros(x.shape, { dtype: x.dtype, device: x.device }))));
+  return inPlace('zero_', x, [], (old) => overwrite('zero_', old, zerosLike(x)));
 }
 
 /**

@@ -102,9 +102,13 @@ export class CpuBackend implements Backend {
 
   write(dst: NDArray, src: NDArray): void {
     const out = cpuData(dst);
-    // A private contiguous copy of src first: src may overlap dst.
-    const values = this.copy(src, dst.dtype);
-    const v = cpuData(values).subarray(0, dst.size);
+    // Contiguous into contiguous: one TypedArray.set, which copies correctly even when the two overlap.
+    if (dst.isContiguous() && src.isContiguous()) {
+      out.set(cpuData(src).subarray(src.offset, src.offset + src.size), dst.offset);
+      return;
+    }
+    // Otherwise a private contiguous copy of src first: src may overlap dst.
+    const v = cpuData(this.copy(src, dst.dtype)).subarray(0, dst.size);
     if (dst.isContiguous()) out.set(v, dst.offset);
     else writeStrided(out, dst.shape, dst.strides, dst.offset, v);
   }
