@@ -104,6 +104,14 @@ export interface Backend {
   im2col(x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray;
   /** Adjoint of im2col: columns back to [N,C,H,W], overlapping entries summed. */
   col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray;
+  /**
+   * Optional, a convolution's products without the whole batch's columns:
+   * out[n] = weight [Cout, Kg] @ im2col(x)[n], [N, Cout, L]. Null where the
+   * backend cannot for these arrays; the op then runs im2col and matmul.
+   */
+  im2colMatmul?(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null;
+  /** Optional, as im2colMatmul: the sum over n of gradOut[n] [Cout, L] @ im2col(x)[n]^T, [Cout, Kg]. */
+  im2colWeightGradient?(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null;
   /** Max pooling: values and the flat (h*W+w) input index of each max, int32. */
   maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray];
   /** Routes `grad` to the argmax positions recorded by maxPool2d. */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type Conv2dOptions, type NDArray, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight,
-  conv2dGeometry, conv2dOutputShape, cpuBackend, fromArray, ones, zeros,
+  conv2dGeometry, conv2dOutputShape, cpuBackend, fromArray, getNumThreads, ones, profile, setNumThreads, zeros,
 } from '../src/index.js';
 import { dot, expectClose as expectCloseTo, rand64 } from './helpers.js';
 
@@ -315,6 +315,55 @@ describe('conv2d backward helpers', () => {
     const x = fromArray([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]);
     const gw = conv2dBackwardWeight(ones([1, 1, 2, 2]), x, [1, 1, 2, 2]);
     expect(gw.toArray()).toEqual([[[[12, 16], [24, 28]]]]);
+  });
+});
+
+describe('conv2d image by image (float32: im2col and GEMM per image on the wasm kernels)', () => {
+  // Sizes that reach the kernels' edges: K beyond one 256-deep GEMM slice (Kg = 288, L = 400),
+  // more images than threads, odd channel counts (edge tiles), strides, dilation, offset views.
+  const cases: { x: number[]; w: number[]; options: Conv2dOptions }[] = [
+    { x: [5, 32, 20, 20], w: [16, 32, 3, 3], options: { padding: 1 } },
+    { x: [3, 1, 28, 28], w: [16, 1, 3, 3], options: { padding: 1 } },
+    { x: [4, 3, 11, 9], w: [5, 3, 3, 2], options: { stride: [2, 1], padding: [1, 0] } },
+    { x: [2, 6, 12, 13], w: [7, 6, 3, 3], options: { dilation: 2, padding: 2 } },
+    { x: [3, 2, 9, 9], w: [9, 2, 2, 2], options: { padding: 'same' } },
+  ];
+
+  it('conv2d and both gradients match float64 within float32 rounding, on one and two threads, host and strided inputs', () => {
+    const threads = getNumThreads();
+    try {
+      for (const n of [1, 2]) {
+        setNumThreads(n);
+        for (const [i, { x: xs, w: ws, options }] of cases.entries()) {
+          const x64 = rand64(xs, 100 + i).astype('float32').astype('float64');
+          const w64 = rand64(ws, 200 + i).astype('float32').astype('float64');
+          const y64 = conv2d(x64, w64, undefined, options);
+          const g64 = rand64([...y64.shape], 300 + i).astype('float32').astype('float64');
+          const gx64 = conv2dBackwardInput(g64, w64, xs, options);
+          const gw64 = conv2dBackwardWeight(g64, x64, ws, options);
+          // float32 inputs: a plain array, and the same values as an offset, permuted view
+          const x32 = x64.astype('float32');
+          const xView = fromArray([0, ...Array.from(x32.permute(0, 1, 3, 2).contiguous().toTypedArray())], { dtype: 'float32' })
+            .narrow(0, 1, x32.size).reshape([xs[0], xs[1], xs[3], xs[2]]).permute(0, 1, 3, 2);
+          for (const x of [x32, xView]) {
+            const w = w64.astype('float32');
+            const g = g64.astype('float32');
+            const p = profile(() => [conv2d(x, w, undefined, options), conv2dBackwardInput(g, w, xs, options), conv2dBackwardWeight(g, x, ws, options)]);
+            const names = p.rows.map((r) => r.name);
+            expect(names).toContain('im2colMatmul');
+            expect(names).toContain('im2colWeightGradient');
+            const [y, gx, gw] = p.result;
+            // Sums of up to a few thousand float32 products: relative to the size of the terms.
+            const tol = 2e-5;
+            expectClose(y, y64.toTypedArray(), y64.shape, tol);
+            expectClose(gx, gx64.toTypedArray(), gx64.shape, tol * 4);
+            expectClose(gw, gw64.toTypedArray(), gw64.shape, tol * 40);
+          }
+        }
+      }
+    } finally {
+      setNumThreads(threads);
+    }
   });
 });
 

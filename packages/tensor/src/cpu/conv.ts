@@ -136,6 +136,25 @@ export function col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outS
 }
 
 /**
+ * The table the wasm im2col kernel reads: the valid output rows of each ki
+ * and columns of each kj, as the JS loop computes them, as int32 triples
+ * (lo, hi, offset): kh of them for the rows, then kw for the columns.
+ */
+export function im2colTable(g: Conv2dGeometry, H: number, W: number, outSize: [number, number]): Int32Array {
+  const [kh, kw] = g.kernel;
+  const table = new Int32Array(3 * (kh + kw));
+  for (let ki = 0; ki < kh; ki++) {
+    const hoff = ki * g.dilation[0] - g.padding[0];
+    table.set([...validRange(hoff, g.stride[0], H, outSize[0]), hoff], 3 * ki);
+  }
+  for (let kj = 0; kj < kw; kj++) {
+    const woff = kj * g.dilation[1] - g.padding[1];
+    table.set([...validRange(woff, g.stride[1], W, outSize[1]), woff], 3 * (kh + kj));
+  }
+  return table;
+}
+
+/**
  * im2col of `planes` contiguous float32 planes [H, W] at `offset` on the wasm
  * kernel (bulk copies and fills); false (nothing written that the caller
  * keeps) where the kernels or the memory are unavailable.
@@ -148,16 +167,7 @@ function wasmIm2col(
   const [kh, kw] = g.kernel;
   const [sh, sw] = g.stride;
   const [oh, ow] = outSize;
-  // The valid output rows of each ki and columns of each kj, as the JS loop computes them.
-  const table = new Int32Array(3 * (kh + kw));
-  for (let ki = 0; ki < kh; ki++) {
-    const hoff = ki * g.dilation[0] - g.padding[0];
-    table.set([...validRange(hoff, sh, H, oh), hoff], 3 * ki);
-  }
-  for (let kj = 0; kj < kw; kj++) {
-    const woff = kj * g.dilation[1] - g.padding[1];
-    table.set([...validRange(woff, sw, W, ow), woff], 3 * (kh + kj));
-  }
+  const table = im2colTable(g, H, W, outSize);
   return withAddresses(k, [{ data: x, offset, length: planes * H * W }], [out], ([xAt], [outAt]) =>
     withStaging(k, table.byteLength, (t) => {
       new Int32Array(k.memory.buffer, t, table.length).set(table);

@@ -8,6 +8,7 @@ import { allocUninit } from './alloc.js';
 import { normalizeBackward, normalizeForward, normalizeMoments } from './normalize.js';
 import { normalizeAffineBackward, normalizeAffineForward } from './normalize-affine.js';
 import { col2im, im2col } from './conv.js';
+import { im2colMatmul, im2colWeightGradient } from './conv-gemm.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
@@ -223,6 +224,14 @@ export class CpuBackend implements Backend {
 
   col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray {
     return col2im(cols, g, inputShape, outSize);
+  }
+
+  im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {
+    return im2colMatmul(x, weight, g, outSize);
+  }
+
+  im2colWeightGradient(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {
+    return im2colWeightGradient(gradOut, x, g, outSize);
   }
 
   maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {

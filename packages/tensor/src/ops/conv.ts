@@ -168,6 +168,10 @@ function gemmConv(xp: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [num
   const be = backendFor(xp.device);
   const N = xp.shape[0];
   const Cout = weight.shape[0];
+  if (G === 1 && !isPointwise(g)) {
+    const out = be.im2colMatmul?.(xp, weight.reshape([Cout, weight.size / Cout]), g, outSize);
+    if (out) return out.reshape([N, Cout, ...outSize]);
+  }
   const cols = columns(xp, g, outSize);
   const Kg = cols.shape[1] / G;
   const Cog = Cout / G;
@@ -301,8 +305,13 @@ export function conv2dBackwardWeight(gradOut: NDArray, x: NDArray, weightShape: 
   const Cog = Cout / G;
   const Kg = Cg * kh * kw;
   const L = plan.outSize[0] * plan.outSize[1];
-  const cols = columns(x4, plan.geometry, plan.outSize);
   const g3 = g4.reshape([N, Cout, L]);
+  // Image by image where the backend can, unless few positions per image make one GEMM over the batch better (below).
+  if (G === 1 && !isPointwise(plan.geometry) && !(N > 1 && Kg * Cog > L * (Kg + Cog))) {
+    const dw = be.im2colWeightGradient?.(g3, x4, plan.geometry, plan.outSize);
+    if (dw) return dw.contiguous().reshape(weightShape);
+  }
+  const cols = columns(x4, plan.geometry, plan.outSize);
   const parts: NDArray[] = [];
   for (let g = 0; g < G; g++) {
     const cg = G === 1 ? cols : cols.narrow(1, g * Kg, Kg);

@@ -171,7 +171,7 @@ export function kernelsWat(p = GEMM_PARAMS, { fma = false } = {}) {
 
   ;; C[M,N] (row stride $ldc) (=|+=) A[M,K] @ B[K,N]; A and B strided (strides in
   ;; floats, pointers in bytes). $acc 1 adds to C. $scratch: this thread's packing space.
-  (func (export "gemm") (param $M i32) (param $N i32) (param $K i32)
+  (func $gemm (export "gemm") (param $M i32) (param $N i32) (param $K i32)
       (param $a i32) (param $rsa i32) (param $csa i32)
       (param $b i32) (param $rsb i32) (param $csb i32)
       (param $c i32) (param $ldc i32) (param $acc i32) (param $scratch i32)
@@ -280,6 +280,7 @@ ${elementwiseWat()}
 ${batchNormWat()}
 ${poolWat()}
 ${im2colWat()}
+${convImagesWat()}
 )
 `;
 }
@@ -936,7 +937,7 @@ function im2colWat() {
   const i = (name) => `(local.get $${name})`;
   const ld = (off) => `(i32.load offset=${off} (local.get $tk))`;
   return `
-  (func (export "im2col_f32") (param $x i32) (param $planes i32) (param $planeIn i32) (param $W i32) (param $sh i32) (param $sw i32)
+  (func $im2col (export "im2col_f32") (param $x i32) (param $planes i32) (param $planeIn i32) (param $W i32) (param $sh i32) (param $sw i32)
     (param $kh i32) (param $kw i32) (param $oh i32) (param $ow i32) (param $out i32) (param $planeOut i32) (param $t i32)
     (local $p i32) (local $ki i32) (local $kj i32) (local $r i32) (local $c i32) (local $tk i32) (local $tj i32)
     (local $ohLo i32) (local $ohHi i32) (local $hoff i32) (local $owLo i32) (local $owHi i32) (local $woff i32)
@@ -1020,6 +1021,46 @@ function im2colWat() {
         (br $kiLoop)))
       (local.set $p (i32.add ${i('p')} (i32.const 1)))
       (br $planesLoop))))`;
+}
+
+/**
+ * A convolution's GEMMs image by image: each image's columns are built by
+ * im2col into a buffer that stays in cache (`$cols`, Kg x L floats) and
+ * multiplied at once, instead of all images' columns first and the GEMMs
+ * after (which read them back from memory). The geometry is a block of i32
+ * words at `$p` (see CONV_IMAGE_WORDS in conv-gemm.ts); images $n0 <= n < $n1.
+ * Mode 0, forward: out[n] [M, L] = w [M, Kg] @ cols. Mode 1, weight gradient:
+ * out [M, Kg] (=|+=) g[n] [M, L] @ cols^T, stored for the first image and
+ * accumulated after; mode 2 the same transposed, out [Kg, M] (=|+=) cols @ g[n]^T
+ * (the orientation with fewer edge tiles). $scratch: this thread's GEMM scratch.
+ */
+function convImagesWat() {
+  const w = (i) => `(i32.load offset=${i * 4} (local.get $p))`;
+  return `
+  (func (export "conv_images_f32") (param $p i32) (param $n0 i32) (param $n1 i32) (param $cols i32) (param $out i32)
+    (param $u5 i32) (param $u6 i32) (param $u7 i32) (param $u8 i32) (param $scratch i32)
+    (local $n i32) (local $L i32) (local $M i32) (local $Kg i32) (local $mode i32) (local $g i32) (local $acc i32)
+    (local.set $L (i32.mul ${w(9)} ${w(10)}))
+    (local.set $M ${w(13)})
+    (local.set $Kg ${w(14)})
+    (local.set $mode ${w(17)})
+    (local.set $n (local.get $n0))
+    (block $done (loop $images
+      (br_if $done (i32.ge_u (local.get $n) (local.get $n1)))
+      (call $im2col (i32.add ${w(0)} (i32.mul (local.get $n) ${w(1)})) ${w(2)} ${w(3)} ${w(4)} ${w(5)} ${w(6)} ${w(7)} ${w(8)} ${w(9)} ${w(10)}
+        (local.get $cols) (i32.mul (i32.mul ${w(7)} ${w(8)}) (local.get $L)) ${w(11)})
+      (local.set $g (i32.add ${w(15)} (i32.mul (local.get $n) ${w(16)})))
+      (local.set $acc (i32.ne (local.get $n) (local.get $n0)))
+      (if (i32.eqz (local.get $mode))
+        (then (call $gemm (local.get $M) (local.get $L) (local.get $Kg) ${w(12)} (local.get $Kg) (i32.const 1)
+          (local.get $cols) (local.get $L) (i32.const 1) (i32.add (local.get $out) (i32.mul (local.get $n) ${w(18)})) (local.get $L) (i32.const 0) (local.get $scratch)))
+        (else (if (i32.eq (local.get $mode) (i32.const 1))
+          (then (call $gemm (local.get $M) (local.get $Kg) (local.get $L) (local.get $g) (local.get $L) (i32.const 1)
+            (local.get $cols) (i32.const 1) (local.get $L) (local.get $out) (local.get $Kg) (local.get $acc) (local.get $scratch)))
+          (else (call $gemm (local.get $Kg) (local.get $M) (local.get $L) (local.get $cols) (local.get $L) (i32.const 1)
+            (local.get $g) (i32.const 1) (local.get $L) (local.get $out) (local.get $M) (local.get $acc) (local.get $scratch))))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $images))))`;
 }
 
 /**

@@ -91,6 +91,11 @@ export interface Kernels {
    * planeOut, table) with per-ki (ohLo, ohHi, hoff) then per-kj (owLo, owHi, woff) int32 triples at `table`.
    */
   readonly im2col_f32: (...args: number[]) => void;
+  /**
+   * A convolution's GEMMs image by image, each image's columns built in `cols` (see kernels-wat.mjs,
+   * convImagesWat): (params, n0, n1, cols, out, 0, 0, 0, 0, scratch) with the geometry at `params`.
+   */
+  readonly conv_images_f32: (p: number, n0: number, n1: number, cols: number, out: number, u5: number, u6: number, u7: number, u8: number, scratch: number) => void;
   /** BatchNorm on [N, C] (see kernels-wat.mjs, columnsWat): per-column float64 passes in row order. */
   readonly colsqdev_f32: (acc: number, x: number, rows: number, n4: number, stride: number, mu: number) => void;
   readonly colsumprod_f32: (sdy: number, sdx: number, g: number, h: number, rows: number, n4: number, stride: number) => void;
@@ -185,6 +190,7 @@ export function instantiateKernels(variant: KernelVariant): Kernels {
     colsum_f32: fn<Kernels['colsum_f32']>('colsum_f32'),
     rowsum_f32: fn<Kernels['rowsum_f32']>('rowsum_f32'),
     im2col_f32: fn<Kernels['im2col_f32']>('im2col_f32'),
+    conv_images_f32: fn<Kernels['conv_images_f32']>('conv_images_f32'),
     colsqdev_f32: fn<Kernels['colsqdev_f32']>('colsqdev_f32'),
     colsumprod_f32: fn<Kernels['colsumprod_f32']>('colsumprod_f32'),
     colnorm_f32: fn<Kernels['colnorm_f32']>('colnorm_f32'),

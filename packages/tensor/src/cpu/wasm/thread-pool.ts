@@ -38,13 +38,15 @@ export const EW_NORM_SUMS = 13;
 export const EW_NORM_DX = 14;
 export const EW_LN_FWD = 15;
 export const EW_LN_BWD = 16;
+/** A convolution's images (see conv-gemm.ts): [-kind, params, n0, n1, cols, out]; the thread's GEMM scratch is appended. */
+export const EW_CONV_IMAGES = 17;
 /**
  * The wasm export each job kind runs, by kind: the one table the workers,
  * the calling thread and the staged BatchNorm pipelines dispatch through.
  */
 export const EW_KERNELS = [
   null, 'exp_f32', 'add_f32', 'sub_f32', 'mul_f32', 'div_f32', 'bn_stats_f32', 'bn_fwd_f32', 'bn_bwd_chan_f32', 'bn_bwd_chan_strided_f32',
-  'relu_f32', 'step_f32', 'sigmoid_f32', 'norm_sums_f32', 'norm_dx_f32', 'ln_fwd_f32', 'ln_bwd_f32',
+  'relu_f32', 'step_f32', 'sigmoid_f32', 'norm_sums_f32', 'norm_dx_f32', 'ln_fwd_f32', 'ln_bwd_f32', 'conv_images_f32',
 ] as const;
 /** The unary kinds, whose jobs have exp's layout and take words 1, 2, 4 and 5. */
 const EW_UNARY = [EW_EXP, EW_RELU, EW_STEP, EW_SIGMOID];
@@ -81,7 +83,8 @@ for (;;) {
     const o = ${JOB_BASE} + j * ${JOB_WORDS};
     if (ctl[o] < 0) {
       if (unary.has(-ctl[o])) ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 4], ctl[o + 5]);
-      else ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9]);
+      // The thread's scratch after the nine words: kernels with fewer parameters ignore it.
+      else ew[-ctl[o]](ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], scratch);
     } else gemm(ctl[o], ctl[o + 1], ctl[o + 2], ctl[o + 3], ctl[o + 4], ctl[o + 5], ctl[o + 6], ctl[o + 7], ctl[o + 8], ctl[o + 9], ctl[o + 10], ctl[o + 11], scratch);
     Atomics.add(ctl, ${DONE}, 1);
     Atomics.notify(ctl, ${DONE});
@@ -197,5 +200,5 @@ export function elementwiseJob(k: Kernels, words: Int32Array, o: number): void {
   const kind = -words[o];
   const f = k[EW_KERNELS[kind] as Exclude<(typeof EW_KERNELS)[number], null>] as (...args: number[]) => void;
   if (EW_UNARY.includes(kind)) return f(words[o + 1], words[o + 2], words[o + 4], words[o + 5]);
-  f(words[o + 1], words[o + 2], words[o + 3], words[o + 4], words[o + 5], words[o + 6], words[o + 7], words[o + 8], words[o + 9]);
+  f(words[o + 1], words[o + 2], words[o + 3], words[o + 4], words[o + 5], words[o + 6], words[o + 7], words[o + 8], words[o + 9], scratchAddress(k, 0));
 }
