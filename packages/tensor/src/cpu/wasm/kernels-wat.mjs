@@ -92,6 +92,7 @@ export function kernelsWat(p = GEMM_PARAMS, { fma = false } = {}) {
   ;; dst[panel][k][i] = src[(panel*$w + i) * $sw + k * $sk], zero beyond $count.
   (func $pack (param $dst i32) (param $src i32) (param $count i32) (param $kc i32) (param $sw i32) (param $sk i32) (param $w i32)
     (local $p0 i32) (local $n i32) (local $i i32) (local $k i32) (local $s i32) (local $d i32) (local $swb i32) (local $skb i32) (local $wb i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $swb (i32.shl (local.get $sw) (i32.const 2)))
     (local.set $skb (i32.shl (local.get $sk) (i32.const 2)))
     (local.set $wb (i32.shl (local.get $w) (i32.const 2)))
@@ -117,7 +118,47 @@ export function kernelsWat(p = GEMM_PARAMS, { fma = false } = {}) {
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $kl))))
         (else
-          (if (i32.eq (local.get $sk) (i32.const 1))
+          (if (i32.and (i32.eq (local.get $sk) (i32.const 1)) (i32.and (i32.eq (local.get $n) (local.get $w)) (i32.eqz (i32.and (local.get $w) (i32.const 3)))))
+            (then
+              ;; a full panel of rows contiguous along k (a transposed operand): 4 x 4 blocks
+              ;; loaded as 4 row vectors and stored as 4 column vectors (the same values, moved)
+              (local.set $i (i32.const 0))
+              (loop $ig
+                (local.set $s (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $swb))))
+                (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+                (local.set $k (i32.const 0))
+                (block $k4d (loop $k4
+                  (br_if $k4d (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $kc)))
+                  (local.set $v0 (v128.load (local.get $s)))
+                  (local.set $v1 (v128.load (i32.add (local.get $s) (local.get $swb))))
+                  (local.set $v2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $swb) (i32.const 1)))))
+                  (local.set $v3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $swb) (i32.const 3)))))
+                  ;; t0 = (v0[0], v1[0], v0[1], v1[1]), t1 = (v2[0], v3[0], v2[1], v3[1]), t2, t3 the same of lanes 2 and 3
+                  (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+                  (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+                  (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+                  (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+                  (v128.store (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+                  (v128.store (i32.add (local.get $d) (local.get $wb)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+                  (v128.store (i32.add (local.get $d) (i32.shl (local.get $wb) (i32.const 1))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3)))
+                  (v128.store (i32.add (local.get $d) (i32.mul (local.get $wb) (i32.const 3))) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3)))
+                  (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                  (local.set $d (i32.add (local.get $d) (i32.shl (local.get $wb) (i32.const 2))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                  (br $k4)))
+                ;; the last kc % 4 steps one by one
+                (block $ktd (loop $kt
+                  (br_if $ktd (i32.ge_u (local.get $k) (local.get $kc)))
+                  (f32.store (local.get $d) (f32.load (local.get $s)))
+                  (f32.store offset=4 (local.get $d) (f32.load (i32.add (local.get $s) (local.get $swb))))
+                  (f32.store offset=8 (local.get $d) (f32.load (i32.add (local.get $s) (i32.shl (local.get $swb) (i32.const 1)))))
+                  (f32.store offset=12 (local.get $d) (f32.load (i32.add (local.get $s) (i32.mul (local.get $swb) (i32.const 3)))))
+                  (local.set $s (i32.add (local.get $s) (i32.const 4)))
+                  (local.set $d (i32.add (local.get $d) (local.get $wb)))
+                  (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                  (br $kt)))
+                (br_if $ig (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4))) (local.get $w)))))
+            (else (if (i32.eq (local.get $sk) (i32.const 1))
             (then
               ;; each row is contiguous along k: read rows, scatter into the panel
               (local.set $i (i32.const 0))
@@ -163,7 +204,7 @@ export function kernelsWat(p = GEMM_PARAMS, { fma = false } = {}) {
                   (local.set $i (i32.add (local.get $i) (i32.const 1)))
                   (br $il)))
                 (local.set $k (i32.add (local.get $k) (i32.const 1)))
-                (br $kl)))))))
+                (br $kl)))))))))
       (local.set $src (i32.add (local.get $src) (i32.mul (local.get $w) (local.get $swb))))
       (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $wb) (local.get $kc))))
       (local.set $p0 (i32.add (local.get $p0) (local.get $w)))
