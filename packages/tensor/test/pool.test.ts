@@ -77,6 +77,31 @@ describe('maxPool2d', () => {
     ), { numRuns: 150 });
   });
 
+  it('2x2 stride-2 float32 maxPool2dBackward (the SIMD kernel) gives the JS loop\'s dx bit for bit: odd sizes, -0 and NaN gradients, indices of other poolings', () => {
+    const key = (z: number): number | string => (Number.isNaN(z) ? 'NaN' : Object.is(z, -0) ? '-0' : z);
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 19 }), fc.integer({ min: 8, max: 41 }), fc.boolean(), fc.integer(),
+      (P, H, W, overlapping, seed) => {
+        const x = rand64([P, 1, H, W], seed);
+        // 3x3 stride-2 windows (padding 1 keeps floor(H / 2) rows) put some indices outside the 2x2 blocks: the JS loop runs.
+        const { values, indices } = overlapping
+          ? maxPool2d(x, 3, { stride: 2, padding: 1, returnIndices: true })
+          : maxPool2d(x, 2, { stride: 2, returnIndices: true });
+        const r = rand64([...values.shape], seed + 1).toTypedArray();
+        const specials = [-0, NaN, Infinity];
+        const g = Float32Array.from(r, (v, i) => (i % 7 === 3 ? specials[i % 3] : v));
+        const g32 = fromArray(Array.from(g), { dtype: 'float32' }).reshape([...values.shape]);
+        const a = maxPool2dBackward(g32, indices, [P, 1, H, W]);
+        // The loop the kernel replaces: float32 zeros += each gradient at its index (rounded at each step).
+        const b = new Float32Array(P * H * W);
+        const id = indices.toTypedArray();
+        const per = values.shape[2] * values.shape[3];
+        for (let k = 0; k < g.length; k++) b[Math.floor(k / per) * H * W + id[k]] += g[k];
+        expect(Array.from(a.toTypedArray(), key)).toEqual(Array.from(b, key));
+      },
+    ), { numRuns: 100 });
+  });
+
   it('maxPool2dBackward is the adjoint of gathering at the indices', () => {
     fc.assert(fc.property(poolArb, (c) => {
       const x = rand64([c.N, c.C, c.H, c.W], c.seed);

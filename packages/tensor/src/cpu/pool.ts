@@ -10,7 +10,7 @@ import type { NDArray } from '../ndarray.js';
 import { type Shape, sizeOf } from '../shape.js';
 import { allocUninit } from './alloc.js';
 import { cpuData, wrap } from './cpu-backend.js';
-import { wasmMaxPool2x2 } from './wasm/pool.js';
+import { wasmMaxPool2x2, wasmMaxPool2x2Backward } from './wasm/pool.js';
 
 /** Max pooling of x [N,C,H,W]: values and the flat index h*W+w of each max within its plane (int32). */
 export function maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {
@@ -82,7 +82,13 @@ export function maxPool2dBackward(grad: NDArray, indices: NDArray, inputShape: S
   const [N, C, H, W] = inputShape;
   const plane = H * W;
   const perPlane = gc.shape[2] * gc.shape[3];
-  const out = allocUninit(gc.dtype, sizeOf(inputShape)).fill(0);
+  const out = allocUninit(gc.dtype, sizeOf(inputShape));
+  // 2x2 windows with stride 2 (indices in their windows, checked by the kernel) on float32: no scatter.
+  if (out instanceof Float32Array && gd instanceof Float32Array && id instanceof Int32Array
+    && wasmMaxPool2x2Backward(gd, gc.offset, id, ic.offset, N * C, H, W, gc.shape[2], gc.shape[3], out)) {
+    return wrap(out, [N, C, H, W]);
+  }
+  out.fill(0);
   for (let p = 0; p < N * C; p++) {
     const ob = p * plane;
     const gb = gc.offset + p * perPlane;

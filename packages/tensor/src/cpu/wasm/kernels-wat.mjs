@@ -963,7 +963,57 @@ function poolWat() {
         (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 8 8 8 8)))
         (br_if $cols (i32.lt_u (local.tee $g (i32.add (local.get $g) (i32.const 1))) (local.get $groups))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows))))`;
+      (br $rows))))
+
+  ;; Its backward for one plane: the 2 x 2 block of input positions under each output
+  ;; (rows 2r, 2r+1, columns 2c, 2c+1) gets the output's gradient (at $g) where the int32
+  ;; index (at $i) points and +0 elsewhere (0 + g, as the JS loop's zeros += g), written to dx
+  ;; at $dx, rows $W floats apart. Groups of 4 outputs as in the forward. Returns 0 when
+  ;; some index lies outside its block (the caller then scatters in JS), else 1.
+  (func (export "maxpool2x2_bwd_f32") (param $g i32) (param $i i32) (param $W i32) (param $oh i32) (param $c0 i32) (param $groups i32) (param $ow i32) (param $dx i32) (result i32)
+    (local $r i32) (local $q i32) (local $go i32) (local $io i32) (local $d0 i32) (local $d1 i32)
+    (local $gv v128) (local $bi v128) (local $idx v128) (local $wv v128) (local $one v128) (local $zero v128)
+    (local $m00 v128) (local $m01 v128) (local $m10 v128) (local $m11 v128) (local $ok v128)
+    (local $v00 v128) (local $v01 v128) (local $v10 v128) (local $v11 v128)
+    (if (i32.le_s (local.get $groups) (i32.const 0)) (then (return (i32.const 1))))
+    (local.set $wv (i32x4.splat (local.get $W)))
+    (local.set $one (v128.const i32x4 1 1 1 1))
+    (local.set $ok (v128.const i32x4 -1 -1 -1 -1))
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $oh)))
+      (local.set $go (i32.add (local.get $g) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ow)) (local.get $c0)) (i32.const 2))))
+      (local.set $io (i32.add (local.get $i) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $ow)) (local.get $c0)) (i32.const 2))))
+      (local.set $d0 (i32.add (local.get $dx) (i32.shl (i32.add (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W)) (i32.shl (local.get $c0) (i32.const 1))) (i32.const 2))))
+      (local.set $d1 (i32.add (local.get $d0) (i32.shl (local.get $W) (i32.const 2))))
+      (local.set $idx (i32x4.add (i32x4.splat (i32.add (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $W)) (i32.shl (local.get $c0) (i32.const 1))))
+        (v128.const i32x4 0 2 4 6)))
+      (local.set $q (i32.const 0))
+      (loop $cols
+        (local.set $gv (v128.load (local.get $go)))
+        (local.set $bi (v128.load (local.get $io)))
+        (local.set $m00 (i32x4.eq (local.get $bi) (local.get $idx)))
+        (local.set $m01 (i32x4.eq (local.get $bi) (i32x4.add (local.get $idx) (local.get $one))))
+        (local.set $m10 (i32x4.eq (local.get $bi) (i32x4.add (local.get $idx) (local.get $wv))))
+        (local.set $m11 (i32x4.eq (local.get $bi) (i32x4.add (i32x4.add (local.get $idx) (local.get $wv)) (local.get $one))))
+        (local.set $ok (v128.and (local.get $ok) (v128.or (v128.or (local.get $m00) (local.get $m01)) (v128.or (local.get $m10) (local.get $m11)))))
+        (local.set $v00 (f32x4.add (local.get $zero) (v128.and (local.get $gv) (local.get $m00))))
+        (local.set $v01 (f32x4.add (local.get $zero) (v128.and (local.get $gv) (local.get $m01))))
+        (local.set $v10 (f32x4.add (local.get $zero) (v128.and (local.get $gv) (local.get $m10))))
+        (local.set $v11 (f32x4.add (local.get $zero) (v128.and (local.get $gv) (local.get $m11))))
+        ;; interleaved: row 2r is v00[0] v01[0] v00[1] v01[1] | v00[2] v01[2] v00[3] v01[3], row 2r+1 the same of v10, v11
+        (v128.store (local.get $d0) (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v00) (local.get $v01)))
+        (v128.store offset=16 (local.get $d0) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v00) (local.get $v01)))
+        (v128.store (local.get $d1) (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v10) (local.get $v11)))
+        (v128.store offset=16 (local.get $d1) (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v10) (local.get $v11)))
+        (local.set $go (i32.add (local.get $go) (i32.const 16)))
+        (local.set $io (i32.add (local.get $io) (i32.const 16)))
+        (local.set $d0 (i32.add (local.get $d0) (i32.const 32)))
+        (local.set $d1 (i32.add (local.get $d1) (i32.const 32)))
+        (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 8 8 8 8)))
+        (br_if $cols (i32.lt_u (local.tee $q (i32.add (local.get $q) (i32.const 1))) (local.get $groups))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows)))
+    (i32x4.all_true (local.get $ok)))`;
 }
 
 /**

@@ -105,6 +105,8 @@ export interface Kernels {
   readonly rowsum_f32: (x: number, n: number) => number;
   /** 2x2 stride-2 max pooling of one plane: (x, W, oh, first column, groups of 4 outputs per row, ow, values, int32 indices). */
   readonly maxpool2x2_f32: (x: number, W: number, oh: number, c0: number, groups: number, ow: number, v: number, i: number) => void;
+  /** Its backward for one plane: (g, int32 indices, W, oh, c0, groups, ow, dx); 0 when an index lies outside its 2 x 2 block. */
+  readonly maxpool2x2_bwd_f32: (g: number, i: number, W: number, oh: number, c0: number, groups: number, ow: number, dx: number) => number;
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
@@ -196,6 +198,7 @@ export function instantiateKernels(variant: KernelVariant): Kernels {
     colnorm_f32: fn<Kernels['colnorm_f32']>('colnorm_f32'),
     coldx_f32: fn<Kernels['coldx_f32']>('coldx_f32'),
     maxpool2x2_f32: fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32'),
+    maxpool2x2_bwd_f32: fn<Kernels['maxpool2x2_bwd_f32']>('maxpool2x2_bwd_f32'),
     bn_stats_f32: fn<BnStatsFn>('bn_stats_f32'),
     bn_fwd_f32: fn<BnForwardFn>('bn_fwd_f32'),
     bn_bwd_chan_f32: fn<BnBackwardChannelFn>('bn_bwd_chan_f32'),

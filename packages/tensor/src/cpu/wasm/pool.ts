@@ -33,3 +33,36 @@ export function wasmMaxPool2x2(
       return true;
     })) ?? false;
 }
+
+/**
+ * The backward of `wasmMaxPool2x2`: dx [P, H, W] from the gradient [P, oh, ow]
+ * (contiguous at `gOffset`) and the int32 indices (at `iOffset`), each
+ * gradient written where its index points in its 2 x 2 block and +0 elsewhere,
+ * as the JS loop's zeros += grad. False (dx unspecified) where the kernels or
+ * memory are unavailable, ow < 4, oh or ow is not floor(H / 2) or floor(W / 2),
+ * or some index lies outside its block (indices from another pooling).
+ */
+export function wasmMaxPool2x2Backward(
+  g: Float32Array, gOffset: number, indices: Int32Array, iOffset: number, P: number, H: number, W: number, oh: number, ow: number, dx: Float32Array,
+): boolean {
+  const k = getKernels();
+  const groups = ow >> 2;
+  if (!k || groups === 0 || oh !== H >> 1 || ow !== W >> 1) return false;
+  const outPlane = oh * ow;
+  return withAddresses(k, [{ data: g, offset: gOffset, length: P * outPlane }], [dx], ([gAt], [dAt]) =>
+    withStaging(k, P * outPlane * 4, (iAt) => {
+      new Int32Array(k.memory.buffer, iAt, P * outPlane).set(indices.subarray(iOffset, iOffset + P * outPlane));
+      for (let p = 0; p < P; p++) {
+        const [gp, ip, dp] = [gAt + p * outPlane * 4, iAt + p * outPlane * 4, dAt + p * H * W * 4];
+        if (!k.maxpool2x2_bwd_f32(gp, ip, W, oh, 0, groups, ow, dp)) return null;
+        if (ow % 4 !== 0 && !k.maxpool2x2_bwd_f32(gp, ip, W, oh, ow - 4, 1, ow, dp)) return null;
+      }
+      // An odd last column or row belongs to no window: zeros.
+      const d = new Float32Array(k.memory.buffer, dAt, P * H * W);
+      for (let p = 0; p < P; p++) {
+        if (W % 2 !== 0) for (let r = 0; r < 2 * oh; r++) d[(p * H + r) * W + W - 1] = 0;
+        if (H % 2 !== 0) d.fill(0, (p * H + H - 1) * W, (p + 1) * H * W);
+      }
+      return true;
+    })) ?? false;
+}
