@@ -105,6 +105,19 @@ describe('unary ops: analytic gradient vs central differences', () => {
     }), { numRuns: RUNS });
   });
 
+  it("relu's gradient is torch's threshold_backward: +0 where the output is <= 0 (whatever the upstream gradient), the gradient where it is > 0 or NaN", () => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const n = 2048; // float32 arrays this long run on the SIMD kernel
+      const xs = Array.from({ length: n }, (_, i) => [-2, -0, 0, 0.5, NaN, 3][i % 6]);
+      const gs = Array.from({ length: n }, (_, i) => [-1, Infinity, NaN, -2.5, 7, -0][i % 5]);
+      const x = tensor(xs, { dtype, requiresGrad: true });
+      const [g] = grad(relu(x), [x], { gradOutputs: [tensor(gs, { dtype })] });
+      const want = xs.map((v, i) => (v > 0 || Number.isNaN(v) ? gs[i] : 0));
+      const key = (v: number): number | string => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v);
+      expect(vals(g!).map(key)).toEqual(want.map(key));
+    }
+  });
+
   it('sign has a zero gradient everywhere (also at 0)', () => {
     const x = new Tensor(fromTyped(Float64Array.from([-2, -0.1, 0, 0.3, 5]), [5]), { requiresGrad: true });
     const [g] = grad(dotRandom(sign(x), 4), [x]);

@@ -32,7 +32,9 @@ export type UnaryOp =
 /** Elementwise ops of two inputs (already broadcast to one shape). */
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr';
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr'
+  /** a where b <= 0 is false, else 0: relu's gradient a from its output b (torch's threshold_backward at 0). */
+  | 'reluBackward';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
 

@@ -56,6 +56,7 @@ export const BINARY_EXPR: Record<BinaryOp, string> = {
   ge: '(a >= b ? 1 : 0)',
   logicalAnd: '(a && b ? 1 : 0)',
   logicalOr: '(a || b ? 1 : 0)',
+  reluBackward: '(b <= 0 ? 0 : a)',
 };
 
 /** Ops whose result is bool whatever the input dtype. */

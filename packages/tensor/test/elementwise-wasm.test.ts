@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { add, div, exp, fromTyped, mul, relu, sigmoid, step, sub, sum } from '../src/index.js';
+import { add, div, exp, fromTyped, mul, relu, reluBackward, sigmoid, step, sub, sum } from '../src/index.js';
 import { allocUninit } from '../src/cpu/alloc.js';
 import { mapStrided, reduceStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
@@ -47,7 +47,7 @@ function expectSameBits(got: Float32Array, want: Float32Array): void {
 }
 
 describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels', () => {
-  it('add/sub/mul/div are bit-identical to the JS loop (lengths not a multiple of 4, offset views)', () => {
+  it('add/sub/mul/div and reluBackward are bit-identical to the JS loop (lengths not a multiple of 4, offset views)', () => {
     for (const n of [WASM_ELEMENTWISE_MIN, 5003, 70001]) {
       const a = wideFloats(n + 3, 1);
       const b = wideFloats(n + 3, 2).reverse();
@@ -56,7 +56,8 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
       const tb = fromTyped(b, [n + 3]).narrow(0, 1, n);
       const a0 = a.subarray(3, n + 3);
       const b0 = b.subarray(1, n + 1);
-      for (const [op, f] of [[add, (x: number, y: number) => x + y], [sub, (x: number, y: number) => x - y], [mul, (x: number, y: number) => x * y], [div, (x: number, y: number) => x / y]] as const) {
+      for (const [op, f] of [[add, (x: number, y: number) => x + y], [sub, (x: number, y: number) => x - y], [mul, (x: number, y: number) => x * y], [div, (x: number, y: number) => x / y],
+        [reluBackward, (g: number, y: number) => (y <= 0 ? 0 : g)]] as const) {
         const got = op(ta, tb).toTypedArray() as Float32Array;
         expectSameBits(got, reference(f, a0, b0));
       }

@@ -131,7 +131,17 @@ export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g
 // The masks below are constants: their derivative is zero almost everywhere.
 /** max(x, 0); gradient g where x > 0, else 0. */
 // From the output, as PyTorch (relu(x) > 0 exactly where x > 0): x itself may be overwritten.
-export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g, out) => g.mul(c(nd.step(out.data))), 'output');
+export const relu = (x: Tensor): Tensor => unary('relu', x, nd.relu, (g, out) => reluGrad(g, out), 'output');
+/**
+ * relu's gradient: g where relu's output is > 0, else 0 (torch's
+ * threshold_backward; one kernel, where g * step(output) took two). Linear in
+ * g with a constant mask, so its own gradient and tangent are the same map.
+ */
+function reluGrad(g: Tensor, out: Tensor): Tensor {
+  const mask = out.data;
+  const masked = (v: Tensor): Tensor => record('reluBackward', nd.reluBackward(v.data, mask), [v], (gg) => [masked(gg)], ([tv]) => masked(tv as Tensor));
+  return masked(g);
+}
 /** -1, 0 or 1; its gradient is 0. */
 export const sign = (x: Tensor): Tensor => unary('sign', x, nd.sign, (g) => g.mul(0), 'none');
 

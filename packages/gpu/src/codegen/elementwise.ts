@@ -53,6 +53,7 @@ export const DEVICE_BINARY: Record<BinaryOp, string> = {
   // JavaScript truthiness (the CPU's formulas): 0 and NaN are false.
   logicalAnd: '((a !== 0.0 && a === a) && (b !== 0.0 && b === b) ? 1.0 : 0.0)',
   logicalOr: '((a !== 0.0 && a === a) || (b !== 0.0 && b === b) ? 1.0 : 0.0)',
+  reluBackward: '(b <= 0.0 ? 0.0 : a)',
 };
 
 /** y = f(x) elementwise, with parameters p0, p1 as scalars. */

@@ -173,6 +173,11 @@ export const ge = (a: Operand, b: Operand): NDArray => binaryOp('ge', a, b);
 export const logicalAnd = (a: Operand, b: Operand): NDArray => binaryOp('logicalAnd', a, b);
 /** a || b, elementwise (broadcast); returns bool. */
 export const logicalOr = (a: Operand, b: Operand): NDArray => binaryOp('logicalOr', a, b);
+/**
+ * relu's gradient from its output: grad where output <= 0 is false (NaN
+ * included), else 0, as torch's threshold_backward(grad, output, 0).
+ */
+export const reluBackward = (grad: Operand, output: Operand): NDArray => binaryOp('reluBackward', grad, output);
 
 /** `a` where `cond` is true, else `b`, broadcasting all three. `cond` must be bool. */
 export function where(cond: NDArray, a: Operand, b: Operand): NDArray {

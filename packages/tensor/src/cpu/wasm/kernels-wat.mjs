@@ -353,6 +353,17 @@ export const EXP_CONSTS = [
  * argument (exp's constants), so that every unary job has one shape.
  */
 function elementwiseWat() {
+  // relu's gradient from its output y (torch's threshold_backward at 0): g where y <= 0 is false (NaN included), else +0.
+  const reluBackward = `
+  (func (export "relu_bwd_f32") (param $o i32) (param $a i32) (param $b i32) (param $n i32) (local $e i32)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (v128.store (local.get $o) (v128.andnot (v128.load (local.get $a)) (f32x4.le (v128.load (local.get $b)) (v128.const f32x4 0 0 0 0))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
   const binary = ['add', 'sub', 'mul', 'div'].map((op) => `
   (func (export "${op}_f32") (param $o i32) (param $a i32) (param $b i32) (param $n i32) (local $e i32)
     (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
@@ -495,7 +506,7 @@ function elementwiseWat() {
       (br_if $l (i32.lt_u (local.get $x) (local.get $e))))
     (local.set $a0 (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
     (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))`;
-  return binary + exp + sigmoid + unary + scalar + colsum + rowsum + columnsWat();
+  return binary + reluBackward + exp + sigmoid + unary + scalar + colsum + rowsum + columnsWat();
 }
 
 /**
