@@ -84,6 +84,8 @@ export interface Backend {
   unary(op: UnaryOp, x: NDArray, dtype: DType, params: readonly number[]): NDArray;
   /** `a` and `b` have the output's shape (broadcast views with zero strides). */
   binary(op: BinaryOp, a: NDArray, b: NDArray, dtype: DType): NDArray;
+  /** Optional: alpha * x + beta * y in one pass, x and y of one shape and floating dtype (see ops' axpby); else a mul, a mul and an add. */
+  axpby?(alpha: number, x: NDArray, beta: number, y: NDArray): NDArray;
   /** `cond`, `a`, `b` have the output's shape. */
   where(cond: NDArray, a: NDArray, b: NDArray, dtype: DType): NDArray;
   /** Reduces `dims` (sorted, unique), keeping them as size 1. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { add, div, exp, fromTyped, mul, relu, reluBackward, sigmoid, step, sub, sum } from '../src/index.js';
+import { add, axpby, div, exp, fromTyped, mul, relu, reluBackward, sigmoid, step, sub, sum } from '../src/index.js';
 import { allocUninit } from '../src/cpu/alloc.js';
 import { mapStrided, reduceStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
@@ -62,6 +62,35 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
         expectSameBits(got, reference(f, a0, b0));
       }
     }
+  });
+
+  it('axpby is bit-identical to mul, mul and add (kernel and JS loop, tails, offset and strided views, resident inputs, float64)', () => {
+    const scalars = [[1, -0.1], [0.9, 0.1], [-3.7, 1e-30], [0, -0], [NaN, 2], [Infinity, 1]];
+    for (const n of [7, WASM_ELEMENTWISE_MIN, 5003, 70001]) {
+      const a = wideFloats(n + 3, 11);
+      const b = wideFloats(2 * n + 2, 12).reverse();
+      const xs = [fromTyped(a, [n + 3]).narrow(0, 3, n), fromTyped(a, [n + 3]).clone().narrow(0, 3, n)];
+      const y = fromTyped(b, [2 * n + 2]).narrow(0, 1, 2 * n).reshape([n, 2]).select(1, 1); // stride 2: the JS loop
+      const yc = y.contiguous();
+      for (const x of xs) {
+        for (const [alpha, beta] of scalars) {
+          for (const other of [y, yc]) {
+            const want = add(mul(x, alpha), mul(other, beta)).toTypedArray() as Float32Array;
+            expectSameBits(axpby(alpha, x, beta, other).toTypedArray() as Float32Array, want);
+          }
+          const want64 = add(mul(x.astype('float64'), alpha), mul(yc.astype('float64'), beta)).toTypedArray();
+          expect(Array.from(axpby(alpha, x.astype('float64'), beta, yc.astype('float64')).toTypedArray())).toEqual(Array.from(want64));
+        }
+      }
+    }
+  });
+
+  it('axpby rejects operands of other shapes, dtypes or kinds', () => {
+    const x = fromTyped(new Float32Array(4), [4]);
+    expect(() => axpby(1, x, 1, fromTyped(new Float32Array(3), [3]))).toThrow(/axpby: x \[4\] and y \[3\] must have the same shape/);
+    expect(() => axpby(1, x, 1, x.astype('float64'))).toThrow(/axpby: expected x and y of one floating dtype, got float32 and float64/);
+    expect(() => axpby(1, x.astype('int32'), 1, x.astype('int32'))).toThrow(/axpby: expected x and y of one floating dtype/);
+    expect(() => axpby('1' as unknown as number, x, 1, x)).toThrow(/axpby: alpha must be a number, got string/);
   });
 
   it('strided and broadcast inputs take the JS loop and agree with it', () => {

@@ -136,6 +136,10 @@ export function updateRunning(running: Tensor, stat: nd.NDArray, momentum: numbe
   if (typeof momentum === 'number') {
     keepW = 1 - momentum;
     newW = m === undefined ? momentum : (momentum * m) / (m - 1);
+    if (stat.dtype === running.dtype) {
+      running.data = nd.axpby(keepW, running.data, newW, stat);
+      return;
+    }
   } else {
     const mom = momentum.astype('float64');
     keepW = nd.sub(1, mom).astype(running.dtype);

@@ -1,4 +1,5 @@
-import { Tensor } from '@normlab/autograd';
+import { Tensor, isGradEnabled } from '@normlab/autograd';
+import * as nd from '@normlab/tensor';
 import type { Parameter } from '../parameter.js';
 import { Optimizer, type ParamGroupInput, type ParamState, stateTensor } from './optimizer.js';
 
@@ -33,7 +34,10 @@ export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, o: Re
     nextBuf = buf ? buf.mul(o.momentum).add(g.mul(1 - o.dampening)) : new Tensor(g.data.clone());
     g = o.nesterov ? g.add(nextBuf.mul(o.momentum)) : nextBuf;
   }
-  return { param: param.sub(g.mul(o.lr)), buf: nextBuf };
+  // Outside autograd (an optimizer's step) in one pass, the same values as the two ops.
+  const fused = (!isGradEnabled() || !(param.requiresGrad || g.requiresGrad))
+    && nd.isFloat(param.dtype) && g.dtype === param.dtype && g.device === param.device && nd.shapesEqual(g.shape, param.shape);
+  return { param: fused ? new Tensor(nd.axpby(1, param.data, -o.lr, g.data)) : param.sub(g.mul(o.lr)), buf: nextBuf };
 }
 
 /** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */

@@ -7,6 +7,7 @@ import { writeStrided } from '../strided-write.js';
 import { allocUninit } from './alloc.js';
 import { normalizeBackward, normalizeForward, normalizeMoments } from './normalize.js';
 import { normalizeAffineBackward, normalizeAffineForward } from './normalize-affine.js';
+import { axpby } from './axpby.js';
 import { col2im, im2col } from './conv.js';
 import { im2colMatmul, im2colWeightGradient } from './conv-gemm.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
@@ -224,6 +225,10 @@ export class CpuBackend implements Backend {
 
   col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray {
     return col2im(cols, g, inputShape, outSize);
+  }
+
+  axpby(alpha: number, x: NDArray, beta: number, y: NDArray): NDArray {
+    return axpby(alpha, x, beta, y);
   }
 
   im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {

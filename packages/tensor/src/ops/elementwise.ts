@@ -3,7 +3,7 @@ import { type DType, isFloat, resultType } from '../dtype.js';
 import { BOOL_RESULT } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { backendFor } from '../registry.js';
-import { broadcastShapes } from '../shape.js';
+import { broadcastShapes, fmtShape, shapesEqual } from '../shape.js';
 import { full } from '../creation.js';
 import { checkNotDisposed } from '../tidy.js';
 
@@ -55,6 +55,31 @@ export function binaryOp(op: BinaryOp, a: Operand, b: Operand): NDArray {
   if (op === 'div' && !isFloat(common)) dtype = 'float32'; // true division, as torch.div
   if (dtype === 'bool' && !BOOL_RESULT.has(op)) dtype = 'int32';
   return backendFor(x.device).binary(op, x, y, dtype);
+}
+
+/**
+ * alpha * x + beta * y (BLAS's axpby) for x and y of one shape, floating
+ * dtype and device: each product rounded to the dtype, then their sum, the
+ * values mul(x, alpha), mul(y, beta) and add give, in one pass and one array
+ * (an SGD update, a running average).
+ *
+ * @example axpby(1, param, -0.1, grad) // param - 0.1 * grad
+ */
+export function axpby(alpha: number, x: NDArray, beta: number, y: NDArray): NDArray {
+  const op = 'axpby';
+  for (const [name, s] of [['alpha', alpha], ['beta', beta]] as const) {
+    if (typeof s !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${typeof s}`);
+  }
+  for (const [name, a] of [['x', x], ['y', y]] as const) {
+    if (!(a instanceof NDArray)) throw new TypeError(`${op}: expected ${name} to be an NDArray, got ${typeof a}`);
+    checkNotDisposed(op, a.storage);
+  }
+  if (!shapesEqual(x.shape, y.shape)) throw new RangeError(`${op}: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} must have the same shape`);
+  if (!isFloat(x.dtype) || y.dtype !== x.dtype) throw new TypeError(`${op}: expected x and y of one floating dtype, got ${x.dtype} and ${y.dtype}`);
+  if (x.device !== y.device) throw new Error(`${op}: tensors are on different devices: ${x.device} and ${y.device}`);
+  const backend = backendFor(x.device);
+  if (backend.axpby) return backend.axpby(alpha, x, beta, y);
+  return add(mul(x, alpha), mul(y, beta));
 }
 
 /** -x, elementwise. */
