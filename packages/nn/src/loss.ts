@@ -1,7 +1,5 @@
-import { Tensor, where } from '@normlab/autograd';
-import {
-  type NDArray, arange, broadcastShapes, eq, fmtShape, ge, isFloat, logicalAnd, logicalNot, lt, ne, shapesEqual, sum as ndSum, where as ndWhere,
-} from '@normlab/tensor';
+import { Tensor, gather, where } from '@normlab/autograd';
+import { type NDArray, arange, broadcastShapes, eq, fmtShape, isFloat, logicalAnd, ne, shapesEqual, sum as ndSum, where as ndWhere } from '@normlab/tensor';
 import { Module } from './module.js';
 
 /** How a loss reduces its per-element values: 'mean' (the default), 'sum', or 'none' (unreduced). */
@@ -105,12 +103,19 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllOptions = {})
   const weight = classWeight('nllLoss', options.weight, classes, input);
   const t = target.data;
   if (target.device !== input.device) throw new Error(`nllLoss: tensors are on different devices: ${input.device} (input) and ${target.device} (target)`);
-  // Checking the targets reads them back: on the host only. On a device an out-of-range
+  // Checking the targets reads them: on the host only. On a device an out-of-range
   // target matches no class (a zero loss term), where PyTorch's CUDA kernels assert.
   if (t.device === 'cpu') {
-    const inRange = logicalAnd(ge(t, 0), lt(t, classes));
-    if (ndSum(logicalAnd(ne(t, ignoreIndex), logicalNot(inRange))).item() > 0) {
-      throw new RangeError(`nllLoss: target values must lie in [0, ${classes - 1}] or equal ignoreIndex ${ignoreIndex}`);
+    let ignored = false;
+    for (const v of t.toTypedArray()) {
+      if (v === ignoreIndex) ignored = true;
+      else if (!(v >= 0 && v < classes)) throw new RangeError(`nllLoss: target values must lie in [0, ${classes - 1}] or equal ignoreIndex ${ignoreIndex}`);
+    }
+    // The common case, every target a class and no weights: each element's term is the input at its target, one gather.
+    if (!ignored && !weight) {
+      const picked = gather(input, 1, new Tensor(t.unsqueeze(1))).squeeze(1).neg();
+      const reduction = options.reduction ?? 'mean';
+      return reduction === 'mean' ? picked.sum().div(t.size) : reduce('nllLoss', picked, reduction);
     }
   }
   const { mask, valid, perElement } = targetMask(input, target, ignoreIndex, weight);
