@@ -114,8 +114,11 @@ export interface Backend {
    * backend cannot for these arrays; the op then runs im2col and matmul.
    */
   im2colMatmul?(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null;
-  /** Optional, as im2colMatmul: the sum over n of gradOut[n] [Cout, L] @ im2col(x)[n]^T, [Cout, Kg]. */
-  im2colWeightGradient?(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null;
+  /**
+   * Optional, as im2colMatmul: each image's gradOut[n] [Cout, L] @ im2col(x)[n]^T,
+   * as [N, Cout, Kg] or (`transposed`) [N, Kg, Cout]; the op sums over n.
+   */
+  im2colWeightProducts?(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): { products: NDArray; transposed: boolean } | null;
   /** Max pooling: values and the flat (h*W+w) input index of each max, int32. */
   maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray];
   /** Routes `grad` to the argmax positions recorded by maxPool2d. */

@@ -5,7 +5,8 @@
  * image's columns first ([N, Kg, L], tens of MiB for a batch) and then runs
  * the GEMMs, which read them back from memory: on a small conv net the same
  * GEMMs ran at half the speed they reach on cached operands. Images are split
- * between the threads, each with its own columns buffer.
+ * between the threads, each with its own columns buffer. Each image's product
+ * is the one the generic path computes, so the results are the same.
  */
 import type { Conv2dGeometry } from '../backend.js';
 import type { NDArray } from '../ndarray.js';
@@ -49,27 +50,30 @@ export function im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, out
 }
 
 /**
- * The weight gradient [Cout, Kg]: the sum over images of
- * gradOut[n] [Cout, L] @ im2col(x[n])^T, for float32; null as for im2colMatmul.
+ * Each image's weight gradient, gradOut[n] [Cout, L] @ im2col(x[n])^T, as
+ * [N, Cout, Kg] or, when that product has fewer edge tiles, as [N, Kg, Cout]
+ * (`transposed`), for float32; null as for im2colMatmul. The caller sums
+ * over images.
  */
-export function im2colWeightGradient(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {
+export function im2colWeightProducts(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): { products: NDArray; transposed: boolean } | null {
   const k = getKernels();
   if (!k || x.dtype !== 'float32' || gradOut.dtype !== 'float32') return null;
-  const M = gradOut.shape[1];
+  const [N, M] = gradOut.shape;
   const Kg = x.shape[1] * g.kernel[0] * g.kernel[1];
-  const mode = tiles(Kg, M) < tiles(M, Kg) ? WEIGHT_GRAD_TRANSPOSED : WEIGHT_GRAD;
-  const out = allocUninit('float32', M * Kg);
-  if (!runImages(k, mode, x, gradOut.contiguous(), M, g, outSize, out)) {
+  const transposed = tiles(Kg, M) < tiles(M, Kg);
+  const out = allocUninit('float32', N * M * Kg);
+  if (!runImages(k, transposed ? WEIGHT_GRAD_TRANSPOSED : WEIGHT_GRAD, x, gradOut.contiguous(), M, g, outSize, out)) {
     releaseResident(out);
     return null;
   }
-  return mode === WEIGHT_GRAD ? wrap(out, [M, Kg]) : wrap(out, [Kg, M]).transpose(0, 1);
+  return { products: wrap(out, transposed ? [N, Kg, M] : [N, M, Kg]), transposed };
 }
 
 /**
  * Runs `conv_images_f32` over all images of x in `mode`, with `operand` the
- * weight [M, Kg] (forward) or gradOut [N, M, L] (weight gradient); false where
- * memory cannot hold its buffers.
+ * weight [M, Kg] (forward) or gradOut [N, M, L] (weight gradient), each
+ * image's product to its place in `out`; false where memory cannot hold its
+ * buffers.
  */
 function runImages(
   k: Kernels, mode: number, x0: NDArray, operand: NDArray, M: number, g: Conv2dGeometry, outSize: [number, number], out: Float32Array,
@@ -84,12 +88,9 @@ function runImages(
   if (threads > 1) threads = ensureWorkers(k, threads);
   const table = im2colTable(g, H, W, outSize);
   const colsBytes = align16(Kg * L * 4);
-  // The weight gradient: each thread but the first sums its images into a partial result, added after.
-  const partialBytes = mode === FORWARD ? 0 : align16(out.length * 4);
   const tableAt = align16(CONV_IMAGE_WORDS * 4);
   const colsAt = tableAt + align16(table.byteLength);
-  const partialsAt = colsAt + threads * colsBytes;
-  const bytes = partialsAt + (threads - 1) * partialBytes;
+  const bytes = colsAt + threads * colsBytes;
   const inputs = [
     { data: cpuData(x) as Float32Array, offset: x.offset, length: x.size },
     { data: cpuData(operand) as Float32Array, offset: operand.offset, length: operand.size },
@@ -99,23 +100,17 @@ function runImages(
       const words = new Int32Array(k.memory.buffer, s, CONV_IMAGE_WORDS);
       words.set([
         xAt, C * H * W * 4, C, H * W, W, g.stride[0], g.stride[1], kh, kw, outSize[0], outSize[1], s + tableAt,
-        opAt, M, Kg, opAt, M * L * 4, mode, M * L * 4,
+        opAt, M, Kg, opAt, M * L * 4, mode, (mode === FORWARD ? M * L : M * Kg) * 4,
       ]);
       new Int32Array(k.memory.buffer, s + tableAt, table.length).set(table);
-      const outOf = (t: number): number => (t === 0 || mode === FORWARD ? outAt : s + partialsAt + (t - 1) * partialBytes);
       if (threads === 1) {
         k.conv_images_f32(s, 0, N, s + colsAt, outAt, 0, 0, 0, 0, scratchAddress(k, 0));
       } else {
         const jobs = new Int32Array(threads * JOB_WORDS);
         for (let t = 0; t < threads; t++) {
-          putJob(jobs, t * JOB_WORDS, EW_CONV_IMAGES, s, Math.floor((t * N) / threads), Math.floor(((t + 1) * N) / threads), s + colsAt + t * colsBytes, outOf(t));
+          putJob(jobs, t * JOB_WORDS, EW_CONV_IMAGES, s, Math.floor((t * N) / threads), Math.floor(((t + 1) * N) / threads), s + colsAt + t * colsBytes, outAt);
         }
         runJobs(k, jobs, threads);
-        const sum = new Float32Array(k.memory.buffer, outAt, out.length);
-        for (let t = 1; t < threads && mode !== FORWARD; t++) {
-          const part = new Float32Array(k.memory.buffer, outOf(t), out.length);
-          for (let i = 0; i < sum.length; i++) sum[i] += part[i];
-        }
       }
       return true;
     })) ?? false;

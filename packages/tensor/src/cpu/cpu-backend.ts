@@ -9,7 +9,7 @@ import { normalizeBackward, normalizeForward, normalizeMoments } from './normali
 import { normalizeAffineBackward, normalizeAffineForward } from './normalize-affine.js';
 import { axpby } from './axpby.js';
 import { col2im, im2col } from './conv.js';
-import { im2colMatmul, im2colWeightGradient } from './conv-gemm.js';
+import { im2colMatmul, im2colWeightProducts } from './conv-gemm.js';
 import { cat, gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { batchedMatmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
@@ -235,8 +235,8 @@ export class CpuBackend implements Backend {
     return im2colMatmul(x, weight, g, outSize);
   }
 
-  im2colWeightGradient(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {
-    return im2colWeightGradient(gradOut, x, g, outSize);
+  im2colWeightProducts(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): { products: NDArray; transposed: boolean } | null {
+    return im2colWeightProducts(gradOut, x, g, outSize);
   }
 
   maxPool2d(x: NDArray, g: Pool2dGeometry): [NDArray, NDArray] {

@@ -306,10 +306,14 @@ export function conv2dBackwardWeight(gradOut: NDArray, x: NDArray, weightShape: 
   const Kg = Cg * kh * kw;
   const L = plan.outSize[0] * plan.outSize[1];
   const g3 = g4.reshape([N, Cout, L]);
-  // Image by image where the backend can, unless few positions per image make one GEMM over the batch better (below).
+  // Image by image where the backend can (each image's product, summed as below), unless few positions per
+  // image make one GEMM over the batch better (below).
   if (G === 1 && !isPointwise(plan.geometry) && !(N > 1 && Kg * Cog > L * (Kg + Cog))) {
-    const dw = be.im2colWeightGradient?.(g3, x4, plan.geometry, plan.outSize);
-    if (dw) return dw.contiguous().reshape(weightShape);
+    const r = be.im2colWeightProducts?.(g3, x4, plan.geometry, plan.outSize);
+    if (r) {
+      const dw = be.reduce('sum', r.products, [0], x.dtype);
+      return (r.transposed ? dw.reshape([Kg, Cog]).transpose(0, 1).contiguous() : dw).reshape(weightShape);
+    }
   }
   const cols = columns(x4, plan.geometry, plan.outSize);
   const parts: NDArray[] = [];

@@ -1143,18 +1143,19 @@ function im2colWat() {
  * im2col into a buffer that stays in cache (`$cols`, Kg x L floats) and
  * multiplied at once, instead of all images' columns first and the GEMMs
  * after (which read them back from memory). The geometry is a block of i32
- * words at `$p` (see CONV_IMAGE_WORDS in conv-gemm.ts); images $n0 <= n < $n1.
- * Mode 0, forward: out[n] [M, L] = w [M, Kg] @ cols. Mode 1, weight gradient:
- * out [M, Kg] (=|+=) g[n] [M, L] @ cols^T, stored for the first image and
- * accumulated after; mode 2 the same transposed, out [Kg, M] (=|+=) cols @ g[n]^T
- * (the orientation with fewer edge tiles). $scratch: this thread's GEMM scratch.
+ * words at `$p` (see CONV_IMAGE_WORDS in conv-gemm.ts); images $n0 <= n < $n1,
+ * image n's product at $out + n * (word 18) bytes. Mode 0, forward:
+ * out[n] [M, L] = w [M, Kg] @ cols. Mode 1, weight gradient:
+ * out[n] [M, Kg] = g[n] [M, L] @ cols^T; mode 2 the same transposed,
+ * out[n] [Kg, M] = cols @ g[n]^T (the orientation with fewer edge tiles).
+ * $scratch: this thread's GEMM scratch.
  */
 function convImagesWat() {
   const w = (i) => `(i32.load offset=${i * 4} (local.get $p))`;
   return `
   (func (export "conv_images_f32") (param $p i32) (param $n0 i32) (param $n1 i32) (param $cols i32) (param $out i32)
     (param $u5 i32) (param $u6 i32) (param $u7 i32) (param $u8 i32) (param $scratch i32)
-    (local $n i32) (local $L i32) (local $M i32) (local $Kg i32) (local $mode i32) (local $g i32) (local $acc i32)
+    (local $n i32) (local $L i32) (local $M i32) (local $Kg i32) (local $mode i32) (local $g i32) (local $o i32)
     (local.set $L (i32.mul ${w(9)} ${w(10)}))
     (local.set $M ${w(13)})
     (local.set $Kg ${w(14)})
@@ -1165,15 +1166,15 @@ function convImagesWat() {
       (call $im2col (i32.add ${w(0)} (i32.mul (local.get $n) ${w(1)})) ${w(2)} ${w(3)} ${w(4)} ${w(5)} ${w(6)} ${w(7)} ${w(8)} ${w(9)} ${w(10)}
         (local.get $cols) (i32.mul (i32.mul ${w(7)} ${w(8)}) (local.get $L)) ${w(11)})
       (local.set $g (i32.add ${w(15)} (i32.mul (local.get $n) ${w(16)})))
-      (local.set $acc (i32.ne (local.get $n) (local.get $n0)))
+      (local.set $o (i32.add (local.get $out) (i32.mul (local.get $n) ${w(18)})))
       (if (i32.eqz (local.get $mode))
         (then (call $gemm (local.get $M) (local.get $L) (local.get $Kg) ${w(12)} (local.get $Kg) (i32.const 1)
-          (local.get $cols) (local.get $L) (i32.const 1) (i32.add (local.get $out) (i32.mul (local.get $n) ${w(18)})) (local.get $L) (i32.const 0) (local.get $scratch)))
+          (local.get $cols) (local.get $L) (i32.const 1) (local.get $o) (local.get $L) (i32.const 0) (local.get $scratch)))
         (else (if (i32.eq (local.get $mode) (i32.const 1))
           (then (call $gemm (local.get $M) (local.get $Kg) (local.get $L) (local.get $g) (local.get $L) (i32.const 1)
-            (local.get $cols) (i32.const 1) (local.get $L) (local.get $out) (local.get $Kg) (local.get $acc) (local.get $scratch)))
+            (local.get $cols) (i32.const 1) (local.get $L) (local.get $o) (local.get $Kg) (i32.const 0) (local.get $scratch)))
           (else (call $gemm (local.get $Kg) (local.get $M) (local.get $L) (local.get $cols) (local.get $L) (i32.const 1)
-            (local.get $g) (i32.const 1) (local.get $L) (local.get $out) (local.get $M) (local.get $acc) (local.get $scratch))))))
+            (local.get $g) (i32.const 1) (local.get $L) (local.get $o) (local.get $M) (i32.const 0) (local.get $scratch))))))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $images))))`;
 }
