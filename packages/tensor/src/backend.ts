@@ -34,7 +34,9 @@ export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow'
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr'
   /** a where b <= 0 is false, else 0: relu's gradient a from its output b (torch's threshold_backward at 0). */
-  | 'reluBackward';
+  | 'reluBackward'
+  /** (a * b) * (1 - b), each step rounded to the dtype: sigmoid's gradient a from its output b. */
+  | 'sigmoidBackward';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
 

@@ -57,6 +57,16 @@ export const BINARY_EXPR: Record<BinaryOp, string> = {
   logicalAnd: '(a && b ? 1 : 0)',
   logicalOr: '(a || b ? 1 : 0)',
   reluBackward: '(b <= 0 ? 0 : a)',
+  sigmoidBackward: '(a * b) * (1 - b)',
+};
+
+/**
+ * float32 expressions of the binary ops whose formula has several steps:
+ * each intermediate rounded as a chain of float32 kernels would (the table
+ * above, evaluated in double, is float64's).
+ */
+export const FLOAT32_BINARY_EXPR: Partial<Record<BinaryOp, string>> = {
+  sigmoidBackward: 'Math.fround(a * b) * Math.fround(1 - b)',
 };
 
 /** Ops whose result is bool whatever the input dtype. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { add, axpby, div, exp, fromTyped, mul, relu, reluBackward, sigmoid, step, sub, sum } from '../src/index.js';
+import { add, axpby, div, exp, fromTyped, mul, relu, reluBackward, sigmoid, sigmoidBackward, step, sub, sum } from '../src/index.js';
 import { allocUninit } from '../src/cpu/alloc.js';
 import { mapStrided, reduceStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
@@ -47,7 +47,7 @@ function expectSameBits(got: Float32Array, want: Float32Array): void {
 }
 
 describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels', () => {
-  it('add/sub/mul/div and reluBackward are bit-identical to the JS loop (lengths not a multiple of 4, offset views)', () => {
+  it('add/sub/mul/div, reluBackward and sigmoidBackward are bit-identical to the JS loop (lengths not a multiple of 4, offset views)', () => {
     for (const n of [WASM_ELEMENTWISE_MIN, 5003, 70001]) {
       const a = wideFloats(n + 3, 1);
       const b = wideFloats(n + 3, 2).reverse();
@@ -57,7 +57,8 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
       const a0 = a.subarray(3, n + 3);
       const b0 = b.subarray(1, n + 1);
       for (const [op, f] of [[add, (x: number, y: number) => x + y], [sub, (x: number, y: number) => x - y], [mul, (x: number, y: number) => x * y], [div, (x: number, y: number) => x / y],
-        [reluBackward, (g: number, y: number) => (y <= 0 ? 0 : g)]] as const) {
+        [reluBackward, (g: number, y: number) => (y <= 0 ? 0 : g)],
+        [sigmoidBackward, (g: number, y: number) => Math.fround(g * y) * Math.fround(1 - y)]] as const) {
         const got = op(ta, tb).toTypedArray() as Float32Array;
         expectSameBits(got, reference(f, a0, b0));
       }
@@ -81,6 +82,17 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
           const want64 = add(mul(x.astype('float64'), alpha), mul(yc.astype('float64'), beta)).toTypedArray();
           expect(Array.from(axpby(alpha, x.astype('float64'), beta, yc.astype('float64')).toTypedArray())).toEqual(Array.from(want64));
         }
+      }
+    }
+  });
+
+  it('sigmoidBackward equals its three ops (mul, sub, mul) bit for bit: kernel, float32 and float64 loops, strided views', () => {
+    for (const n of [9, WASM_ELEMENTWISE_MIN, 5003]) {
+      const g = fromTyped(wideFloats(n, 21), [n]);
+      const y = fromTyped(Float32Array.from(wideFloats(2 * n, 22), (v) => v % 1), [n, 2]).select(1, 0);
+      for (const [gg, yy] of [[g, y], [g, y.contiguous()], [g.astype('float64'), y.astype('float64')]]) {
+        const want = Array.from(mul(mul(gg, yy), sub(1, yy)).toTypedArray(), (v) => (Number.isNaN(v) ? 'NaN' : v));
+        expect(Array.from(sigmoidBackward(gg, yy).toTypedArray(), (v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(want);
       }
     }
   });

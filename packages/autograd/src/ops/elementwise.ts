@@ -1,5 +1,7 @@
 import * as nd from '@normlab/tensor';
 import { type TensorLike, constantOf, record, saveForBackward, sumTangents } from '../function.js';
+import { isForwardADActive } from '../forward-ad.js';
+import { isGradEnabled } from '../grad-mode.js';
 import { Tensor } from '../tensor.js';
 
 // Gradient rules of the elementwise ops, written with Tensor ops so that they
@@ -127,7 +129,10 @@ export const cos = (x: Tensor): Tensor => unary('cos', x, nd.cos, (g) => g.mul(x
 // 1 - y rather than (-y) + 1: the same value (negation is exact), one kernel instead of two.
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, nd.tanh, (g, out) => g.mul(sub(1, out.square())), 'output');
 /** 1 / (1 + e^-x); gradient g s (1 - s). */
-export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => g.mul(out).mul(sub(1, out)), 'output');
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, nd.sigmoid, (g, out) => sigmoidGrad(g, out), 'output');
+/** g s (1 - s) from the output s: one kernel in a plain backward, the composed ops where their graph is recorded (createGraph, jvp). */
+const sigmoidGrad = (g: Tensor, out: Tensor): Tensor =>
+  (isGradEnabled() || isForwardADActive() ? g.mul(out).mul(sub(1, out)) : new Tensor(nd.sigmoidBackward(g.data, out.data)));
 // The masks below are constants: their derivative is zero almost everywhere.
 /** max(x, 0); gradient g where x > 0, else 0. */
 // From the output, as PyTorch (relu(x) > 0 exactly where x > 0): x itself may be overwritten.

@@ -54,6 +54,7 @@ export const DEVICE_BINARY: Record<BinaryOp, string> = {
   logicalAnd: '((a !== 0.0 && a === a) && (b !== 0.0 && b === b) ? 1.0 : 0.0)',
   logicalOr: '((a !== 0.0 && a === a) || (b !== 0.0 && b === b) ? 1.0 : 0.0)',
   reluBackward: '(b <= 0.0 ? 0.0 : a)',
+  sigmoidBackward: '(a * b) * (1.0 - b)',
 };
 
 /** y = f(x) elementwise, with parameters p0, p1 as scalars. */

@@ -1,6 +1,6 @@
 import type { AffineLayout, Backend, BinaryOp, Conv2dGeometry, Pool2dGeometry, ReduceOp, Storage, UnaryOp } from '../backend.js';
 import { type DType, type TypedArray, allocTyped, dtypeOfTyped } from '../dtype.js';
-import { BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
+import { BINARY_EXPR, FLOAT32_BINARY_EXPR, UNARY_EXPR } from '../elementwise-table.js';
 import { NDArray } from '../ndarray.js';
 import { type Shape, contiguousStrides, sizeOf } from '../shape.js';
 import { writeStrided } from '../strided-write.js';
@@ -143,7 +143,8 @@ export class CpuBackend implements Backend {
       }
     }
     if (hasBroadcastKernel(op) && out instanceof Float32Array && a.size >= WASM_ELEMENTWISE_MIN && broadcastRows(op, out, a, b)) return wrap(out, a.shape);
-    mapStrided(BINARY_EXPR[op], ['a', 'b'], out, a.shape, [operand(a), operand(b)]);
+    const expr = (out instanceof Float32Array ? FLOAT32_BINARY_EXPR[op] : undefined) ?? BINARY_EXPR[op];
+    mapStrided(expr, ['a', 'b'], out, a.shape, [operand(a), operand(b)]);
     return wrap(out, a.shape);
   }
 

@@ -203,6 +203,8 @@ export const logicalOr = (a: Operand, b: Operand): NDArray => binaryOp('logicalO
  * included), else 0, as torch's threshold_backward(grad, output, 0).
  */
 export const reluBackward = (grad: Operand, output: Operand): NDArray => binaryOp('reluBackward', grad, output);
+/** sigmoid's gradient from its output: (grad * output) * (1 - output), each step rounded to the dtype (one pass for three ops). */
+export const sigmoidBackward = (grad: Operand, output: Operand): NDArray => binaryOp('sigmoidBackward', grad, output);
 
 /** `a` where `cond` is true, else `b`, broadcasting all three. `cond` must be bool. */
 export function where(cond: NDArray, a: Operand, b: Operand): NDArray {

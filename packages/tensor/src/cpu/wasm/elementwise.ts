@@ -20,7 +20,7 @@ import type { BinaryOp, UnaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withAddresses, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_RELU_BWD, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, elementwiseJob, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
+  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_RELU_BWD, EW_SIGMOID_BWD, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, elementwiseJob, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -47,9 +47,9 @@ export const WASM_ELEMENTWISE_MIN = 1024;
  */
 export const PARALLEL_ELEMENTWISE_MIN = 1 << 18;
 
-const BINARY_KIND = { add: EW_ADD, sub: EW_SUB, mul: EW_MUL, div: EW_DIV, reluBackward: EW_RELU_BWD } as const;
+const BINARY_KIND = { add: EW_ADD, sub: EW_SUB, mul: EW_MUL, div: EW_DIV, reluBackward: EW_RELU_BWD, sigmoidBackward: EW_SIGMOID_BWD } as const;
 
-/** True for the binary ops with a float32 SIMD kernel (bit-identical to the JS expression: IEEE arithmetic, or a select). */
+/** True for the binary ops with a float32 SIMD kernel (bit-identical to the JS expression: IEEE float32 arithmetic, or a select). */
 export function hasWasmBinary(op: BinaryOp): op is keyof typeof BINARY_KIND {
   return op in BINARY_KIND;
 }

@@ -364,6 +364,18 @@ function elementwiseWat() {
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (local.set $b (i32.add (local.get $b) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
+  // sigmoid's gradient from its output y: (g * y) * (1 - y), each step a float32 op.
+  const sigmoidBackward = `
+  (func (export "sigmoid_bwd_f32") (param $o i32) (param $a i32) (param $b i32) (param $n i32) (local $e i32) (local $y v128)
+    (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    (local.set $e (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $l
+      (local.set $y (v128.load (local.get $b)))
+      (v128.store (local.get $o) (f32x4.mul (f32x4.mul (v128.load (local.get $a)) (local.get $y)) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $y))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (local.set $b (i32.add (local.get $b) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $o) (local.get $e)))))`;
   // o = a * alpha + b * beta, the two float32 constants at $c (each product rounded, then the sum).
   const axpby = `
   (func (export "axpby_f32") (param $o i32) (param $a i32) (param $b i32) (param $n i32) (param $c i32) (local $e i32) (local $al v128) (local $be v128)
@@ -519,7 +531,7 @@ function elementwiseWat() {
       (br_if $l (i32.lt_u (local.get $x) (local.get $e))))
     (local.set $a0 (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
     (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))))`;
-  return binary + reluBackward + axpby + exp + sigmoid + unary + scalar + colsum + rowsum + columnsWat();
+  return binary + reluBackward + sigmoidBackward + axpby + exp + sigmoid + unary + scalar + colsum + rowsum + columnsWat();
 }
 
 /**

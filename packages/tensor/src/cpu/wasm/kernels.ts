@@ -77,6 +77,8 @@ export interface Kernels {
   readonly div_f32: BinaryF32Fn;
   /** relu's gradient: out = b <= 0 ? +0 : a (NaN b passes a), a the gradient, b relu's output. */
   readonly relu_bwd_f32: BinaryF32Fn;
+  /** sigmoid's gradient: out = (a * b) * (1 - b), a the gradient, b sigmoid's output. */
+  readonly sigmoid_bwd_f32: BinaryF32Fn;
   /** (out, x, y, n, c): out = x * alpha + y * beta over ceil(n / 4) vectors, the float32 alpha and beta at c. */
   readonly axpby_f32: (out: number, x: number, y: number, n: number, c: number) => void;
   readonly exp_f32: ExpF32Fn;
@@ -190,7 +192,7 @@ export function instantiateKernels(variant: KernelVariant): Kernels {
   const [add_f32, sub_f32, mul_f32, div_f32] = arith.map((op) => fn<BinaryF32Fn>(`${op}_f32`));
   return {
     module, variant, memory, arena: new Arena(memory, CONTROL_BYTES, MAX_MEMORY_BYTES),
-    gemm: fn<GemmFn>('gemm'), add_f32, sub_f32, mul_f32, div_f32, relu_bwd_f32: fn<BinaryF32Fn>('relu_bwd_f32'),
+    gemm: fn<GemmFn>('gemm'), add_f32, sub_f32, mul_f32, div_f32, relu_bwd_f32: fn<BinaryF32Fn>('relu_bwd_f32'), sigmoid_bwd_f32: fn<BinaryF32Fn>('sigmoid_bwd_f32'),
     axpby_f32: fn<Kernels['axpby_f32']>('axpby_f32'),
     exp_f32: fn<ExpF32Fn>('exp_f32'), sigmoid_f32: fn<ExpF32Fn>('sigmoid_f32'), relu_f32: fn<ExpF32Fn>('relu_f32'), step_f32: fn<ExpF32Fn>('step_f32'),
     broadcast: Object.fromEntries(arith.map((op) => [op, { vs: fn<BinaryF32Fn>(`${op}_f32_vs`), sv: fn<BinaryF32Fn>(`${op}_f32_sv`) }])) as Kernels['broadcast'],
