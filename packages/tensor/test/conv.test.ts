@@ -356,9 +356,9 @@ describe('conv2d image by image (float32: im2col and GEMM per image on the wasm 
             const [y, gx, gw] = p.result;
             // Sums of up to a few thousand float32 products: relative to the size of the terms.
             const tol = 2e-5;
-            expectClose(y, y64.toTypedArray(), y64.shape, tol);
-            expectClose(gx, gx64.toTypedArray(), gx64.shape, tol * 4);
-            expectClose(gw, gw64.toTypedArray(), gw64.shape, tol * 40);
+            expectClose(y, y64.toTypedArray(), [...y64.shape], tol);
+            expectClose(gx, gx64.toTypedArray(), [...gx64.shape], tol * 4);
+            expectClose(gw, gw64.toTypedArray(), [...gw64.shape], tol * 40);
             // The generic path (im2col of the batch, then matmul and a sum over images), on the 'sim' device
             // that lacks these kernels: the same values bit for bit.
             const [xs2, w2, g2] = [x, w, g].map((a) => a.to(SIM));
