@@ -171,6 +171,17 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
     for (let r = 0; r < 3; r++) expectSameBits(exp(t).toTypedArray() as Float32Array, one);
   });
 
+  it('in place on resident arrays, every kernel across threads equals the single-thread result bit for bit', () => {
+    const n = PARALLEL_ELEMENTWISE_MIN * 2 + 7;
+    const a = fromTyped(wideFloats(n, 31), [n]).clone().narrow(0, 3, n - 3);
+    const b = fromTyped(wideFloats(n, 32).reverse(), [n]).clone().narrow(0, 1, n - 3);
+    const ops = [() => add(a, b), () => sub(a, b), () => mul(a, b), () => div(a, b), () => relu(a), () => step(a), () => reluBackward(a, b), () => sigmoidBackward(a, b)];
+    setNumThreads(1);
+    const one = ops.map((f) => f().toTypedArray() as Float32Array);
+    setNumThreads(2);
+    for (let r = 0; r < 2; r++) ops.forEach((f, i) => expectSameBits(f().toTypedArray() as Float32Array, one[i]));
+  });
+
   it('small arrays keep the exact JS expression', () => {
     const x = wideFloats(WASM_ELEMENTWISE_MIN - 1, 6);
     const got = exp(fromTyped(x, [x.length])).toTypedArray();
