@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, fromArray,
-  maxPool2d, maxPool2dBackward, pool2dGeometry, zeros,
+  getNumThreads, maxPool2d, maxPool2dBackward, pool2dGeometry, setNumThreads, zeros,
 } from '../src/index.js';
 import { dot, expectClose, rand64 } from './helpers.js';
 
@@ -100,6 +100,28 @@ describe('maxPool2d', () => {
         expect(Array.from(a.toTypedArray(), key)).toEqual(Array.from(b, key));
       },
     ), { numRuns: 100 });
+  });
+
+  it('2x2 stride-2 float32 pooling of large inputs (planes split across threads) gives the JS loop\'s values, indices and dx on one and two threads', () => {
+    const threads = getNumThreads();
+    try {
+      const [N, C, H, W] = [6, 8, 63, 90]; // 272K values: split from 256K; odd H, ow = 45 not a multiple of 4
+      const x32 = rand64([N, C, H, W], 3).astype('float32');
+      const { values: v64, indices: i64 } = maxPool2d(x32.astype('float64'), 2, { returnIndices: true });
+      const g32 = rand64([...v64.shape], 4).astype('float32');
+      const dx64 = maxPool2dBackward(g32.astype('float64'), i64, [N, C, H, W]);
+      for (const n of [1, 2]) {
+        setNumThreads(n);
+        for (let r = 0; r < 2; r++) { // the first two-thread call may run before the worker has started
+          const { values, indices } = maxPool2d(x32, 2, { returnIndices: true });
+          expect(Array.from(indices.toTypedArray())).toEqual(Array.from(i64.toTypedArray()));
+          expect(Array.from(values.toTypedArray())).toEqual(Array.from(v64.toTypedArray()));
+          expect(Array.from(maxPool2dBackward(g32, indices, [N, C, H, W]).toTypedArray())).toEqual(Array.from(dx64.toTypedArray()));
+        }
+      }
+    } finally {
+      setNumThreads(threads);
+    }
   });
 
   it('maxPool2dBackward is the adjoint of gathering at the indices', () => {

@@ -962,7 +962,7 @@ function poolWat() {
   ;; Plane at $x ($W floats a row); $oh rows of $groups groups of 4 outputs each from output
   ;; column $c0, written to values at $v and int32 flat indices (h * W + w) at $i, output
   ;; rows $ow apart.
-  (func (export "maxpool2x2_f32") (param $x i32) (param $W i32) (param $oh i32) (param $c0 i32) (param $groups i32) (param $ow i32) (param $v i32) (param $i i32)
+  (func $maxpool (export "maxpool2x2_f32") (param $x i32) (param $W i32) (param $oh i32) (param $c0 i32) (param $groups i32) (param $ow i32) (param $v i32) (param $i i32)
     (local $r i32) (local $g i32) (local $p0 i32) (local $p1 i32) (local $vo i32) (local $io i32)
     (local $l0 v128) (local $l1 v128) (local $a v128) (local $b v128) (local $c v128) (local $d v128)
     (local $bv v128) (local $bi v128) (local $upd v128) (local $idx v128) (local $wv v128)
@@ -1001,12 +1001,53 @@ function poolWat() {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 
+  ;; Planes $p0 <= p < $p1 of [H, W] at $x (outputs [oh, ow] per plane, $ohow = oh << 16 | ow, ow >= 4):
+  ;; maxpool2x2_f32 over each plane's whole groups, then one group ending at the last column when
+  ;; ow is not a multiple of 4 (recomputing a few outputs, the same values). A job of the thread pool.
+  (func (export "maxpool2x2_planes_f32") (param $x i32) (param $v i32) (param $i i32) (param $p0 i32) (param $p1 i32)
+      (param $H i32) (param $W i32) (param $ohow i32)
+    (local $oh i32) (local $ow i32) (local $xp i32) (local $op i32)
+    (local.set $oh (i32.shr_u (local.get $ohow) (i32.const 16)))
+    (local.set $ow (i32.and (local.get $ohow) (i32.const 65535)))
+    (block $done (loop $planes
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $p1)))
+      (local.set $xp (i32.add (local.get $x) (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
+      (local.set $op (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
+      (call $maxpool (local.get $xp) (local.get $W) (local.get $oh) (i32.const 0) (i32.shr_u (local.get $ow) (i32.const 2)) (local.get $ow)
+        (i32.add (local.get $v) (local.get $op)) (i32.add (local.get $i) (local.get $op)))
+      (if (i32.and (local.get $ow) (i32.const 3)) (then
+        (call $maxpool (local.get $xp) (local.get $W) (local.get $oh) (i32.sub (local.get $ow) (i32.const 4)) (i32.const 1) (local.get $ow)
+          (i32.add (local.get $v) (local.get $op)) (i32.add (local.get $i) (local.get $op)))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 1)))
+      (br $planes))))
+
+  ;; The backward over planes $p0 <= p < $p1 in the same way (dx planes [H, W] at $dx); stores 0 at
+  ;; $flag when some index lies outside its block (nothing otherwise).
+  (func (export "maxpool2x2_bwd_planes_f32") (param $g i32) (param $i i32) (param $dx i32) (param $p0 i32) (param $p1 i32)
+      (param $H i32) (param $W i32) (param $ohow i32) (param $flag i32)
+    (local $oh i32) (local $ow i32) (local $dp i32) (local $op i32)
+    (local.set $oh (i32.shr_u (local.get $ohow) (i32.const 16)))
+    (local.set $ow (i32.and (local.get $ohow) (i32.const 65535)))
+    (block $done (loop $planes
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $p1)))
+      (local.set $dp (i32.add (local.get $dx) (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
+      (local.set $op (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
+      (if (i32.eqz (call $maxpool_bwd (i32.add (local.get $g) (local.get $op)) (i32.add (local.get $i) (local.get $op)) (local.get $W) (local.get $oh)
+          (i32.const 0) (i32.shr_u (local.get $ow) (i32.const 2)) (local.get $ow) (local.get $dp)))
+        (then (i32.store (local.get $flag) (i32.const 0))))
+      (if (i32.and (local.get $ow) (i32.const 3)) (then
+        (if (i32.eqz (call $maxpool_bwd (i32.add (local.get $g) (local.get $op)) (i32.add (local.get $i) (local.get $op)) (local.get $W) (local.get $oh)
+            (i32.sub (local.get $ow) (i32.const 4)) (i32.const 1) (local.get $ow) (local.get $dp)))
+          (then (i32.store (local.get $flag) (i32.const 0))))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 1)))
+      (br $planes))))
+
   ;; Its backward for one plane: the 2 x 2 block of input positions under each output
   ;; (rows 2r, 2r+1, columns 2c, 2c+1) gets the output's gradient (at $g) where the int32
   ;; index (at $i) points and +0 elsewhere (0 + g, as the JS loop's zeros += g), written to dx
   ;; at $dx, rows $W floats apart. Groups of 4 outputs as in the forward. Returns 0 when
   ;; some index lies outside its block (the caller then scatters in JS), else 1.
-  (func (export "maxpool2x2_bwd_f32") (param $g i32) (param $i i32) (param $W i32) (param $oh i32) (param $c0 i32) (param $groups i32) (param $ow i32) (param $dx i32) (result i32)
+  (func $maxpool_bwd (export "maxpool2x2_bwd_f32") (param $g i32) (param $i i32) (param $W i32) (param $oh i32) (param $c0 i32) (param $groups i32) (param $ow i32) (param $dx i32) (result i32)
     (local $r i32) (local $q i32) (local $go i32) (local $io i32) (local $d0 i32) (local $d1 i32)
     (local $gv v128) (local $bi v128) (local $idx v128) (local $wv v128) (local $one v128) (local $zero v128)
     (local $m00 v128) (local $m01 v128) (local $m10 v128) (local $m11 v128) (local $ok v128)

@@ -113,6 +113,9 @@ export interface Kernels {
   readonly maxpool2x2_f32: (x: number, W: number, oh: number, c0: number, groups: number, ow: number, v: number, i: number) => void;
   /** Its backward for one plane: (g, int32 indices, W, oh, c0, groups, ow, dx); 0 when an index lies outside its 2 x 2 block. */
   readonly maxpool2x2_bwd_f32: (g: number, i: number, W: number, oh: number, c0: number, groups: number, ow: number, dx: number) => number;
+  /** Both over planes p0 <= p < p1 (ow >= 4, ohow = oh << 16 | ow): (x, v, i, p0, p1, H, W, ohow) and (g, i, dx, p0, p1, H, W, ohow, flag), 0 stored at flag for an index outside its block. */
+  readonly maxpool2x2_planes_f32: (x: number, v: number, i: number, p0: number, p1: number, H: number, W: number, ohow: number) => void;
+  readonly maxpool2x2_bwd_planes_f32: (g: number, i: number, dx: number, p0: number, p1: number, H: number, W: number, ohow: number, flag: number) => void;
   readonly bn_stats_f32: BnStatsFn;
   readonly bn_fwd_f32: BnForwardFn;
   readonly bn_bwd_chan_f32: BnBackwardChannelFn;
@@ -206,6 +209,8 @@ export function instantiateKernels(variant: KernelVariant): Kernels {
     coldx_f32: fn<Kernels['coldx_f32']>('coldx_f32'),
     maxpool2x2_f32: fn<Kernels['maxpool2x2_f32']>('maxpool2x2_f32'),
     maxpool2x2_bwd_f32: fn<Kernels['maxpool2x2_bwd_f32']>('maxpool2x2_bwd_f32'),
+    maxpool2x2_planes_f32: fn<Kernels['maxpool2x2_planes_f32']>('maxpool2x2_planes_f32'),
+    maxpool2x2_bwd_planes_f32: fn<Kernels['maxpool2x2_bwd_planes_f32']>('maxpool2x2_bwd_planes_f32'),
     bn_stats_f32: fn<BnStatsFn>('bn_stats_f32'),
     bn_fwd_f32: fn<BnForwardFn>('bn_fwd_f32'),
     bn_bwd_chan_f32: fn<BnBackwardChannelFn>('bn_bwd_chan_f32'),

@@ -2,10 +2,31 @@
  * 2x2, stride-2 max pooling on the WebAssembly SIMD kernel (`maxpool2x2_f32`):
  * four windows per vector, branch-free (a JS loop mispredicts its
  * comparisons on random data), with the JS loop's scan order and rule, so
- * values and indices are the same.
+ * values and indices are the same. Both directions run over ranges of
+ * planes, split across the threads for large inputs.
  */
-import { getKernels } from './kernels.js';
+import { PARALLEL_ELEMENTWISE_MIN } from './elementwise.js';
+import { type Kernels, getKernels } from './kernels.js';
 import { withAddresses, withStaging } from './resident.js';
+import { EW_MAXPOOL, EW_MAXPOOL_BWD, JOB_WORDS, ensureWorkers, getNumThreads, putJob, runJobs } from './thread-pool.js';
+
+/**
+ * Runs `kind` over planes [0, P) with `args(p0, p1)` its arguments: on this
+ * thread, or split into one job per thread when the planes hold at least
+ * PARALLEL_ELEMENTWISE_MIN values.
+ */
+function overPlanes(k: Kernels, kind: number, P: number, values: number, args: (p0: number, p1: number) => number[]): void {
+  let threads = Math.min(P, values >= PARALLEL_ELEMENTWISE_MIN ? getNumThreads() : 1);
+  if (threads > 1) threads = ensureWorkers(k, threads);
+  const run = kind === EW_MAXPOOL ? k.maxpool2x2_planes_f32 : k.maxpool2x2_bwd_planes_f32;
+  if (threads === 1) {
+    (run as (...a: number[]) => void)(...args(0, P));
+    return;
+  }
+  const jobs = new Int32Array(threads * JOB_WORDS);
+  for (let t = 0; t < threads; t++) putJob(jobs, t * JOB_WORDS, kind, ...args(Math.floor((t * P) / threads), Math.floor(((t + 1) * P) / threads)));
+  runJobs(k, jobs, threads);
+}
 
 /**
  * Writes every output of the contiguous planes [P, H, W] at `offset` (values
@@ -19,16 +40,11 @@ export function wasmMaxPool2x2(
   x: Float32Array, offset: number, P: number, H: number, W: number, oh: number, ow: number, values: Float32Array, indices: Int32Array,
 ): boolean {
   const k = getKernels();
-  const groups = ow >> 2;
-  if (!k || groups === 0) return false;
+  if (!k || ow < 4 || oh >= 65536 || ow >= 65536) return false;
   const outPlane = oh * ow;
   return withAddresses(k, [{ data: x, offset, length: P * H * W }], [values], ([xAt], [vAt]) =>
     withStaging(k, P * outPlane * 4, (iAt) => {
-      for (let p = 0; p < P; p++) {
-        const [xp, vp, ip] = [xAt + p * H * W * 4, vAt + p * outPlane * 4, iAt + p * outPlane * 4];
-        k.maxpool2x2_f32(xp, W, oh, 0, groups, ow, vp, ip);
-        if (ow % 4 !== 0) k.maxpool2x2_f32(xp, W, oh, ow - 4, 1, ow, vp, ip);
-      }
+      overPlanes(k, EW_MAXPOOL, P, P * H * W, (p0, p1) => [xAt, vAt, iAt, p0, p1, H, W, (oh << 16) | ow]);
       indices.set(new Int32Array(k.memory.buffer, iAt, P * outPlane));
       return true;
     })) ?? false;
@@ -46,17 +62,16 @@ export function wasmMaxPool2x2Backward(
   g: Float32Array, gOffset: number, indices: Int32Array, iOffset: number, P: number, H: number, W: number, oh: number, ow: number, dx: Float32Array,
 ): boolean {
   const k = getKernels();
-  const groups = ow >> 2;
-  if (!k || groups === 0 || oh !== H >> 1 || ow !== W >> 1) return false;
+  if (!k || ow < 4 || oh !== H >> 1 || ow !== W >> 1 || oh >= 65536 || ow >= 65536) return false;
   const outPlane = oh * ow;
   return withAddresses(k, [{ data: g, offset: gOffset, length: P * outPlane }], [dx], ([gAt], [dAt]) =>
-    withStaging(k, P * outPlane * 4, (iAt) => {
-      new Int32Array(k.memory.buffer, iAt, P * outPlane).set(indices.subarray(iOffset, iOffset + P * outPlane));
-      for (let p = 0; p < P; p++) {
-        const [gp, ip, dp] = [gAt + p * outPlane * 4, iAt + p * outPlane * 4, dAt + p * H * W * 4];
-        if (!k.maxpool2x2_bwd_f32(gp, ip, W, oh, 0, groups, ow, dp)) return null;
-        if (ow % 4 !== 0 && !k.maxpool2x2_bwd_f32(gp, ip, W, oh, ow - 4, 1, ow, dp)) return null;
-      }
+    withStaging(k, P * outPlane * 4 + 16, (iAt) => {
+      const heap = new Int32Array(k.memory.buffer);
+      heap.set(indices.subarray(iOffset, iOffset + P * outPlane), iAt >> 2);
+      const flag = iAt + P * outPlane * 4;
+      heap[flag >> 2] = 1;
+      overPlanes(k, EW_MAXPOOL_BWD, P, P * H * W, (p0, p1) => [gAt, iAt, dAt, p0, p1, H, W, (oh << 16) | ow, flag]);
+      if (new Int32Array(k.memory.buffer)[flag >> 2] === 0) return null;
       // An odd last column or row belongs to no window: zeros.
       const d = new Float32Array(k.memory.buffer, dAt, P * H * W);
       for (let p = 0; p < P; p++) {
