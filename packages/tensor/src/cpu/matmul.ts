@@ -11,11 +11,15 @@ export { getNumThreads, setNumThreads } from './wasm/thread-pool.js';
 /**
  * Products of at least this many flops (2*M*N*K over all batches) are split
  * across threads; below it, waking the pool costs more than it saves
- * (measured on a 2-core machine: a small loss at 128^3, ~1.6-1.8x at 256^3;
- * with the bound at 2*160^3 the BN-paper MLP step, whose largest product is
- * 60x784x100 = 9.4 MFLOP, ran ~12% slower on two threads than on one).
+ * (measured on a 2-core machine: no gain at 128^3, ~1.6-1.8x at 256^3).
+ * The BN-paper MLP step, whose two largest products are 60x784x100 = 9.4
+ * MFLOP, runs 5-9% faster on two threads than on one with them split
+ * (1.05 against 1.12-1.19 ms; with the bound at 2*200^3, 1.10-1.16 ms: the
+ * same work as on one thread). Once the pool has run a job its workers spin
+ * briefly before sleeping, so a training step's back-to-back products find
+ * them awake.
  */
-export const PARALLEL_MIN_FLOPS = 2 * 200 * 200 * 200;
+export const PARALLEL_MIN_FLOPS = 2 * 150 * 150 * 150;
 
 /**
  * a [B,M,K] @ b [B,K,N] -> [B,M,N] for strided views (batch strides may be 0
