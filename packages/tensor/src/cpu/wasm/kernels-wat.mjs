@@ -958,6 +958,22 @@ function poolWat() {
         (local.set $upd (v128.or (f32x4.gt ${v} (local.get $bv)) (f32x4.ne ${v} ${v})))
         (local.set $bv (v128.bitselect ${v} (local.get $bv) (local.get $upd)))
         (local.set $bi (v128.bitselect ${idx} (local.get $bi) (local.get $upd)))`;
+  // A kernel over planes $p0 <= p < $p1 (three address params first, then $p0, $p1, $H, $W, $ohow):
+  // \`step(c0, groups)\` runs on one plane with $ip and $op its input and output plane's byte offsets,
+  // once for the whole groups of 4 outputs, and once more for a group ending at the last column.
+  const overPlanes = (name, addresses, extra, step) => `(func (export "${name}") ${addresses} (param $p0 i32) (param $p1 i32)
+      (param $H i32) (param $W i32) (param $ohow i32) ${extra}
+    (local $oh i32) (local $ow i32) (local $ip i32) (local $op i32)
+    (local.set $oh (i32.shr_u (local.get $ohow) (i32.const 16)))
+    (local.set $ow (i32.and (local.get $ohow) (i32.const 65535)))
+    (block $done (loop $planes
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $p1)))
+      (local.set $ip (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $H) (local.get $W))) (i32.const 2)))
+      (local.set $op (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
+      ${step('(i32.const 0)', '(i32.shr_u (local.get $ow) (i32.const 2))')}
+      (if (i32.and (local.get $ow) (i32.const 3)) (then ${step('(i32.sub (local.get $ow) (i32.const 4))', '(i32.const 1)')}))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 1)))
+      (br $planes))))`;
   return `
   ;; Plane at $x ($W floats a row); $oh rows of $groups groups of 4 outputs each from output
   ;; column $c0, written to values at $v and int32 flat indices (h * W + w) at $i, output
@@ -1004,43 +1020,16 @@ function poolWat() {
   ;; Planes $p0 <= p < $p1 of [H, W] at $x (outputs [oh, ow] per plane, $ohow = oh << 16 | ow, ow >= 4):
   ;; maxpool2x2_f32 over each plane's whole groups, then one group ending at the last column when
   ;; ow is not a multiple of 4 (recomputing a few outputs, the same values). A job of the thread pool.
-  (func (export "maxpool2x2_planes_f32") (param $x i32) (param $v i32) (param $i i32) (param $p0 i32) (param $p1 i32)
-      (param $H i32) (param $W i32) (param $ohow i32)
-    (local $oh i32) (local $ow i32) (local $xp i32) (local $op i32)
-    (local.set $oh (i32.shr_u (local.get $ohow) (i32.const 16)))
-    (local.set $ow (i32.and (local.get $ohow) (i32.const 65535)))
-    (block $done (loop $planes
-      (br_if $done (i32.ge_u (local.get $p0) (local.get $p1)))
-      (local.set $xp (i32.add (local.get $x) (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
-      (local.set $op (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
-      (call $maxpool (local.get $xp) (local.get $W) (local.get $oh) (i32.const 0) (i32.shr_u (local.get $ow) (i32.const 2)) (local.get $ow)
-        (i32.add (local.get $v) (local.get $op)) (i32.add (local.get $i) (local.get $op)))
-      (if (i32.and (local.get $ow) (i32.const 3)) (then
-        (call $maxpool (local.get $xp) (local.get $W) (local.get $oh) (i32.sub (local.get $ow) (i32.const 4)) (i32.const 1) (local.get $ow)
-          (i32.add (local.get $v) (local.get $op)) (i32.add (local.get $i) (local.get $op)))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 1)))
-      (br $planes))))
+  ${overPlanes('maxpool2x2_planes_f32', '(param $x i32) (param $v i32) (param $i i32)', '', (c0, groups) => `
+      (call $maxpool (i32.add (local.get $x) (local.get $ip)) (local.get $W) (local.get $oh) ${c0} ${groups} (local.get $ow)
+        (i32.add (local.get $v) (local.get $op)) (i32.add (local.get $i) (local.get $op)))`)}
 
   ;; The backward over planes $p0 <= p < $p1 in the same way (dx planes [H, W] at $dx); stores 0 at
   ;; $flag when some index lies outside its block (nothing otherwise).
-  (func (export "maxpool2x2_bwd_planes_f32") (param $g i32) (param $i i32) (param $dx i32) (param $p0 i32) (param $p1 i32)
-      (param $H i32) (param $W i32) (param $ohow i32) (param $flag i32)
-    (local $oh i32) (local $ow i32) (local $dp i32) (local $op i32)
-    (local.set $oh (i32.shr_u (local.get $ohow) (i32.const 16)))
-    (local.set $ow (i32.and (local.get $ohow) (i32.const 65535)))
-    (block $done (loop $planes
-      (br_if $done (i32.ge_u (local.get $p0) (local.get $p1)))
-      (local.set $dp (i32.add (local.get $dx) (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
-      (local.set $op (i32.shl (i32.mul (local.get $p0) (i32.mul (local.get $oh) (local.get $ow))) (i32.const 2)))
+  ${overPlanes('maxpool2x2_bwd_planes_f32', '(param $g i32) (param $i i32) (param $dx i32)', '(param $flag i32)', (c0, groups) => `
       (if (i32.eqz (call $maxpool_bwd (i32.add (local.get $g) (local.get $op)) (i32.add (local.get $i) (local.get $op)) (local.get $W) (local.get $oh)
-          (i32.const 0) (i32.shr_u (local.get $ow) (i32.const 2)) (local.get $ow) (local.get $dp)))
-        (then (i32.store (local.get $flag) (i32.const 0))))
-      (if (i32.and (local.get $ow) (i32.const 3)) (then
-        (if (i32.eqz (call $maxpool_bwd (i32.add (local.get $g) (local.get $op)) (i32.add (local.get $i) (local.get $op)) (local.get $W) (local.get $oh)
-            (i32.sub (local.get $ow) (i32.const 4)) (i32.const 1) (local.get $ow) (local.get $dp)))
-          (then (i32.store (local.get $flag) (i32.const 0))))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 1)))
-      (br $planes))))
+          ${c0} ${groups} (local.get $ow) (i32.add (local.get $dx) (local.get $ip))))
+        (then (i32.store (local.get $flag) (i32.const 0))))`)}
 
   ;; Its backward for one plane: the 2 x 2 block of input positions under each output
   ;; (rows 2r, 2r+1, columns 2c, 2c+1) gets the output's gradient (at $g) where the int32
