@@ -112,10 +112,11 @@ export interface Backend {
   col2im(cols: NDArray, g: Conv2dGeometry, inputShape: Shape, outSize: [number, number]): NDArray;
   /**
    * Optional, a convolution's products without the whole batch's columns:
-   * out[n] = weight [Cout, Kg] @ im2col(x)[n], [N, Cout, L]. Null where the
-   * backend cannot for these arrays; the op then runs im2col and matmul.
+   * out[n] = weight [Cout, Kg] @ im2col(x)[n] (+ bias [Cout] per row, when
+   * given), [N, Cout, L]. Null where the backend cannot for these arrays; the
+   * op then runs im2col, matmul and add.
    */
-  im2colMatmul?(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null;
+  im2colMatmul?(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number], bias?: NDArray | null): NDArray | null;
   /**
    * Optional, as im2colMatmul: each image's gradOut[n] [Cout, L] @ im2col(x)[n]^T,
    * as [N, Cout, Kg] or (`transposed`) [N, Kg, Cout]; the op sums over n.

@@ -330,7 +330,7 @@ describe('conv2d image by image (float32: im2col and GEMM per image on the wasm 
     { x: [3, 2, 9, 9], w: [9, 2, 2, 2], options: { padding: 'same' } },
   ];
 
-  it('conv2d and both gradients match float64 within float32 rounding, on one and two threads, host and strided inputs', () => {
+  it('conv2d (bias added in the kernel) and both gradients match float64 within float32 rounding, on one and two threads, host and strided inputs', () => {
     const threads = getNumThreads();
     try {
       for (const n of [1, 2]) {
@@ -338,7 +338,8 @@ describe('conv2d image by image (float32: im2col and GEMM per image on the wasm 
         for (const [i, { x: xs, w: ws, options }] of cases.entries()) {
           const x64 = rand64(xs, 100 + i).astype('float32').astype('float64');
           const w64 = rand64(ws, 200 + i).astype('float32').astype('float64');
-          const y64 = conv2d(x64, w64, undefined, options);
+          const b64 = rand64([ws[0]], 400 + i).astype('float32').astype('float64');
+          const y64 = conv2d(x64, w64, b64, options);
           const g64 = rand64([...y64.shape], 300 + i).astype('float32').astype('float64');
           const gx64 = conv2dBackwardInput(g64, w64, xs, options);
           const gw64 = conv2dBackwardWeight(g64, x64, ws, options);
@@ -348,8 +349,9 @@ describe('conv2d image by image (float32: im2col and GEMM per image on the wasm 
             .narrow(0, 1, x32.size).reshape([xs[0], xs[1], xs[3], xs[2]]).permute(0, 1, 3, 2);
           for (const x of [x32, xView]) {
             const w = w64.astype('float32');
+            const b = b64.astype('float32');
             const g = g64.astype('float32');
-            const p = profile(() => [conv2d(x, w, undefined, options), conv2dBackwardInput(g, w, xs, options), conv2dBackwardWeight(g, x, ws, options)]);
+            const p = profile(() => [conv2d(x, w, b, options), conv2dBackwardInput(g, w, xs, options), conv2dBackwardWeight(g, x, ws, options)]);
             const names = p.rows.map((r) => r.name);
             expect(names).toContain('im2colMatmul');
             expect(names).toContain('im2colWeightProducts');
@@ -361,8 +363,8 @@ describe('conv2d image by image (float32: im2col and GEMM per image on the wasm 
             expectClose(gw, gw64.toTypedArray(), [...gw64.shape], tol * 40);
             // The generic path (im2col of the batch, then matmul and a sum over images), on the 'sim' device
             // that lacks these kernels: the same values bit for bit.
-            const [xs2, w2, g2] = [x, w, g].map((a) => a.to(SIM));
-            const generic = [conv2d(xs2, w2, undefined, options), conv2dBackwardInput(g2, w2, xs, options), conv2dBackwardWeight(g2, xs2, ws, options)];
+            const [xs2, w2, g2, b2] = [x, w, g, b].map((a) => a.to(SIM));
+            const generic = [conv2d(xs2, w2, b2, options), conv2dBackwardInput(g2, w2, xs, options), conv2dBackwardWeight(g2, xs2, ws, options)];
             generic.forEach((a, j) => expect(Array.from(a.toTypedArray())).toEqual(Array.from(p.result[j].toTypedArray())));
           }
         }

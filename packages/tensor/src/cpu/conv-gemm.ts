@@ -19,7 +19,7 @@ import { releaseResident, withAddresses, withStaging } from './wasm/resident.js'
 import { EW_CONV_IMAGES, JOB_WORDS, ensureWorkers, getNumThreads, putJob, runJobs, scratchAddress } from './wasm/thread-pool.js';
 
 /** i32 words of the geometry block `conv_images_f32` reads (the word of each field below). */
-const CONV_IMAGE_WORDS = 19;
+const CONV_IMAGE_WORDS = 20;
 const FORWARD = 0;
 const WEIGHT_GRAD = 1;
 const WEIGHT_GRAD_TRANSPOSED = 2;
@@ -30,19 +30,19 @@ const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 const tiles = (M: number, N: number): number => Math.ceil(M / GEMM_MR) * Math.ceil(N / GEMM_NR);
 
 /**
- * out [N, Cout, L] with out[n] = weight [Cout, Kg] @ im2col(x[n]) for float32
- * x [N, C, H, W] (Kg = C * kh * kw); null where the kernels or their memory
- * are unavailable or the dtype is not float32 (the caller runs im2col and
- * matmul instead).
+ * out [N, Cout, L] with out[n] = weight [Cout, Kg] @ im2col(x[n]) (+ bias
+ * [Cout] per row, the values of a separate add) for float32 x [N, C, H, W]
+ * (Kg = C * kh * kw); null where the kernels or their memory are unavailable
+ * or the dtype is not float32 (the caller runs im2col and matmul instead).
  */
-export function im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {
+export function im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number], bias: NDArray | null = null): NDArray | null {
   const k = getKernels();
-  if (!k || x.dtype !== 'float32' || weight.dtype !== 'float32') return null;
+  if (!k || x.dtype !== 'float32' || weight.dtype !== 'float32' || (bias && bias.dtype !== 'float32')) return null;
   const [N] = x.shape;
   const M = weight.shape[0];
   const L = outSize[0] * outSize[1];
   const out = allocUninit('float32', N * M * L);
-  if (!runImages(k, FORWARD, x, weight.contiguous(), M, g, outSize, out)) {
+  if (!runImages(k, FORWARD, x, weight.contiguous(), M, g, outSize, out, bias?.contiguous() ?? null)) {
     releaseResident(out);
     return null;
   }
@@ -71,12 +71,13 @@ export function im2colWeightProducts(gradOut: NDArray, x: NDArray, g: Conv2dGeom
 
 /**
  * Runs `conv_images_f32` over all images of x in `mode`, with `operand` the
- * weight [M, Kg] (forward) or gradOut [N, M, L] (weight gradient), each
- * image's product to its place in `out`; false where memory cannot hold its
- * buffers.
+ * weight [M, Kg] (forward, with `bias` [M] added when given) or gradOut
+ * [N, M, L] (weight gradient), each image's product to its place in `out`;
+ * false where memory cannot hold its buffers.
  */
 function runImages(
   k: Kernels, mode: number, x0: NDArray, operand: NDArray, M: number, g: Conv2dGeometry, outSize: [number, number], out: Float32Array,
+  bias: NDArray | null = null,
 ): boolean {
   const x = x0.contiguous();
   const [N, C, H, W] = x.shape;
@@ -91,16 +92,13 @@ function runImages(
   const tableAt = align16(CONV_IMAGE_WORDS * 4);
   const colsAt = tableAt + align16(table.byteLength);
   const bytes = colsAt + threads * colsBytes;
-  const inputs = [
-    { data: cpuData(x) as Float32Array, offset: x.offset, length: x.size },
-    { data: cpuData(operand) as Float32Array, offset: operand.offset, length: operand.size },
-  ];
-  return withAddresses(k, inputs, [out], ([xAt, opAt], [outAt]) =>
+  const inputs = [x, operand, ...(bias ? [bias] : [])].map((a) => ({ data: cpuData(a) as Float32Array, offset: a.offset, length: a.size }));
+  return withAddresses(k, inputs, [out], ([xAt, opAt, biasAt], [outAt]) =>
     withStaging(k, bytes, (s) => {
       const words = new Int32Array(k.memory.buffer, s, CONV_IMAGE_WORDS);
       words.set([
         xAt, C * H * W * 4, C, H * W, W, g.stride[0], g.stride[1], kh, kw, outSize[0], outSize[1], s + tableAt,
-        opAt, M, Kg, opAt, M * L * 4, mode, (mode === FORWARD ? M * L : M * Kg) * 4,
+        opAt, M, Kg, opAt, M * L * 4, mode, (mode === FORWARD ? M * L : M * Kg) * 4, biasAt ?? 0,
       ]);
       new Int32Array(k.memory.buffer, s + tableAt, table.length).set(table);
       if (threads === 1) {

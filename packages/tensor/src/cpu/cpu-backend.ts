@@ -232,8 +232,8 @@ export class CpuBackend implements Backend {
     return axpby(alpha, x, beta, y);
   }
 
-  im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDArray | null {
-    return im2colMatmul(x, weight, g, outSize);
+  im2colMatmul(x: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number], bias: NDArray | null = null): NDArray | null {
+    return im2colMatmul(x, weight, g, outSize, bias);
   }
 
   im2colWeightProducts(gradOut: NDArray, x: NDArray, g: Conv2dGeometry, outSize: [number, number]): { products: NDArray; transposed: boolean } | null {

@@ -163,13 +163,13 @@ function columns(xp: NDArray, g: Conv2dGeometry, outSize: [number, number]): NDA
   return backendFor(xp.device).im2col(xp, g, outSize);
 }
 
-/** Convolution of a batched, end-padded x [N,C,H,W] with weight: per group, weight @ im2col(x). */
-function gemmConv(xp: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number], G: number): NDArray {
+/** Convolution of a batched, end-padded x [N,C,H,W] with weight: per group, weight @ im2col(x), plus bias [Cout] when given. */
+function gemmConv(xp: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [number, number], G: number, bias: NDArray | null = null): NDArray {
   const be = backendFor(xp.device);
   const N = xp.shape[0];
   const Cout = weight.shape[0];
   if (G === 1 && !isPointwise(g)) {
-    const out = be.im2colMatmul?.(xp, weight.reshape([Cout, weight.size / Cout]), g, outSize);
+    const out = be.im2colMatmul?.(xp, weight.reshape([Cout, weight.size / Cout]), g, outSize, bias);
     if (out) return out.reshape([N, Cout, ...outSize]);
   }
   const cols = columns(xp, g, outSize);
@@ -182,7 +182,8 @@ function gemmConv(xp: NDArray, weight: NDArray, g: Conv2dGeometry, outSize: [num
     const wg = w2.narrow(0, k * Cog, Cog).unsqueeze(0).expand([N, Cog, Kg]);
     parts.push(be.matmul(wg, G === 1 ? cols : cols.narrow(1, k * Kg, Kg)));
   }
-  return (G === 1 ? parts[0] : be.cat(parts, 1, xp.dtype)).reshape([N, Cout, ...outSize]);
+  const out = (G === 1 ? parts[0] : be.cat(parts, 1, xp.dtype)).reshape([N, Cout, ...outSize]);
+  return bias ? add(out, bias.reshape([Cout, 1, 1])) : out;
 }
 
 function toBatched(op: string, plan: Conv2dPlan, name: string, a: NDArray, expected: Shape): NDArray {
@@ -219,8 +220,7 @@ export function conv2d(x: NDArray, weight: NDArray, bias?: NDArray | null, optio
     throw new RangeError(`${op}: expected bias of shape [${Cout}] for weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
   }
   const x4 = padEnd(plan.batched ? x : x.unsqueeze(0), plan.extraPadding);
-  let out = gemmConv(x4, weight, plan.geometry, plan.outSize, plan.groups);
-  if (bias) out = add(out, bias.reshape([Cout, 1, 1]));
+  const out = gemmConv(x4, weight, plan.geometry, plan.outSize, plan.groups, bias ?? null);
   return plan.batched ? out : out.squeeze(0);
 }
 

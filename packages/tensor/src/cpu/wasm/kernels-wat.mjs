@@ -1187,7 +1187,9 @@ function im2colWat() {
  * after (which read them back from memory). The geometry is a block of i32
  * words at `$p` (see CONV_IMAGE_WORDS in conv-gemm.ts); images $n0 <= n < $n1,
  * image n's product at $out + n * (word 18) bytes. Mode 0, forward:
- * out[n] [M, L] = w [M, Kg] @ cols. Mode 1, weight gradient:
+ * out[n] [M, L] = w [M, Kg] @ cols, plus bias[m] on row m when word 19 (the
+ * bias's address) is not 0: one float32 add per element while the rows are
+ * in cache, the values of a separate add. Mode 1, weight gradient:
  * out[n] [M, Kg] = g[n] [M, L] @ cols^T; mode 2 the same transposed,
  * out[n] [Kg, M] = cols @ g[n]^T (the orientation with fewer edge tiles).
  * $scratch: this thread's GEMM scratch.
@@ -1198,10 +1200,12 @@ function convImagesWat() {
   (func (export "conv_images_f32") (param $p i32) (param $n0 i32) (param $n1 i32) (param $cols i32) (param $out i32)
     (param $u5 i32) (param $u6 i32) (param $u7 i32) (param $u8 i32) (param $scratch i32)
     (local $n i32) (local $L i32) (local $M i32) (local $Kg i32) (local $mode i32) (local $g i32) (local $o i32)
+    (local $bias i32) (local $m i32) (local $r i32) (local $e i32) (local $bv v128)
     (local.set $L (i32.mul ${w(9)} ${w(10)}))
     (local.set $M ${w(13)})
     (local.set $Kg ${w(14)})
     (local.set $mode ${w(17)})
+    (local.set $bias ${w(19)})
     (local.set $n (local.get $n0))
     (block $done (loop $images
       (br_if $done (i32.ge_u (local.get $n) (local.get $n1)))
@@ -1211,7 +1215,28 @@ function convImagesWat() {
       (local.set $o (i32.add (local.get $out) (i32.mul (local.get $n) ${w(18)})))
       (if (i32.eqz (local.get $mode))
         (then (call $gemm (local.get $M) (local.get $L) (local.get $Kg) ${w(12)} (local.get $Kg) (i32.const 1)
-          (local.get $cols) (local.get $L) (i32.const 1) (local.get $o) (local.get $L) (i32.const 0) (local.get $scratch)))
+          (local.get $cols) (local.get $L) (i32.const 1) (local.get $o) (local.get $L) (i32.const 0) (local.get $scratch))
+          ;; the bias: row m of the image's output += bias[m]
+          (if (local.get $bias) (then
+            (local.set $m (i32.const 0))
+            (local.set $r (local.get $o))
+            (block $rowsDone (loop $rows
+              (br_if $rowsDone (i32.ge_u (local.get $m) (local.get $M)))
+              (local.set $bv (v128.load32_splat (i32.add (local.get $bias) (i32.shl (local.get $m) (i32.const 2)))))
+              (local.set $e (i32.add (local.get $r) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
+              (block $vd (loop $v
+                (br_if $vd (i32.ge_u (local.get $r) (local.get $e)))
+                (v128.store (local.get $r) (f32x4.add (v128.load (local.get $r)) (local.get $bv)))
+                (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                (br $v)))
+              (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $L) (i32.const 3)) (i32.const 2))))
+              (block $sd (loop $s
+                (br_if $sd (i32.ge_u (local.get $r) (local.get $e)))
+                (f32.store (local.get $r) (f32.add (f32.load (local.get $r)) (f32x4.extract_lane 0 (local.get $bv))))
+                (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                (br $s)))
+              (local.set $m (i32.add (local.get $m) (i32.const 1)))
+              (br $rows))))))
         (else (if (i32.eq (local.get $mode) (i32.const 1))
           (then (call $gemm (local.get $M) (local.get $Kg) (local.get $L) (local.get $g) (local.get $L) (i32.const 1)
             (local.get $cols) (i32.const 1) (local.get $L) (local.get $o) (local.get $Kg) (i32.const 0) (local.get $scratch)))
