@@ -16,7 +16,7 @@ import { cpuData, wrap } from './cpu-backend.js';
 import { PARALLEL_MIN_FLOPS } from './matmul.js';
 import { GEMM_MR, GEMM_NR, type Kernels, getKernels } from './wasm/kernels.js';
 import { releaseResident, withAddresses, withStaging } from './wasm/resident.js';
-import { EW_CONV_IMAGES, JOB_WORDS, ensureWorkers, getNumThreads, putJob, runJobs, scratchAddress } from './wasm/thread-pool.js';
+import { EW_CONV_IMAGES, runRanges, splitThreads } from './wasm/thread-pool.js';
 
 /** i32 words of the geometry block `conv_images_f32` reads (the word of each field below). */
 const CONV_IMAGE_WORDS = 20;
@@ -84,9 +84,7 @@ function runImages(
   const [kh, kw] = g.kernel;
   const L = outSize[0] * outSize[1];
   const Kg = C * kh * kw;
-  const flops = 2 * N * M * Kg * L;
-  let threads = Math.min(N, flops >= PARALLEL_MIN_FLOPS ? getNumThreads() : 1);
-  if (threads > 1) threads = ensureWorkers(k, threads);
+  const threads = splitThreads(k, N, 2 * N * M * Kg * L >= PARALLEL_MIN_FLOPS);
   const table = im2colTable(g, H, W, outSize);
   const colsBytes = align16(Kg * L * 4);
   const tableAt = align16(CONV_IMAGE_WORDS * 4);
@@ -101,15 +99,7 @@ function runImages(
         opAt, M, Kg, opAt, M * L * 4, mode, (mode === FORWARD ? M * L : M * Kg) * 4, biasAt ?? 0,
       ]);
       new Int32Array(k.memory.buffer, s + tableAt, table.length).set(table);
-      if (threads === 1) {
-        k.conv_images_f32(s, 0, N, s + colsAt, outAt, 0, 0, 0, 0, scratchAddress(k, 0));
-      } else {
-        const jobs = new Int32Array(threads * JOB_WORDS);
-        for (let t = 0; t < threads; t++) {
-          putJob(jobs, t * JOB_WORDS, EW_CONV_IMAGES, s, Math.floor((t * N) / threads), Math.floor(((t + 1) * N) / threads), s + colsAt + t * colsBytes, outAt);
-        }
-        runJobs(k, jobs, threads);
-      }
+      runRanges(k, EW_CONV_IMAGES, N, threads, (t, lo, hi) => [s, lo, hi, s + colsAt + t * colsBytes, outAt]);
       return true;
     })) ?? false;
 }

@@ -8,7 +8,7 @@
 import { PARALLEL_ELEMENTWISE_MIN } from './elementwise.js';
 import { type Kernels, getKernels } from './kernels.js';
 import { withAddresses, withStaging } from './resident.js';
-import { EW_MAXPOOL, EW_MAXPOOL_BWD, JOB_WORDS, ensureWorkers, getNumThreads, putJob, runJobs } from './thread-pool.js';
+import { EW_MAXPOOL, EW_MAXPOOL_BWD, runRanges, splitThreads } from './thread-pool.js';
 
 /**
  * Runs `kind` over planes [0, P) with `args(p0, p1)` its arguments: on this
@@ -16,16 +16,7 @@ import { EW_MAXPOOL, EW_MAXPOOL_BWD, JOB_WORDS, ensureWorkers, getNumThreads, pu
  * PARALLEL_ELEMENTWISE_MIN values.
  */
 function overPlanes(k: Kernels, kind: number, P: number, values: number, args: (p0: number, p1: number) => number[]): void {
-  let threads = Math.min(P, values >= PARALLEL_ELEMENTWISE_MIN ? getNumThreads() : 1);
-  if (threads > 1) threads = ensureWorkers(k, threads);
-  const run = kind === EW_MAXPOOL ? k.maxpool2x2_planes_f32 : k.maxpool2x2_bwd_planes_f32;
-  if (threads === 1) {
-    (run as (...a: number[]) => void)(...args(0, P));
-    return;
-  }
-  const jobs = new Int32Array(threads * JOB_WORDS);
-  for (let t = 0; t < threads; t++) putJob(jobs, t * JOB_WORDS, kind, ...args(Math.floor((t * P) / threads), Math.floor(((t + 1) * P) / threads)));
-  runJobs(k, jobs, threads);
+  runRanges(k, kind, P, splitThreads(k, P, values >= PARALLEL_ELEMENTWISE_MIN), (_t, p0, p1) => args(p0, p1));
 }
 
 /**

@@ -161,6 +161,27 @@ export function ensureWorkers(k: Kernels, threads: number): number {
 }
 
 /**
+ * Threads for `count` independent parts of work (images, planes): the pool's
+ * threads (started), at most one per part, when `split`; else 1.
+ */
+export function splitThreads(k: Kernels, count: number, split: boolean): number {
+  const threads = split ? Math.min(count, getNumThreads()) : 1;
+  return threads > 1 ? ensureWorkers(k, threads) : 1;
+}
+
+/**
+ * Runs job `kind` over parts [0, count) in `threads` contiguous ranges, one
+ * job each (a single one on the calling thread when `threads` is 1):
+ * `args(t, lo, hi)` gives job t's kernel arguments for parts lo <= i < hi.
+ */
+export function runRanges(k: Kernels, kind: number, count: number, threads: number, args: (t: number, lo: number, hi: number) => number[]): void {
+  const jobs = new Int32Array(threads * JOB_WORDS);
+  for (let t = 0; t < threads; t++) putJob(jobs, t * JOB_WORDS, kind, ...args(t, Math.floor((t * count) / threads), Math.floor(((t + 1) * count) / threads)));
+  if (threads === 1) elementwiseJob(k, jobs, 0);
+  else runJobs(k, jobs, threads);
+}
+
+/**
  * Runs `jobs` (JOB_WORDS each, at most MAX_JOBS) on the pool and the calling
  * thread, returning when all are done. Workers still starting simply join later.
  */
