@@ -4,6 +4,7 @@ import { allocUninit } from '../src/cpu/alloc.js';
 import { mapStrided, reduceStrided } from '../src/cpu/strided.js';
 import { PARALLEL_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN, wasmUnaryF32 } from '../src/cpu/wasm/elementwise.js';
 import { getKernels } from '../src/cpu/wasm/kernels.js';
+import { setResidentCapBytes } from '../src/cpu/wasm/resident.js';
 import { getNumThreads, setNumThreads } from '../src/cpu/wasm/thread-pool.js';
 import { randomData } from './helpers.js';
 
@@ -78,6 +79,13 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
           for (const other of [y, yc]) {
             const want = add(mul(x, alpha), mul(other, beta)).toTypedArray() as Float32Array;
             expectSameBits(axpby(alpha, x, beta, other).toTypedArray() as Float32Array, want);
+            // a host output (resident cap 0): the staged path, its constants in the staging block
+            const cap = setResidentCapBytes(0);
+            try {
+              expectSameBits(axpby(alpha, x, beta, other).toTypedArray() as Float32Array, want);
+            } finally {
+              setResidentCapBytes(cap);
+            }
           }
           const want64 = add(mul(x.astype('float64'), alpha), mul(yc.astype('float64'), beta)).toTypedArray();
           expect(Array.from(axpby(alpha, x.astype('float64'), beta, yc.astype('float64')).toTypedArray())).toEqual(Array.from(want64));
@@ -175,7 +183,10 @@ describe.skipIf(getKernels() === null)('float32 elementwise on the wasm kernels'
     const n = PARALLEL_ELEMENTWISE_MIN * 2 + 7;
     const a = fromTyped(wideFloats(n, 31), [n]).clone().narrow(0, 3, n - 3);
     const b = fromTyped(wideFloats(n, 32).reverse(), [n]).clone().narrow(0, 1, n - 3);
-    const ops = [() => add(a, b), () => sub(a, b), () => mul(a, b), () => div(a, b), () => relu(a), () => step(a), () => reluBackward(a, b), () => sigmoidBackward(a, b)];
+    const ops = [
+      () => add(a, b), () => sub(a, b), () => mul(a, b), () => div(a, b), () => relu(a), () => step(a), () => reluBackward(a, b), () => sigmoidBackward(a, b),
+      () => axpby(0.9, a, -0.1, b),
+    ];
     setNumThreads(1);
     const one = ops.map((f) => f().toTypedArray() as Float32Array);
     setNumThreads(2);

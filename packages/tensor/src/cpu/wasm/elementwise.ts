@@ -21,7 +21,7 @@ import type { BinaryOp, UnaryOp } from '../../backend.js';
 import { EXP_CONSTS, type Kernels, getKernels } from './kernels.js';
 import { residentAddress, withAddresses, withStaging } from './resident.js';
 import {
-  EW_ADD, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_RELU_BWD, EW_SIGMOID_BWD, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, elementwiseJob, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
+  EW_ADD, EW_AXPBY, EW_DIV, EW_EXP, EW_MUL, EW_RELU, EW_RELU_BWD, EW_SIGMOID_BWD, EW_SIGMOID, EW_STEP, EW_SUB, JOB_WORDS, MAX_JOBS, elementwiseJob, ensureWorkers, finishJobs, getNumThreads, putJob, startJobs,
 } from './thread-pool.js';
 
 /** Floats per staging chunk on one thread: two inputs and one output (192 KiB) stay in L2. */
@@ -77,6 +77,11 @@ export function wasmUnaryF32(op: keyof typeof UNARY_KIND, out: Float32Array, x: 
   return onKernels(UNARY_KIND[op], out, [x], [xo]);
 }
 
+/** out[i] = x[xo + i] * alpha + y[yo + i] * beta, alpha and beta float32 (see ops' axpby); false where the kernels are unavailable. */
+export function wasmAxpbyF32(alpha: number, x: Float32Array, xo: number, beta: number, y: Float32Array, yo: number, out: Float32Array): boolean {
+  return onKernels(EW_AXPBY, out, [x, y], [xo, yo], getNumThreads(), [alpha, beta]);
+}
+
 const jobBuf = new Int32Array(MAX_JOBS * JOB_WORDS);
 
 /** One job's words, for the kernels run directly on this thread. */
@@ -100,35 +105,58 @@ function expConstsAddress(k: Kernels): number {
 }
 
 /**
+ * Runs `fn` with the wasm address of the float32 constants a kernel reads
+ * (its last argument): none (0), EXP_CONSTS's permanent copy, or a staging
+ * block holding `consts`; null where memory cannot hold them.
+ */
+function withConstants<T>(k: Kernels, consts: readonly number[], fn: (at: number) => T | null): T | null {
+  if (consts.length === 0) return fn(0);
+  if (consts === EXP_CONSTS) {
+    const at = expConstsAddress(k);
+    return at < 0 ? null : fn(at);
+  }
+  return withStaging(k, CONSTS_BYTES, (at) => {
+    new Float32Array(k.memory.buffer, at, consts.length).set(consts);
+    return fn(at);
+  });
+}
+
+/**
  * Runs `kind` in place on resident arrays (host inputs copied in whole first,
  * when the output is resident), else staged; false where the kernels or the
- * memory are unavailable.
+ * memory are unavailable. `consts`: the float32 constants the kernel reads
+ * (exp's, or a call's own, such as axpby's alpha and beta).
  */
-function onKernels(kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads = getNumThreads()): boolean {
+function onKernels(
+  kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads = getNumThreads(),
+  consts: readonly number[] = isExpBased(kind) ? EXP_CONSTS : [],
+): boolean {
   const k = getKernels();
   if (!k) return false;
   const outAt = residentAddress(out);
   if (outAt >= 0) {
     // One memcpy per host input beats staging it in cache-sized pieces (and lets exp use the threads).
     const inputs = ins.map((data, i) => ({ data, offset: offs[i], length: out.length }));
-    if (withAddresses(k, inputs, [], (inAt) => (inPlace(k, kind, out, outAt, ins, offs, inAt, threads) ? true : null))) return true;
+    const inPlaceRun = (inAt: number[]): true | null =>
+      withConstants(k, consts, (c) => (inPlace(k, kind, out, outAt, ins, offs, inAt, threads, c) ? true : null));
+    if (withAddresses(k, inputs, [], inPlaceRun)) return true;
   }
   const nin = ins.length;
   const parallel = isExpBased(kind) && threads > 1 && out.length >= PARALLEL_ELEMENTWISE_MIN;
   const chunk = parallel ? CHUNK_PARALLEL : CHUNK_SERIAL;
   const bytes = CONSTS_BYTES + 2 * (nin + 1) * chunk * 4;
   return withStaging(k, bytes, (base) => {
-    stagedAt(k, base, kind, out, ins, offs, parallel ? threads : 1, chunk);
+    stagedAt(k, base, kind, out, ins, offs, parallel ? threads : 1, chunk, consts);
     return true;
   }) ?? false;
 }
 
-/** The kernel over resident arrays at their addresses (false, having written nothing the caller keeps, where memory runs out). */
-function inPlace(k: Kernels, kind: number, out: Float32Array, outAt: number, ins: Float32Array[], offs: number[], inAt: number[], threads: number): boolean {
+/** The kernel over resident arrays at their addresses, its constants at `consts` (false, having written nothing the caller keeps, where memory runs out). */
+function inPlace(
+  k: Kernels, kind: number, out: Float32Array, outAt: number, ins: Float32Array[], offs: number[], inAt: number[], threads: number, consts: number,
+): boolean {
   const n = out.length;
   const n4 = n & ~3;
-  const consts = isExpBased(kind) ? expConstsAddress(k) : 0;
-  if (consts < 0) return false;
   const a = inAt[0];
   const b = inAt[inAt.length - 1];
   if (threads > 1 && n >= PARALLEL_ELEMENTWISE_MIN) {
@@ -157,13 +185,15 @@ function inPlace(k: Kernels, kind: number, out: Float32Array, outAt: number, ins
   }) ?? false;
 }
 
-/** The chunked, staged loop of the header comment, with its buffers at `base`. */
-function stagedAt(k: Kernels, base: number, kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads: number, CHUNK: number): void {
+/** The chunked, staged loop of the header comment, with its buffers at `base` (the kernel's constants first). */
+function stagedAt(
+  k: Kernels, base: number, kind: number, out: Float32Array, ins: Float32Array[], offs: number[], threads: number, CHUNK: number, consts: readonly number[],
+): void {
   const n = out.length;
   const nin = ins.length;
   const slotBytes = (nin + 1) * CHUNK * 4;
   const heap = new Float32Array(k.memory.buffer);
-  if (isExpBased(kind)) heap.set(EXP_CONSTS, base >> 2);
+  heap.set(consts, base >> 2);
   const inAddr = (slot: number, i: number): number => base + CONSTS_BYTES + slot * slotBytes + i * CHUNK * 4;
   const outAddr = (slot: number): number => inAddr(slot, nin);
   const copyIn = (c: number, slot: number): void => {

@@ -47,13 +47,15 @@ export const EW_SIGMOID_BWD = 19;
 /** 2x2 max pooling and its backward over a range of planes (see wasm/pool.ts): [-kind, ...the kernel's arguments]. */
 export const EW_MAXPOOL = 20;
 export const EW_MAXPOOL_BWD = 21;
+/** out = a * alpha + b * beta, with the binary jobs' layout and the two float32 constants at the consts word. */
+export const EW_AXPBY = 22;
 /**
  * The wasm export each job kind runs, by kind: the one table the workers,
  * the calling thread and the staged BatchNorm pipelines dispatch through.
  */
 export const EW_KERNELS = [
   null, 'exp_f32', 'add_f32', 'sub_f32', 'mul_f32', 'div_f32', 'bn_stats_f32', 'bn_fwd_f32', 'bn_bwd_chan_f32', 'bn_bwd_chan_strided_f32',
-  'relu_f32', 'step_f32', 'sigmoid_f32', 'norm_sums_f32', 'norm_dx_f32', 'ln_fwd_f32', 'ln_bwd_f32', 'conv_images_f32', 'relu_bwd_f32', 'sigmoid_bwd_f32', 'maxpool2x2_planes_f32', 'maxpool2x2_bwd_planes_f32',
+  'relu_f32', 'step_f32', 'sigmoid_f32', 'norm_sums_f32', 'norm_dx_f32', 'ln_fwd_f32', 'ln_bwd_f32', 'conv_images_f32', 'relu_bwd_f32', 'sigmoid_bwd_f32', 'maxpool2x2_planes_f32', 'maxpool2x2_bwd_planes_f32', 'axpby_f32',
 ] as const;
 /** The unary kinds, whose jobs have exp's layout and take words 1, 2, 4 and 5. */
 const EW_UNARY = [EW_EXP, EW_RELU, EW_STEP, EW_SIGMOID];
